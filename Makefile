@@ -1,0 +1,47 @@
+# One set of verbs: install | demo | test | lint | bench (and test-faults).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: install demo test test-fast lint bench frontend clean
+
+install: $(STAMP) frontend
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# ECharts comes from npm and is copied into frontend/static/vendor (no CDN, no hot-linking).
+frontend: frontend/static/vendor/echarts.min.js
+
+# Without npm (a bare machine) the panels still work; their chart boxes say charts are missing.
+frontend/static/vendor/echarts.min.js: frontend/package.json frontend/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		cd frontend && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build; \
+	else \
+		echo "npm not found: skipping ECharts (install Node.js for the charts)"; \
+	fi
+
+demo: install
+	$(BIN)/python -m livedesk.demo
+
+test: install
+	cd frontend && npm test --silent
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff format --check server tests load_tests migrations
+	$(BIN)/ruff check server tests load_tests migrations
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	cd frontend && npm run --silent check
+
+bench: install
+	$(BIN)/python load_tests/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/static/vendor livedesk.db*

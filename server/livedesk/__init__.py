@@ -1,0 +1,1 @@
+"""livedesk: a real-time control desk for live-stream commerce."""

@@ -1,0 +1,166 @@
+"""The application factory: one `create_app()`, everything built in a typed lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.responses import Response
+
+from livedesk.analysis.sentiment import SentimentEngine
+from livedesk.auth.deps import LoginRequired
+from livedesk.core.bus import Bus, create_bus
+from livedesk.core.db import create_engine, session_factory
+from livedesk.core.errors import ApiError
+from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.settings import Settings
+from livedesk.customers.endpoints import router as customers_router
+from livedesk.ingest.endpoints import router as webhooks_router
+from livedesk.panels import channel, pages
+from livedesk.panels.connection import CLOSE_RESTART
+from livedesk.panels.hub import Hub
+from livedesk.pipeline import Pipeline
+from livedesk.rooms.endpoints import router as rooms_router
+from livedesk.rulebook.book import Rulebook, load_rulebook
+from livedesk.stages import RoomStages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the lifespan builds and tears down; also reachable as `app.state.<name>`."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    bus: Bus
+    rulebook: Rulebook
+    pipeline: Pipeline
+    hub: Hub
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    rulebook = load_rulebook(settings.rules_dir)  # a bad rule file stops start-up, with its line
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessions = session_factory(engine)
+    bus = create_bus(settings.redis_url)
+    sentiment = SentimentEngine(processes=settings.sentiment_processes)
+    await sentiment.start()  # loads snownlp once, off the event loop
+    stages = RoomStages(rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s)
+    pipeline = Pipeline(
+        sessions,
+        bus,
+        stages,
+        batch_size=settings.pipeline_batch_size,
+        poll_interval_s=settings.pipeline_poll_interval_s,
+        concurrency=settings.pipeline_concurrency,
+    )
+    hub = Hub(sessions, bus, settings.resume_max_messages)
+    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub)
+    for name, value in vars(services).items():
+        setattr(app.state, name, value)
+    # Each domain that adds to the post-session review: async (session, room_id) -> dict.
+    app.state.report_parts = []
+    await hub.start()
+    await pipeline.start()
+    try:
+        yield
+    finally:
+        await pipeline.close()
+        await hub.close(CLOSE_RESTART, "server restarting: reconnect and resume")
+        await bus.close()
+        await engine.dispose()
+        await sentiment.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    app = FastAPI(
+        title="livedesk",
+        version="0.1.0",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings or Settings()
+    app.include_router(webhooks_router)
+    app.include_router(rooms_router)
+    app.include_router(customers_router)
+    app.include_router(channel.router)
+    app.include_router(pages.router)
+    app.include_router(_health_router())
+    static_dir = pages.frontend_dir() / "static"
+    if static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, exc: ApiError) -> Response:
+        return JsonResponse(
+            {"error": exc.message, **exc.extra}, status_code=exc.status, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(part) for part in first["loc"])
+        return JsonResponse({"error": f"{where}: {first['msg']}"}, status_code=422)
+
+    async def _database_down(_request: Request, exc: Exception) -> Response:
+        settings: Settings = app.state.settings
+        log.warning("database unavailable: %s", exc)
+        return JsonResponse(
+            {"error": "database unavailable, retry later"},
+            status_code=503,
+            headers={"Retry-After": str(settings.retry_after_s)},
+        )
+
+    for exc_type in (OperationalError, DBAPIError, PoolTimeout, OSError, ConnectionError):
+        app.add_exception_handler(exc_type, _database_down)
+
+    @app.exception_handler(LoginRequired)
+    async def _login(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(f"/login?next={exc.next_path}", status_code=303)
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", responses={503: {"description": "A backend is unavailable"}})
+    async def readyz(request: Request) -> Response:
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {type(exc).__name__}"
+        if request.app.state.settings.redis_url:
+            healthy = await request.app.state.bus.healthy()
+            checks["redis"] = "ok" if healthy else "unavailable"
+        ready = all(value == "ok" for value in checks.values())
+        return JsonResponse(checks, status_code=200 if ready else 503)
+
+    @router.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,331 @@
+"""The `livedesk` command: serve, migrate, operators, rules, replay, import."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from livedesk.core import migrations
+from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.core.settings import Settings
+
+app = typer.Typer(help="livedesk: the real-time control desk for live-stream commerce.")
+user_app = typer.Typer(help="Operators (hosts, ops staff, admins).")
+app.add_typer(user_app, name="user")
+err = Console(stderr=True)
+
+
+@app.command()
+def migrate() -> None:
+    """Apply the Alembic migrations to LIVEDESK_DATABASE_URL."""
+    settings = Settings()
+    migrations.upgrade(settings.database_url)
+    err.print(f"[green]migrated[/green] {settings.database_url}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (needs LIVEDESK_REDIS_URL if > 1).")
+    ] = 1,
+) -> None:
+    """Run the server (uvicorn underneath)."""
+    import uvicorn
+
+    settings = Settings()
+    if workers > 1 and not settings.redis_url:
+        err.print(
+            "[red]--workers > 1 needs LIVEDESK_REDIS_URL[/red] (the in-process bus is per process)"
+        )
+        raise typer.Exit(2)
+    if settings.is_sqlite and workers > 1:
+        err.print("[red]SQLite is for one process; use PostgreSQL for several workers[/red]")
+        raise typer.Exit(2)
+    uvicorn.run(
+        "livedesk.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,  # deflate doubles CPU per delivery (MEASURED.md)
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@user_app.command("add")
+def user_add(
+    name: str,
+    role: Annotated[str, typer.Option(help="host, ops or admin")] = "ops",
+) -> None:
+    """Create an operator; the token is printed once, alone on the last line of stdout."""
+    from livedesk.auth import service
+
+    async def run() -> str:
+        engine = create_engine(Settings().database_url)
+        try:
+            async with session_factory(engine)() as session:
+                _operator, token = await service.add_operator(session, name, role)
+                await commit(session)
+                return token
+        finally:
+            await engine.dispose()
+
+    try:
+        token = asyncio.run(run())
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except Exception as exc:  # unique name taken, database missing
+        err.print(f"[red]could not add {name!r}: {type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print(f"operator [bold]{name}[/bold] ({role}) created; the token is shown only now:")
+    sys.stdout.write(token + "\n")
+
+
+@app.command("check-rules")
+def check_rules(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
+    """Validate rules/ and print every error with file and line."""
+    from livedesk.rulebook.book import load_rulebook
+    from livedesk.rulebook.loader import RulesInvalid
+
+    target = directory or Settings().rules_dir
+    try:
+        load_rulebook(target)
+    except RulesInvalid as exc:
+        for error in exc.errors:
+            err.print(f"[red]{error}[/red]")
+        raise typer.Exit(1) from None
+    err.print(f"[green]rules OK[/green] ({target})")
+
+
+@app.command("import-customers")
+def import_customers(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="The CRM CSV file.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and count everything, store nothing.")
+    ] = False,
+    errors: Annotated[
+        Path | None, typer.Option(help="Write every rejected row here (row,column,reason).")
+    ] = None,
+    batch_size: Annotated[int, typer.Option(help="Rows per transaction.", min=1)] = 1000,
+) -> None:
+    """Load CRM members and order history (docs/crm-import.md); safe to re-run or resume."""
+    import contextlib
+    import csv
+    from collections.abc import Callable
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from livedesk.customers.csv_format import ERROR_REPORT_COLUMNS, RowError
+    from livedesk.customers.importer import ImportReport, import_csv
+
+    shown_errors = 20
+
+    async def run(on_error: Callable[[RowError], None]) -> ImportReport:
+        engine = create_engine(Settings().database_url)
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn())
+        try:
+            with Progress(*columns, TimeRemainingColumn(), console=err) as progress:
+                task = progress.add_task("importing", total=file.stat().st_size)
+
+                def advance(bytes_read: int, rows: int) -> None:
+                    progress.update(task, completed=bytes_read, description=f"{rows:,} rows")
+
+                return await import_csv(
+                    session_factory(engine),
+                    file,
+                    dry_run=dry_run,
+                    batch_size=batch_size,
+                    on_error=on_error,
+                    on_progress=advance,
+                )
+        finally:
+            await engine.dispose()
+
+    with contextlib.ExitStack() as stack:
+        writer = None
+        if errors is not None:
+            writer = csv.writer(stack.enter_context(errors.open("w", encoding="utf-8", newline="")))
+            writer.writerow(ERROR_REPORT_COLUMNS)
+
+        def on_error(error: RowError) -> None:
+            if writer is not None:
+                writer.writerow(error.as_record())
+
+        report = asyncio.run(run(on_error))
+    for error in report.errors[:shown_errors]:
+        err.print(str(error), markup=False, style="yellow")
+    if report.error_count > shown_errors:
+        where = f"all of them in {errors}" if errors else "pass --errors FILE for all of them"
+        err.print(f"… {report.error_count - shown_errors} more rejected rows ({where})")
+    if not report.header_ok:
+        raise typer.Exit(2)
+    verb = "would import" if dry_run else "imported"
+    err.print(
+        f"{report.rows:,} rows: {verb} {report.imported_members:,} new members and "
+        f"{report.imported_orders:,} orders; {report.skipped_duplicates:,} orders already "
+        f"stored; {report.rejected_rows:,} rows rejected"
+        + (f" (resumed after row {report.resumed_after_row})" if report.resumed_after_row else ""),
+        markup=False,
+    )
+    if report.error_count:
+        raise typer.Exit(1)
+
+
+# --- simulator: `simulate` and `replay` (livedesk.simulator) --------------------------------
+
+STATUS_EVERY_S = 2.0
+
+
+def _webhook_secret(secret: str | None, platform: str) -> str:
+    found = secret or Settings().secret_for(platform)
+    if not found:
+        err.print(
+            f"[red]no signing secret for {platform!r}[/red]: pass --secret, set "
+            f"LIVEDESK_WEBHOOK_SECRETS={platform}=whsec_…, or LIVEDESK_DEMO_MODE=1"
+        )
+        raise typer.Exit(2)
+    return found
+
+
+@app.command()
+def simulate(
+    url: Annotated[str, typer.Option(help="livedesk base URL.")] = "http://127.0.0.1:8000",
+    room: Annotated[str, typer.Option(help="Room (live session) to stream into.")] = "demo-room",
+    rate: Annotated[float, typer.Option(help="Events per second.", min=0.1)] = 20.0,
+    duration: Annotated[
+        float | None, typer.Option(help="Seconds to run; until Ctrl-C when omitted.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same session (ids differ per run).")] = 1,
+    record: Annotated[
+        Path | None, typer.Option(help="Append every sent event to this JSONL file (for replay).")
+    ] = None,
+    customers: Annotated[
+        Path | None,
+        typer.Option(
+            help="CRM CSV whose members come back [default: rules/examples/crm_customers.csv]."
+        ),
+    ] = None,
+    returning_share: Annotated[
+        float, typer.Option(help="Share of arrivals who are known customers.", min=0.0, max=1.0)
+    ] = 0.2,
+    secret: Annotated[
+        str | None, typer.Option(help="Signing secret [default: from LIVEDESK_WEBHOOK_SECRETS].")
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Webhook platform path.")] = "generic",
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for the server's /healthz first.", min=0.0)
+    ] = 30.0,
+) -> None:
+    """Stream a realistic live session into the server through the signed webhook endpoint."""
+    from livedesk.simulator.sender import SendStats, throttled
+    from livedesk.simulator.sender import simulate as run_simulation
+    from livedesk.simulator.session import default_customers_file, load_demo_customers
+
+    signing_secret = _webhook_secret(secret, platform)
+    customers_file = customers or default_customers_file()
+    known = load_demo_customers(customers_file)
+    err.print(
+        f"simulating room [bold]{room}[/bold] at {rate:g} events/s → {url}"
+        f" ({len(known)} known customers from {customers_file})"
+    )
+    stats = SendStats()
+    status = throttled(lambda s: err.print(s.line(), markup=False), STATUS_EVERY_S)
+    try:
+        asyncio.run(
+            run_simulation(
+                url,
+                signing_secret,
+                room,
+                rate_per_s=rate,
+                duration_s=duration,
+                seed=seed,
+                customers=known,
+                returning_share=returning_share,
+                record=record,
+                platform=platform,
+                stats=stats,
+                on_progress=status,
+                wait_up_s=wait,
+            )
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted")
+    except ConnectionError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print(stats.line(), markup=False)
+    if stats.last_error and stats.errors:
+        err.print(f"last error: {stats.last_error}", markup=False)
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="JSONL, one event a line.")
+    ],
+    room: Annotated[
+        str | None, typer.Option(help="Replay into this room instead of the recorded one.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="2 = twice as fast as recorded.")] = 1.0,
+    url: Annotated[str, typer.Option(help="livedesk base URL.")] = "http://127.0.0.1:8000",
+    keep_ts: Annotated[
+        bool, typer.Option("--keep-ts", help="Send the recorded ts instead of the send time.")
+    ] = False,
+    secret: Annotated[
+        str | None, typer.Option(help="Signing secret [default: from LIVEDESK_WEBHOOK_SECRETS].")
+    ] = None,
+    platform: Annotated[str, typer.Option(help="Webhook platform path.")] = "generic",
+) -> None:
+    """Replay a recorded session through the real webhook path, keeping its timing."""
+    from livedesk.simulator.sender import BadLine, ReplayStats, throttled
+    from livedesk.simulator.sender import replay as run_replay
+
+    if speed <= 0:
+        err.print("[red]--speed must be greater than 0[/red]")
+        raise typer.Exit(2)
+    signing_secret = _webhook_secret(secret, platform)
+
+    def report_bad_line(line: BadLine) -> None:
+        err.print(f"skipped {file}:{line.line_no}: {line.reason}", markup=False, style="yellow")
+
+    stats = ReplayStats()
+    status = throttled(lambda s: err.print(s.line(), markup=False), STATUS_EVERY_S)
+    try:
+        asyncio.run(
+            run_replay(
+                file,
+                url,
+                signing_secret,
+                room_id=room,
+                speed=speed,
+                retime=not keep_ts,
+                platform=platform,
+                stats=stats,
+                on_progress=status,
+                on_bad_line=report_bad_line,
+            )
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted")
+    err.print(stats.line(), markup=False)
+    for rejection in stats.rejections:
+        err.print(f"rejected {rejection}", markup=False, style="yellow")
+    if stats.errors:
+        err.print(f"last error: {stats.last_error}", markup=False)
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,112 @@
+"""Engine, sessions and the after-commit hook: the database is livedesk's memory.
+
+Callers own the transaction: services flush, the request dependency or the pipeline commits once
+via `commit()`, which then runs the side effects queued with `after_commit()` (bus doorbells).
+A rollback drops them, so nothing is announced that was not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.types import TypeDecorator
+
+from livedesk.core.clock import ensure_aware
+
+log = logging.getLogger(__name__)
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# JSONB on PostgreSQL, JSON text elsewhere.
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL wants BIGINT for inbox-sized tables.
+BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware in and out on every backend (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return ensure_aware(value) if value is not None else None
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        _tune_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=5,
+        # JIT off: it only slows the short OLTP statements livedesk runs.
+        connect_args={"server_settings": {"jit": "off"}, "timeout": 5, "command_timeout": 30},
+    )
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        # WAL for concurrent readers; FULL so a 202 survives power loss, as the contract promises.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Queue a side effect to run only once the session's transaction has committed."""
+    session.info.setdefault("after_commit", []).append(callback)
+
+
+async def commit(session: AsyncSession) -> None:
+    """Commit, then run the queued side effects; their failures are logged, never raised."""
+    await session.commit()
+    callbacks: list[AfterCommit] = session.info.pop("after_commit", [])
+    for callback in callbacks:
+        try:
+            await callback()
+        except Exception:
+            log.exception("after-commit side effect failed")
+
+
+async def rollback(session: AsyncSession) -> None:
+    session.info.pop("after_commit", None)
+    await session.rollback()

@@ -1,0 +1,84 @@
+"""The one settings class: every knob is a LIVEDESK_* environment variable (or .env line)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Demo secrets are only used when `demo_mode` is on; production must set its own.
+DEMO_WEBHOOK_SECRETS = {
+    "generic": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "douyin": "livedesk-demo-douyin-secret",
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LIVEDESK_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///./livedesk.db"
+    redis_url: str | None = None
+    rules_dir: Path = Path("./rules")
+    # "generic=whsec_...,douyin=...,douyin.live_gift=..." (Douyin may sign each message type apart)
+    webhook_secrets: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    demo_mode: bool = False
+
+    # Origins allowed to open the live channel; empty means same-origin only.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    session_ttl_s: int = 12 * 3600
+    cookie_secure: bool = False
+
+    webhook_max_body_bytes: int = 1024 * 1024
+    webhook_max_events: int = 1000
+    webhook_tolerance_s: int = 300
+    retry_after_s: int = 2
+
+    db_pool_size: int = 10
+    # Pipeline: how many inbox events one room transaction takes at most, and how often idle
+    # workers look for stranded work when no doorbell rang.
+    pipeline_batch_size: int = 500
+    pipeline_poll_interval_s: float = 1.0
+    pipeline_concurrency: int = 4
+
+    # Live channel bounds: history kept for resume, per-connection send buffer, heartbeats.
+    resume_max_messages: int = 5000
+    ws_send_buffer_bytes: int = 1024 * 1024
+    ws_heartbeat_s: float = 15.0
+    ws_auth_timeout_s: float = 5.0
+    kpi_interval_s: float = 1.0
+    # snownlp worker processes per server process (0: a thread in-process, for tests).
+    sentiment_processes: int = 1
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _parse_secrets(cls, value: object) -> object:
+        if isinstance(value, str):
+            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
+            if any(len(pair) != 2 for pair in pairs):
+                raise ValueError("expected platform=secret pairs separated by commas")
+            return {key.strip(): secret.strip() for key, secret in pairs}
+        return value
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def secret_for(self, platform: str, kind: str | None = None) -> str | None:
+        """The secret for a platform (optionally per message kind); demo ones in demo mode."""
+        secrets = (
+            {**DEMO_WEBHOOK_SECRETS, **self.webhook_secrets}
+            if self.demo_mode
+            else self.webhook_secrets
+        )
+        if kind is not None and f"{platform}.{kind}" in secrets:
+            return secrets[f"{platform}.{kind}"]
+        return secrets.get(platform)

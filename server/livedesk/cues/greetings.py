@@ -1,0 +1,449 @@
+"""Greetings for returning customers, and the host's attention budget.
+
+`greeting_candidate` decides what the host could say about one customer who just entered;
+`GreetingQueue` decides what the host is actually shown: at most `per_minute` lines a minute,
+the highest tier (then the biggest spender) first, one greeting per customer per session, the
+overflow of a burst merged into one line, and customers who must not be greeted routed to ops.
+
+Everything here is pure: time is passed in, and the queue's state is a JSON-safe dict so a room
+can move to another worker process (the caller stores it with the room).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from livedesk.customers.profile import CustomerProfile, PurchaseHistory
+from livedesk.rulebook.customers import GreetingRules, GreetingTemplate, render_template
+
+_MINUTE = timedelta(minutes=1)
+_STATE_VERSION = 1
+_MAX_ITEM_CHARS = 20
+
+
+class DoNotGreet(StrEnum):
+    """Why a customer must not be named on stream; they go to ops instead."""
+
+    OPTED_OUT = "opted_out"
+    OPEN_COMPLAINT = "open_complaint"
+    REFUND_IN_PROGRESS = "refund_in_progress"
+
+
+DO_NOT_GREET_LABELS: dict[DoNotGreet, str] = {
+    DoNotGreet.OPTED_OUT: "客户不希望被点名",
+    DoNotGreet.OPEN_COMPLAINT: "有未处理的投诉",
+    DoNotGreet.REFUND_IN_PROGRESS: "退款处理中",
+}
+
+
+class Flag(StrEnum):
+    """Things ops should know about a returning customer."""
+
+    LONG_ABSENCE = "long_absence"
+    SILENT_RETURNED = "silent_returned"
+
+
+FLAG_LABELS: dict[Flag, str] = {
+    Flag.LONG_ABSENCE: "久未下单，今天回来了",
+    Flag.SILENT_RETURNED: "沉默客户回来了",
+}
+
+
+# --- one customer ------------------------------------------------------------------------
+
+
+def one_line(text: str, limit: int) -> str:
+    """User text fit to read out: no control or invisible characters, one line, cut to length."""
+    # Line breaks become spaces; control, format (bidi overrides) and unassigned go away.
+    cleaned = "".join(
+        " " if ch.isspace() else ch
+        for ch in text
+        if ch.isspace() or not unicodedata.category(ch).startswith("C")
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
+
+
+def display_nickname(nickname: str | None, rules: GreetingRules) -> str:
+    return one_line(nickname or "", rules.max_nickname_chars) or rules.fallback_nickname
+
+
+def scene_for(history: PurchaseHistory, rules: GreetingRules) -> str | None:
+    """The first scene whose SKUs the customer bought before."""
+    for scene in rules.scenes:
+        if history.bought_skus.intersection(scene.when_bought):
+            return scene.text
+    return None
+
+
+def flags_for(profile: CustomerProfile, rules: GreetingRules) -> tuple[Flag, ...]:
+    flags: list[Flag] = []
+    days = profile.days_since_last
+    if days is not None and days >= rules.flags.long_absence_days:
+        flags.append(Flag.LONG_ABSENCE)
+    if profile.segment.id == "silent":
+        flags.append(Flag.SILENT_RETURNED)
+    return tuple(flags)
+
+
+def choose_template(
+    profile: CustomerProfile, available: frozenset[str], rules: GreetingRules
+) -> GreetingTemplate:
+    """The most specific template that matches and can be filled (see GreetingTemplate)."""
+    matching = [
+        template
+        for template in rules.templates
+        if (not template.tiers or profile.tier.id in template.tiers)
+        and (not template.segments or profile.segment.id in template.segments)
+        and template.fields <= available
+    ]
+    # The load-time check guarantees a catch-all that needs only always-available values.
+    return max(matching, key=lambda template: template.specificity)  # first of equals wins
+
+
+@dataclass(frozen=True)
+class GreetingCandidate:
+    customer_id: str
+    nickname: str  # already cleaned for display
+    tier_id: str
+    tier_label: str
+    tier_priority: int
+    segment_id: str
+    total_spent_cents: int
+    text: str
+    scene: str | None = None
+    flags: tuple[Flag, ...] = ()
+    do_not_greet: DoNotGreet | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer_id": self.customer_id,
+            "nickname": self.nickname,
+            "tier_id": self.tier_id,
+            "tier_label": self.tier_label,
+            "tier_priority": self.tier_priority,
+            "segment_id": self.segment_id,
+            "total_spent_cents": self.total_spent_cents,
+            "text": self.text,
+            "scene": self.scene,
+            "flags": [flag.value for flag in self.flags],
+            "do_not_greet": self.do_not_greet.value if self.do_not_greet else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GreetingCandidate:
+        reason = data["do_not_greet"]
+        return cls(
+            customer_id=str(data["customer_id"]),
+            nickname=str(data["nickname"]),
+            tier_id=str(data["tier_id"]),
+            tier_label=str(data["tier_label"]),
+            tier_priority=int(data["tier_priority"]),
+            segment_id=str(data["segment_id"]),
+            total_spent_cents=int(data["total_spent_cents"]),
+            text=str(data["text"]),
+            scene=data["scene"],
+            flags=tuple(Flag(flag) for flag in data["flags"]),
+            do_not_greet=DoNotGreet(reason) if reason else None,
+        )
+
+
+def greeting_candidate(
+    customer_id: str,
+    nickname: str | None,
+    history: PurchaseHistory,
+    profile: CustomerProfile,
+    rules: GreetingRules,
+    *,
+    do_not_greet: DoNotGreet | None = None,
+) -> GreetingCandidate | None:
+    """What the host could say to this customer; None for someone who is not a returning one."""
+    if history.order_count < rules.min_orders_to_greet:
+        return None
+    name = display_nickname(nickname, rules)
+    scene = scene_for(history, rules)
+    values: dict[str, str] = {
+        "nickname": name,
+        "tier_label": profile.tier.label,
+        "repurchase_count": str(profile.repurchase_count),
+    }
+    if profile.days_since_last is not None:
+        values["days_since_last"] = str(profile.days_since_last)
+    last_item = one_line(history.last_item or "", _MAX_ITEM_CHARS)
+    if last_item:
+        values["last_item"] = last_item
+    if scene:
+        values["scene"] = scene
+    template = choose_template(profile, frozenset(values), rules)
+    return GreetingCandidate(
+        customer_id=customer_id,
+        nickname=name,
+        tier_id=profile.tier.id,
+        tier_label=profile.tier.label,
+        tier_priority=profile.tier.priority,
+        segment_id=profile.segment.id,
+        total_spent_cents=history.total_spent_cents,
+        text=render_template(template.text, values),
+        scene=scene,
+        flags=flags_for(profile, rules),
+        do_not_greet=do_not_greet,
+    )
+
+
+# --- the attention budget ----------------------------------------------------------------
+
+
+class Outcome(StrEnum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"  # already greeted (or waiting) in this session
+    DO_NOT_GREET = "do_not_greet"  # routed to ops, not shown to the host
+    DROPPED = "dropped"  # the queue is full of customers who rank higher
+
+
+@dataclass(frozen=True)
+class OpsNotice:
+    customer_id: str
+    nickname: str
+    kind: DoNotGreet | Flag
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "customer_id": self.customer_id,
+            "nickname": self.nickname,
+            "kind": self.kind.value,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
+class Offer:
+    outcome: Outcome
+    # For ops: why not to greet, and the flags (given once, when the customer first arrives).
+    notices: tuple[OpsNotice, ...] = ()
+
+
+@dataclass(frozen=True)
+class Greeting:
+    """One line on the teleprompter: a single customer, or several merged."""
+
+    text: str
+    customer_ids: tuple[str, ...]
+    merged: bool
+    tier_label: str | None = None
+    scene: str | None = None
+    flags: tuple[Flag, ...] = ()
+    # For the teleprompter's badge and name line; a merged greeting lists the first names.
+    nicknames: tuple[str, ...] = ()
+    tier_id: str | None = None
+    tier_priority: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "customer_ids": list(self.customer_ids),
+            "merged": self.merged,
+            "tier_label": self.tier_label,
+            "tier_id": self.tier_id,
+            "priority": self.tier_priority,
+            "nickname": self.nicknames[0] if self.nicknames and not self.merged else None,
+            "merged_names": list(self.nicknames) if self.merged else [],
+            "merged_count": len(self.customer_ids) if self.merged else 0,
+            "scene": self.scene,
+            "flags": [flag.value for flag in self.flags],
+        }
+
+
+@dataclass
+class _Waiting:
+    candidate: GreetingCandidate
+    offered_at: datetime
+
+
+def _rank_key(waiting: _Waiting) -> tuple[int, int, datetime, str]:
+    candidate = waiting.candidate
+    return (
+        -candidate.tier_priority,
+        -candidate.total_spent_cents,
+        waiting.offered_at,
+        candidate.customer_id,
+    )
+
+
+def _notices(candidate: GreetingCandidate) -> tuple[OpsNotice, ...]:
+    notices: list[OpsNotice] = []
+    if candidate.do_not_greet is not None:
+        reason = DO_NOT_GREET_LABELS[candidate.do_not_greet]
+        notices.append(
+            OpsNotice(
+                candidate.customer_id,
+                candidate.nickname,
+                candidate.do_not_greet,
+                f"{candidate.nickname}进入直播间（{reason}），请勿点名",
+            )
+        )
+    for flag in candidate.flags:
+        notices.append(
+            OpsNotice(
+                candidate.customer_id,
+                candidate.nickname,
+                flag,
+                f"{candidate.nickname}（{candidate.tier_label}）：{FLAG_LABELS[flag]}",
+            )
+        )
+    return tuple(notices)
+
+
+class GreetingQueue:
+    """Per room and session. Not thread-safe: one room is handled by one task at a time."""
+
+    def __init__(self, rules: GreetingRules) -> None:
+        self.rules = rules
+        self._waiting: dict[str, _Waiting] = {}
+        # When each line of the last minute was shown (at most per_minute of them).
+        self._shown_at: deque[datetime] = deque()
+        # Customer -> when they were greeted (or routed to ops) in this session.
+        self._greeted_at: dict[str, datetime] = {}
+        self.expired_count = 0
+        self.dropped_count = 0
+
+    @property
+    def waiting_count(self) -> int:
+        return len(self._waiting)
+
+    def offer(self, candidate: GreetingCandidate, now: datetime) -> Offer:
+        customer_id = candidate.customer_id
+        if customer_id in self._waiting or self._already_greeted(customer_id, now):
+            return Offer(Outcome.DUPLICATE)
+        notices = _notices(candidate)
+        if candidate.do_not_greet is not None:
+            self._greeted_at[customer_id] = now  # one notice per session, not one per entry
+            return Offer(Outcome.DO_NOT_GREET, notices)
+        waiting = _Waiting(candidate, now)
+        if len(self._waiting) >= self.rules.queue.max_pending:
+            lowest = max(self._waiting.values(), key=_rank_key)
+            if _rank_key(waiting) >= _rank_key(lowest):
+                self.dropped_count += 1
+                return Offer(Outcome.DROPPED, notices)
+            del self._waiting[lowest.candidate.customer_id]
+            self.dropped_count += 1
+        self._waiting[customer_id] = waiting
+        return Offer(Outcome.QUEUED, notices)
+
+    def withdraw(self, customer_id: str) -> bool:
+        """Take back a waiting greeting (a complaint or refund just opened); True if one was."""
+        return self._waiting.pop(customer_id, None) is not None
+
+    def drain(self, now: datetime) -> list[Greeting]:
+        """The lines to show now, best first; call it on every offer and on a timer."""
+        rules = self.rules.queue
+        max_wait = timedelta(seconds=rules.max_wait_s)
+        for customer_id, waiting in list(self._waiting.items()):
+            if now - waiting.offered_at > max_wait:
+                del self._waiting[customer_id]
+                self.expired_count += 1
+        while self._shown_at and now - self._shown_at[0] >= _MINUTE:
+            self._shown_at.popleft()
+        if not self._waiting:
+            return []
+        oldest = min(waiting.offered_at for waiting in self._waiting.values())
+        if now - oldest < timedelta(seconds=rules.burst_window_s):
+            return []  # let the burst gather, so it is ranked as a whole
+        slots = rules.per_minute - len(self._shown_at)
+        if slots <= 0:
+            return []
+        ranked = sorted(self._waiting.values(), key=_rank_key)
+        if len(ranked) <= slots:
+            singles, merged = ranked, []
+        else:
+            singles, merged = ranked[: slots - 1], ranked[slots - 1 :]
+        greetings = [self._single(waiting.candidate) for waiting in singles]
+        if merged:
+            greetings.append(self._merged([waiting.candidate for waiting in merged]))
+        for waiting in ranked:
+            del self._waiting[waiting.candidate.customer_id]
+            self._greeted_at[waiting.candidate.customer_id] = now
+        self._shown_at.extend([now] * len(greetings))
+        return greetings
+
+    def next_drain_at(self) -> datetime | None:
+        """When `drain` may next return something (None: nothing waits), for the room's timer."""
+        if not self._waiting:
+            return None
+        oldest = min(waiting.offered_at for waiting in self._waiting.values())
+        due = oldest + timedelta(seconds=self.rules.queue.burst_window_s)
+        per_minute = self.rules.queue.per_minute
+        if len(self._shown_at) >= per_minute:
+            due = max(due, self._shown_at[len(self._shown_at) - per_minute] + _MINUTE)
+        return due
+
+    def _already_greeted(self, customer_id: str, now: datetime) -> bool:
+        greeted_at = self._greeted_at.get(customer_id)
+        if greeted_at is None:
+            return False
+        if self.rules.queue.once_per_session:
+            return True
+        return now - greeted_at < timedelta(seconds=self.rules.queue.regreet_after_s)
+
+    @staticmethod
+    def _single(candidate: GreetingCandidate) -> Greeting:
+        return Greeting(
+            text=candidate.text,
+            customer_ids=(candidate.customer_id,),
+            merged=False,
+            tier_label=candidate.tier_label,
+            scene=candidate.scene,
+            flags=candidate.flags,
+            nicknames=(candidate.nickname,),
+            tier_id=candidate.tier_id,
+            tier_priority=candidate.tier_priority,
+        )
+
+    def _merged(self, candidates: list[GreetingCandidate]) -> Greeting:
+        merge = self.rules.queue.merge
+        names = merge.separator.join(c.nickname for c in candidates[: merge.names])
+        text = render_template(merge.template, {"names": names, "count": str(len(candidates))})
+        return Greeting(
+            text=text,
+            customer_ids=tuple(c.customer_id for c in candidates),
+            merged=True,
+            nicknames=tuple(c.nickname for c in candidates[: merge.names]),
+        )
+
+    # --- state between worker processes ---
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe state; `from_dict(to_dict())` behaves exactly like this queue."""
+        return {
+            "version": _STATE_VERSION,
+            "waiting": [
+                {"candidate": w.candidate.to_dict(), "offered_at": w.offered_at.isoformat()}
+                for w in self._waiting.values()
+            ],
+            "shown_at": [moment.isoformat() for moment in self._shown_at],
+            "greeted_at": {key: moment.isoformat() for key, moment in self._greeted_at.items()},
+            "expired_count": self.expired_count,
+            "dropped_count": self.dropped_count,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], rules: GreetingRules) -> GreetingQueue:
+        if data.get("version") != _STATE_VERSION:
+            raise ValueError(f"unknown greeting queue state version {data.get('version')!r}")
+        queue = cls(rules)
+        for item in data["waiting"]:
+            candidate = GreetingCandidate.from_dict(item["candidate"])
+            offered_at = datetime.fromisoformat(item["offered_at"])
+            queue._waiting[candidate.customer_id] = _Waiting(candidate, offered_at)
+        queue._shown_at.extend(datetime.fromisoformat(moment) for moment in data["shown_at"])
+        queue._greeted_at.update(
+            {key: datetime.fromisoformat(moment) for key, moment in data["greeted_at"].items()}
+        )
+        queue.expired_count = int(data["expired_count"])
+        queue.dropped_count = int(data["dropped_count"])
+        return queue

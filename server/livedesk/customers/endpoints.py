@@ -1,0 +1,173 @@
+"""Customers API: one customer's profile, and the CRM import (as `livedesk import-customers`)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import UploadFile
+
+from livedesk.auth.deps import OpsOnly
+from livedesk.core.clock import iso_local, utcnow
+from livedesk.core.deps import SessionDep
+from livedesk.core.errors import ApiError
+from livedesk.core.jsonutil import JsonResponse
+from livedesk.customers import repository as repo
+from livedesk.customers.history import history_of
+from livedesk.customers.importer import import_csv
+from livedesk.customers.profile import profile_for, repurchase_count
+from livedesk.rulebook.customers import TierRules
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+RECENT_ORDERS_SHOWN = 20
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # larger files: use the CLI on the server
+_COPY_CHUNK = 1 << 20
+_AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Needs the ops or admin role"},
+}
+
+
+@router.get(
+    "/{customer_id}",
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
+)
+async def get_customer(
+    customer_id: int, request: Request, session: SessionDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """Profile, identities, tier, RFM, segment and history; a merged id shows the survivor."""
+    customer = await repo.root_customer(session, customer_id)
+    if customer is None:
+        raise ApiError(404, f"no customer {customer_id}")
+    rules: TierRules = request.app.state.rulebook.get(TierRules)
+    history = history_of(customer)
+    profile = profile_for(history, rules, utcnow())
+    identities = await repo.identities_of(session, customer.id)
+    orders = await repo.recent_orders(session, customer.id, limit=RECENT_ORDERS_SHOWN)
+    return {
+        "id": customer.id,
+        "nickname": customer.nickname,
+        "member_id": customer.member_id,
+        "tier": {"id": profile.tier.id, "label": profile.tier.label},
+        "rfm": {
+            "r": profile.rfm.r,
+            "f": profile.rfm.f,
+            "m": profile.rfm.m,
+            "score": profile.rfm.score,
+        },
+        "segment": {
+            "id": profile.segment.id,
+            "label": profile.segment.label,
+            "churn_risk": profile.segment.churn_risk.value if profile.segment.churn_risk else None,
+        },
+        "identities": [
+            {"platform": platform, "platform_user_id": user_id} for platform, user_id in identities
+        ],
+        "history": {
+            "order_count": history.order_count,
+            "repurchase_count": repurchase_count(history),
+            "total_spent_cents": history.total_spent_cents,
+            "first_order_at": _iso(history.first_order_at),
+            "last_order_at": _iso(history.last_order_at),
+            "last_items": list(history.last_items),
+        },
+        "orders": [
+            {
+                "order_id": order.order_id,
+                "amount_cents": order.amount_cents,
+                "status": order.status,
+                "ordered_at": iso_local(order.ordered_at),
+                "items": order.items,
+            }
+            for order in orders
+        ],
+        "points_balance": customer.points_balance,
+        "do_not_greet": customer.do_not_greet,
+    }
+
+
+@router.post(
+    "/import",
+    responses={
+        **_AUTH_RESPONSES,
+        400: {"description": "No file in the request"},
+        413: {"description": "The file is too large for an upload"},
+        422: {"description": "The header line is wrong; no row was read"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                        "required": ["file"],
+                    }
+                },
+            }
+        }
+    },
+)
+async def import_customers(
+    request: Request,
+    _operator: OpsOnly,
+    dry_run: Annotated[
+        bool, Query(description="Check and count everything, store nothing.")
+    ] = False,
+) -> JsonResponse:
+    """Import a CRM file (docs/crm-import.md): a multipart `file` field or a text/csv body.
+
+    Bad rows are reported (the first 100, with `error_count` for all) and never stop good
+    ones; a re-run of the same file stores nothing twice.
+    """
+    with tempfile.TemporaryDirectory(prefix="livedesk-import-") as directory:
+        path = Path(directory) / "upload.csv"
+        name = await _receive(request, path)
+        report = await import_csv(
+            request.app.state.sessions, path, dry_run=dry_run, run_key=f"upload:{name}"
+        )
+    body = report.to_dict()
+    if not report.header_ok:
+        return JsonResponse(
+            {"error": "the header line is wrong; nothing was imported", **body}, status_code=422
+        )
+    return JsonResponse(body)
+
+
+async def _receive(request: Request, path: Path) -> str:
+    """Spool the upload to `path` in chunks; returns the file's name for the progress key."""
+    content_type = request.headers.get("content-type", "")
+    with path.open("wb") as target:
+        if content_type.startswith("multipart/form-data"):
+            async with request.form() as form:
+                upload = form.get("file")
+                if not isinstance(upload, UploadFile):
+                    raise ApiError(400, 'send the CSV as a multipart field named "file"')
+                size = 0
+                while chunk := await upload.read(_COPY_CHUNK):
+                    size += len(chunk)
+                    _check_size(size)
+                    target.write(chunk)
+                return upload.filename or "upload.csv"
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            _check_size(size)
+            target.write(chunk)
+        if size == 0:
+            raise ApiError(400, "the request has no CSV: send a text/csv body or a multipart file")
+        return "body.csv"
+
+
+def _check_size(size: int) -> None:
+    if size > MAX_UPLOAD_BYTES:
+        raise ApiError(413, "file too large for an upload; run `livedesk import-customers` instead")
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return iso_local(moment) if moment is not None else None

@@ -1,0 +1,278 @@
+"""A customer's purchase history from the stream: orders once each, refunds clawed back.
+
+The aggregates on the customer row always equal `profile.history_from_orders` over its paid
+order rows: a new order is added incrementally (under the customer's row lock, so two rooms
+cannot lose each other's update), a refund or a merge recomputes from the rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.customers import repository as repo
+from livedesk.customers.models import Customer, CustomerOrder
+from livedesk.customers.profile import (
+    MAX_RECENT_ORDERS,
+    ItemLine,
+    OrderPoint,
+    PaidOrder,
+    PurchaseHistory,
+)
+from livedesk.ingest.schemas import Order
+
+PAID = "paid"
+REFUNDED = "refunded"
+
+
+@dataclass(frozen=True)
+class OrderOutcome:
+    """What an order or refund event did to the customer's history."""
+
+    kind: Literal["order", "refund"]
+    order_id: str
+    customer_id: int
+    is_new: bool  # False: a redelivery, or a status livedesk does not count; nothing changed
+    is_first_order: bool
+    repurchase_count_before: int
+    repurchase_count_after: int
+    amount_cents: int
+    order_count_after: int
+    total_spent_cents_after: int
+
+
+def history_of(customer: Customer) -> PurchaseHistory:
+    """The customer row's aggregates as the pure profile functions take them."""
+    recent = [_decode(entry) for entry in customer.recent_orders or []]
+    return PurchaseHistory(
+        order_count=customer.order_count,
+        total_spent_cents=customer.total_spent_cents,
+        first_order_at=customer.first_order_at,
+        last_order_at=customer.last_order_at,
+        recent_orders=tuple(OrderPoint(at, cents) for _id, at, cents, _skus in recent),
+        last_items=tuple(customer.last_items or ()),
+        bought_skus=frozenset(customer.bought_skus or ()),
+    )
+
+
+def store_history(customer: Customer, orders: Iterable[PaidOrder]) -> None:
+    """Set the aggregates from every paid order of the customer (any order of the iterable)."""
+    ranked = sorted(orders, key=_rank, reverse=True)
+    customer.order_count = len(ranked)
+    customer.total_spent_cents = sum(order.amount_cents for order in ranked)
+    customer.first_order_at = ranked[-1].ordered_at if ranked else None
+    customer.last_order_at = ranked[0].ordered_at if ranked else None
+    customer.last_items = _names(ranked[0]) if ranked else []
+    _set_recent(customer, [_encode(order) for order in ranked[:MAX_RECENT_ORDERS]])
+
+
+def add_paid(customer: Customer, order: PaidOrder) -> None:
+    """Count one more paid order (not counted before) without reading the others."""
+    customer.order_count = (customer.order_count or 0) + 1
+    customer.total_spent_cents = (customer.total_spent_cents or 0) + order.amount_cents
+    if customer.first_order_at is None or order.ordered_at < customer.first_order_at:
+        customer.first_order_at = order.ordered_at
+    if customer.last_order_at is None or order.ordered_at > customer.last_order_at:
+        customer.last_order_at = order.ordered_at
+    recent = list(customer.recent_orders or [])
+    top = _decode(recent[0]) if recent else None
+    if top is None or _rank(order) > (top[1], top[0]):
+        customer.last_items = _names(order)
+    recent.append(_encode(order))
+    recent.sort(key=lambda entry: (entry[1], entry[0]), reverse=True)  # ISO UTC sorts as time
+    _set_recent(customer, recent[:MAX_RECENT_ORDERS])
+
+
+async def recompute(session: AsyncSession, customer: Customer) -> None:
+    store_history(customer, await repo.paid_orders_of(session, customer.id))
+
+
+def paid_order_from_event(order: Order, at: datetime, item_names: Mapping[str, str]) -> PaidOrder:
+    return PaidOrder(
+        order_id=order.order_id,
+        ordered_at=at,
+        amount_cents=order.amount_cents,
+        items=tuple(
+            ItemLine(item.sku, item_names.get(item.sku, item.sku), item.qty) for item in order.items
+        ),
+    )
+
+
+async def apply_order(
+    session: AsyncSession,
+    customer: Customer,
+    order: Order,
+    *,
+    platform: str,
+    room_id: str | None,
+    at: datetime,
+    item_names: Mapping[str, str] | None = None,
+) -> OrderOutcome:
+    """Record a paid order once per (platform, order_id); a redelivery changes nothing.
+
+    An `order` event whose status is `refunded` is a refund; any other status than `paid`
+    (created, cancelled…) is not a purchase and is not recorded.
+    """
+    if order.status == REFUNDED:
+        return await apply_refund(
+            session, customer, order, platform=platform, room_id=room_id, at=at
+        )
+    if order.status != PAID:
+        return _unchanged("order", order, customer)
+    paid = paid_order_from_event(order, at, item_names or {})
+    inserted = await session.execute(
+        repo.insert_for(session, CustomerOrder)
+        .values(
+            platform=platform,
+            order_id=order.order_id,
+            customer_id=customer.id,
+            room_id=room_id,
+            amount_cents=order.amount_cents,
+            items=[
+                {
+                    "sku": line.sku,
+                    "name": line.name,
+                    "qty": line.qty,
+                    "price_cents": item.price_cents,
+                }
+                for line, item in zip(paid.items, order.items, strict=True)
+            ],
+            coupon_id=order.coupon_id,
+            status=PAID,
+            ordered_at=at,
+            source="stream",
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "order_id"])
+        .returning(CustomerOrder.id)
+    )
+    if inserted.scalar_one_or_none() is None:
+        return _unchanged("order", order, customer)  # seen before (maybe already refunded)
+    await session.flush()  # pending changes must not be overwritten by the fresh read below
+    customer = await repo.lock_customer(session, customer.id)
+    before = customer.order_count
+    add_paid(customer, paid)
+    return _outcome("order", order, customer, before=before, is_new=True)
+
+
+async def apply_refund(
+    session: AsyncSession,
+    customer: Customer,
+    order: Order,
+    *,
+    platform: str,
+    room_id: str | None,
+    at: datetime,
+) -> OrderOutcome:
+    """Mark the order refunded and claw it back from its customer's history (once).
+
+    A refund that arrives before its order is stored as a refunded order, so the late order
+    event is then a duplicate and never counted.
+    """
+    await session.flush()
+    query = select(CustomerOrder).where(
+        CustomerOrder.platform == platform, CustomerOrder.order_id == order.order_id
+    )
+    row = (
+        await session.execute(query.with_for_update().execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+    if row is None:
+        inserted = await session.execute(
+            repo.insert_for(session, CustomerOrder)
+            .values(
+                platform=platform,
+                order_id=order.order_id,
+                customer_id=customer.id,
+                room_id=room_id,
+                amount_cents=order.amount_cents,
+                items=[
+                    {
+                        "sku": item.sku,
+                        "name": item.sku,
+                        "qty": item.qty,
+                        "price_cents": item.price_cents,
+                    }
+                    for item in order.items
+                ],
+                coupon_id=order.coupon_id,
+                status=REFUNDED,
+                ordered_at=at,
+                refunded_at=at,
+                source="stream",
+            )
+            .on_conflict_do_nothing(index_elements=["platform", "order_id"])
+            .returning(CustomerOrder.id)
+        )
+        is_new = inserted.scalar_one_or_none() is not None
+        return _outcome("refund", order, customer, before=customer.order_count, is_new=is_new)
+    if row.status != PAID:
+        return _unchanged("refund", order, customer)
+    row.status = REFUNDED
+    row.refunded_at = at
+    await session.flush()
+    owner = await repo.lock_customer(session, row.customer_id)
+    before = owner.order_count
+    await recompute(session, owner)
+    return _outcome("refund", order, owner, before=before, is_new=True)
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _rank(order: PaidOrder) -> tuple[datetime, str]:
+    return order.ordered_at, order.order_id
+
+
+def _names(order: PaidOrder) -> list[str]:
+    return list(dict.fromkeys(item.name for item in order.items if item.name))
+
+
+def _encode(order: PaidOrder) -> list[Any]:
+    skus = sorted({item.sku for item in order.items})
+    return [order.order_id, _utc_iso(order.ordered_at), order.amount_cents, skus]
+
+
+def _decode(entry: list[Any]) -> tuple[str, datetime, int, list[str]]:
+    order_id, at, cents, skus = entry
+    return str(order_id), datetime.fromisoformat(at), int(cents), list(skus)
+
+
+def _utc_iso(moment: datetime) -> str:
+    # One fixed format so the JSON strings sort in time order.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def _set_recent(customer: Customer, recent: list[list[Any]]) -> None:
+    customer.recent_orders = recent
+    customer.bought_skus = sorted({sku for entry in recent for sku in entry[3]})
+
+
+def _unchanged(kind: Literal["order", "refund"], order: Order, customer: Customer) -> OrderOutcome:
+    return _outcome(kind, order, customer, before=customer.order_count, is_new=False)
+
+
+def _outcome(
+    kind: Literal["order", "refund"],
+    order: Order,
+    customer: Customer,
+    *,
+    before: int,
+    is_new: bool,
+) -> OrderOutcome:
+    after = customer.order_count
+    return OrderOutcome(
+        kind=kind,
+        order_id=order.order_id,
+        customer_id=customer.id,
+        is_new=is_new,
+        is_first_order=kind == "order" and is_new and before == 0,
+        repurchase_count_before=max(before - 1, 0),
+        repurchase_count_after=max(after - 1, 0),
+        amount_cents=order.amount_cents,
+        order_count_after=after,
+        total_spent_cents_after=customer.total_spent_cents,
+    )

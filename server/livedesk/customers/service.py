@@ -1,0 +1,147 @@
+"""The pipeline's one entry into customers: who each event's viewer is, and what they bought.
+
+`identify_batch` resolves every account of a room batch with a handful of statements (the
+known accounts in one SELECT, the never-seen ones in one INSERT), then applies the batch's
+order and refund events in order. It flushes, never commits: the pipeline's transaction does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.customers import repository as repo
+from livedesk.customers.history import OrderOutcome, apply_order, apply_refund, history_of
+from livedesk.customers.identity import Sighting, resolve_many
+from livedesk.customers.models import Customer
+from livedesk.customers.profile import PurchaseHistory
+from livedesk.ingest.schemas import Event
+
+
+@dataclass(frozen=True)
+class Identified:
+    """The customer behind one event, as the later stages need them."""
+
+    customer_id: int
+    nickname: str | None
+    member_id: str | None
+    is_new_customer: bool  # first sight of this person, in this batch
+    # Bought before this live session: in another room, or in the CRM history.
+    is_returning: bool
+    history: PurchaseHistory  # after this event's order or refund
+    do_not_greet: str | None  # opted_out | open_complaint | refund_in_progress
+    order: OrderOutcome | None = None  # for `order` and `refund` events
+
+
+async def identify(
+    session: AsyncSession,
+    platform: str,
+    event: Event,
+    now: datetime,
+    *,
+    item_names: Mapping[str, str] | None = None,
+) -> Identified | None:
+    """`identify_batch` for one event."""
+    return (await identify_batch(session, platform, [event], now, item_names=item_names))[0]
+
+
+async def identify_batch(
+    session: AsyncSession,
+    platform: str,
+    events: Sequence[Event],
+    now: datetime,
+    *,
+    item_names: Mapping[str, str] | None = None,
+) -> list[Identified | None]:
+    """One answer per event (None for events without a user, e.g. `stock`), in order.
+
+    `item_names` maps SKUs to the names the host says ("抗老精华"); unknown SKUs keep the SKU.
+    `now` is not used for decisions (event times are); it bounds first-seen times from clocks
+    that run ahead.
+    """
+    sightings: dict[str, Sighting] = {}
+    for event in events:
+        if event.user is None:
+            continue
+        seen_at = min(event.ts, now)
+        known = sightings.get(event.user.id)
+        if known is None:
+            sightings[event.user.id] = Sighting.of(event.user, seen_at)
+        else:
+            known.add(event.user, seen_at)
+    if not sightings:
+        return [None] * len(events)
+    resolved = await resolve_many(session, platform, sightings)
+    customers = {user_id: answer.customer for user_id, answer in resolved.items()}
+    created = {answer.customer.id for answer in resolved.values() if answer.created}
+    returning = await _returning(session, events, customers)
+
+    histories: dict[int, PurchaseHistory] = {}
+    answers: list[Identified | None] = []
+    for event in events:
+        if event.user is None:
+            answers.append(None)
+            continue
+        customer = customers[event.user.id]
+        outcome: OrderOutcome | None = None
+        if event.order is not None and event.type in ("order", "refund"):
+            if event.type == "order":
+                outcome = await apply_order(
+                    session,
+                    customer,
+                    event.order,
+                    platform=platform,
+                    room_id=event.room_id,
+                    at=event.ts,
+                    item_names=item_names,
+                )
+            else:
+                outcome = await apply_refund(
+                    session,
+                    customer,
+                    event.order,
+                    platform=platform,
+                    room_id=event.room_id,
+                    at=event.ts,
+                )
+            if outcome.is_new:
+                # A refund changes the order's owner, who may differ from the event's user.
+                histories.pop(outcome.customer_id, None)
+                histories.pop(customer.id, None)
+        history = histories.get(customer.id)
+        if history is None:
+            history = histories[customer.id] = history_of(customer)
+        answers.append(
+            Identified(
+                customer_id=customer.id,
+                nickname=customer.nickname,
+                member_id=customer.member_id,
+                is_new_customer=customer.id in created,
+                is_returning=(event.room_id, customer.id) in returning,
+                history=history,
+                do_not_greet=customer.do_not_greet,
+                order=outcome,
+            )
+        )
+    await session.flush()
+    return answers
+
+
+async def _returning(
+    session: AsyncSession, events: Sequence[Event], customers: Mapping[str, Customer]
+) -> set[tuple[str, int]]:
+    """(room, customer) pairs where the customer had paid orders from outside that room."""
+    by_room: dict[str, set[int]] = {}
+    for event in events:
+        if event.user is not None:
+            customer = customers[event.user.id]
+            if customer.order_count > 0:
+                by_room.setdefault(event.room_id, set()).add(customer.id)
+    pairs: set[tuple[str, int]] = set()
+    for room_id, ids in by_room.items():
+        found = await repo.customers_with_orders_elsewhere(session, ids, room_id)
+        pairs.update((room_id, customer_id) for customer_id in found)
+    return pairs

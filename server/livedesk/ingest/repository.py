@@ -1,0 +1,69 @@
+"""Inbox writes and the pipeline's reads of it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.core.clock import utcnow
+from livedesk.ingest.models import InboxEvent
+
+
+async def store_events(
+    session: AsyncSession, platform: str, records: Sequence[dict[str, Any]]
+) -> set[tuple[str, str]]:
+    """Insert events, skipping (platform, id) pairs already stored; returns the (room, id) pairs
+    that are new. Safe under concurrent retries: the unique constraint decides, never a 500."""
+    if not records:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "platform": platform,
+            "event_id": record["id"],
+            "room_id": record["room_id"],
+            "type": record["type"],
+            "payload": record,
+            "received_at": now,
+        }
+        for record in records
+    ]
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    insert_stmt = pg_insert(InboxEvent) if dialect == "postgresql" else sqlite_insert(InboxEvent)
+    statement = (
+        insert_stmt.values(rows)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(InboxEvent.room_id, InboxEvent.event_id)
+    )
+    result = await session.execute(statement)
+    return {(room_id, event_id) for room_id, event_id in result.all()}
+
+
+async def pending_rooms(session: AsyncSession, limit: int = 1000) -> list[str]:
+    query = (
+        select(InboxEvent.room_id)
+        .where(InboxEvent.processed_at.is_(None))
+        .group_by(InboxEvent.room_id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def pending_events(session: AsyncSession, room_id: str, limit: int) -> list[InboxEvent]:
+    query = (
+        select(InboxEvent)
+        .where(InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None))
+        .order_by(InboxEvent.id)
+        .limit(limit)
+    )
+    return list((await session.execute(query)).scalars())
+
+
+async def mark_processed(session: AsyncSession, ids: Sequence[int]) -> None:
+    statement = update(InboxEvent).where(InboxEvent.id.in_(ids)).values(processed_at=utcnow())
+    await session.execute(statement.execution_options(synchronize_session=False))

@@ -1,0 +1,51 @@
+"""Accepting a verified, parsed batch: dedupe, store durably, ring the pipeline's doorbell."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.core.bus import Bus
+from livedesk.core.db import after_commit, commit
+from livedesk.core.jsonutil import dumps
+from livedesk.ingest import repository
+from livedesk.ingest.schemas import Event, Rejection
+
+INBOX_CHANNEL = "livedesk:inbox"
+
+
+@dataclass
+class Accepted:
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def body(self) -> dict[str, object]:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [rejection.model_dump() for rejection in self.rejected],
+        }
+
+
+async def accept_events(
+    session: AsyncSession,
+    bus: Bus,
+    platform: str,
+    events: Sequence[Event],
+    rejected: Sequence[Rejection],
+) -> Accepted:
+    """Store the events in one transaction and commit; only then is the answer a 202."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(event.id, event)
+    stored = await repository.store_events(
+        session, platform, [event.to_record() for event in unique.values()]
+    )
+    rooms = sorted({room_id for room_id, _ in stored})
+    if rooms:
+        after_commit(session, lambda: bus.publish(INBOX_CHANNEL, dumps(rooms)))
+    await commit(session)
+    return Accepted(len(stored), len(events) - len(stored), list(rejected))

@@ -1,0 +1,21 @@
+"""Every table's model, imported in one place for Alembic and for tests."""
+
+from livedesk.auth.models import Operator, OperatorSession
+from livedesk.core.db import Base
+from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
+from livedesk.ingest.models import InboxEvent
+from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer
+
+__all__ = [
+    "Base",
+    "Customer",
+    "CustomerIdentity",
+    "CustomerOrder",
+    "ImportRun",
+    "InboxEvent",
+    "Operator",
+    "OperatorSession",
+    "Room",
+    "RoomLogEntry",
+    "RoomViewer",
+]

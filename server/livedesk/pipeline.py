@@ -1,0 +1,188 @@
+"""The pipeline: after the 202, each room's inbox is processed in order, one consumer at a time.
+
+Why PostgreSQL `FOR UPDATE SKIP LOCKED` on the room row rather than Redis Streams consumer
+groups: a room's whole batch — decisions, log appends with their seq, the inbox rows marked
+done — commits in one transaction under that row lock. So exactly-once processing and gapless
+seq come from the database alone; a killed worker's lock dies with its connection and another
+worker takes the room at its next look; and Redis going away delays nothing but the doorbell.
+On SQLite (one process) the same code runs; SQLite's single writer plus the in-process room
+set give the same one-consumer-per-room guarantee.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from livedesk.core.bus import Bus
+from livedesk.core.clock import utcnow
+from livedesk.core.db import commit
+from livedesk.core.jsonutil import loads
+from livedesk.ingest import repository as inbox
+from livedesk.ingest.models import InboxEvent
+from livedesk.ingest.schemas import Event
+from livedesk.ingest.service import INBOX_CHANNEL
+from livedesk.rooms import service as rooms
+from livedesk.rooms.models import Room
+from livedesk.stages import RoomStages
+
+log = logging.getLogger(__name__)
+
+ACTIVE_ROOM_WINDOW = timedelta(minutes=15)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        stages: RoomStages,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+        concurrency: int = 4,
+    ):
+        self._sessions = sessions
+        self._bus = bus
+        self._stages = stages
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._concurrency = concurrency
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._queued: set[str] = set()
+        self._busy: set[str] = set()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.processed_events = 0
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._doorbell(), name="pipeline-doorbell"),
+            asyncio.create_task(self._poll(), name="pipeline-poll"),
+            *(
+                asyncio.create_task(self._work(), name=f"pipeline-worker-{n}")
+                for n in range(self._concurrency)
+            ),
+        ]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def wake(self, room_id: str) -> None:
+        if room_id not in self._queued:
+            self._queued.add(room_id)
+            self._ready.put_nowait(room_id)
+
+    async def _doorbell(self) -> None:
+        while True:
+            try:
+                async with self._bus.subscribe(INBOX_CHANNEL) as subscription:
+                    async for _channel, raw in subscription:
+                        for room_id in loads(raw):
+                            self.wake(room_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("pipeline doorbell failed; restarting")
+                await asyncio.sleep(1)
+
+    async def _poll(self) -> None:
+        # Finds work whose doorbell was lost and gives live rooms their periodic tick (KPIs,
+        # greeting queue, hint expiry).
+        while True:
+            try:
+                async with self._sessions() as session:
+                    pending = await inbox.pending_rooms(session)
+                    since = utcnow() - ACTIVE_ROOM_WINDOW
+                    active = (
+                        await session.execute(
+                            select(Room.id).where(Room.status == "live", Room.last_event_at > since)
+                        )
+                    ).scalars()
+                    for room_id in {*pending, *active}:
+                        self.wake(room_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("pipeline poll failed: %s", exc)
+            await asyncio.sleep(self._poll_interval_s)
+
+    async def _work(self) -> None:
+        while True:
+            room_id = await self._ready.get()
+            self._queued.discard(room_id)
+            if room_id in self._busy:
+                continue  # another local worker has it; its loop re-checks for more
+            self._busy.add(room_id)
+            try:
+                more = True
+                while more:
+                    more = await self.process_room(room_id)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("processing room %s failed; will retry", room_id)
+                self._stages.forget(room_id)
+                await asyncio.sleep(0.5)
+                self.wake(room_id)
+            finally:
+                self._busy.discard(room_id)
+
+    async def process_room(self, room_id: str) -> bool:
+        """One transaction for one room: take its lock, process a batch, append, commit.
+        Returns True when a full batch was taken (there may be more)."""
+        async with self._sessions() as session:
+            room = await self._lock_or_create(session, room_id)
+            if room is None:
+                return False  # another worker holds it; it will see the same events
+            rows = await inbox.pending_events(session, room_id, self._batch_size)
+            now = utcnow()
+            events = [_event_of(row) for row in rows]
+            messages = await self._stages.process(session, room, events, now)
+            if rows:
+                await inbox.mark_processed(session, [row.id for row in rows])
+                room.last_event_at = now
+            appended = await rooms.append(session, room, messages)
+            rooms.announce(session, self._bus, appended)
+            if not rows and not appended and not session.dirty:
+                await session.rollback()
+                return False
+            await commit(session)
+            self.processed_events += len(rows)
+            delay_s = self._stages.next_wake_s(room_id, utcnow())
+            if delay_s is not None:
+                asyncio.get_running_loop().call_later(delay_s + 0.01, self.wake, room_id)
+            return len(rows) >= self._batch_size
+
+    async def _lock_or_create(self, session: AsyncSession, room_id: str) -> Room | None:
+        room = await rooms.lock_room(session, room_id, skip_locked=True)
+        if room is not None:
+            return room
+        exists = await session.scalar(select(Room.id).where(Room.id == room_id))
+        if exists is not None:
+            return None
+        first = (await inbox.pending_events(session, room_id, 1)) or None
+        if first is None:
+            return None
+        await rooms.ensure_room(session, room_id, first[0].platform)
+        return await rooms.lock_room(session, room_id, skip_locked=True)
+
+
+def _event_of(row: InboxEvent) -> Event:
+    return Event.from_record(row.payload)
+
+
+async def drain(pipeline: Pipeline, room_ids: Sequence[str]) -> None:
+    """Process the given rooms until nothing is pending (tests, replay)."""
+    for room_id in room_ids:
+        while await pipeline.process_room(room_id):
+            pass

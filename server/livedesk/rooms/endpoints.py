@@ -1,0 +1,218 @@
+"""Rooms API: the overview list, live KPIs, the review, and ops' hint and product controls."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from starlette.responses import Response
+
+from livedesk.auth.deps import AnyOperator, OpsOnly
+from livedesk.core.clock import utcnow
+from livedesk.core.db import commit
+from livedesk.core.deps import BusDep, SessionDep
+from livedesk.core.errors import ApiError
+from livedesk.cues.hints import Hint, HintState
+from livedesk.rooms import report, service
+from livedesk.rooms.models import Room
+from livedesk.rulebook.book import Rulebook
+from livedesk.rulebook.compliance import ComplianceRules
+from livedesk.rulebook.lexicon import LexiconRules
+from livedesk.rulebook.products import ProductRules
+
+router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
+
+Responses = dict[int | str, dict[str, Any]]
+NOT_FOUND: Responses = {404: {"description": "No such room"}}
+AUTH: Responses = {401: {"description": "Not signed in"}, 403: {"description": "Role not allowed"}}
+
+
+def _rulebook(request: Request) -> Rulebook:
+    book: Rulebook = request.app.state.rulebook
+    return book
+
+
+@router.get("", responses=AUTH)
+async def list_rooms(session: SessionDep, _operator: AnyOperator) -> list[dict[str, Any]]:
+    """Rooms with their headline KPIs, most recently active first."""
+    rooms = (
+        await session.execute(select(Room).order_by(Room.last_event_at.desc().nulls_last()))
+    ).scalars()
+    return [_headline(room) for room in rooms]
+
+
+@router.get("/{room_id}/kpis", responses={**NOT_FOUND, **AUTH})
+async def room_kpis(room_id: str, session: SessionDep, _operator: AnyOperator) -> dict[str, Any]:
+    """The live KPIs (the same figures the ops console's tiles show)."""
+    room = await _room(session, room_id)
+    kpi = (room.state or {}).get("kpi") or {}
+    return {"room_id": room.id, **kpi, "viewers_now": room.viewers_now}
+
+
+@router.get("/{room_id}/report", responses={**NOT_FOUND, **AUTH})
+async def room_report(
+    room_id: str,
+    request: Request,
+    session: SessionDep,
+    _operator: OpsOnly,
+    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+) -> Any:
+    """The post-session review as JSON, or as CSV with `?format=csv`."""
+    room = await _room(session, room_id)
+    labels = _rulebook(request).get(LexiconRules).intent_labels()
+    body: dict[str, Any] = {
+        "room_id": room.id,
+        "title": room.title,
+        "started_at": room.created_at.isoformat(),
+        "ended_at": room.last_event_at.isoformat() if room.last_event_at else None,
+        "kpis": report.headline(room),
+        "drops": [],
+        "top_intents": report.top_intents(room, labels),
+        "top_customers": [],
+        **(await report.timelines(session, room.id)),
+    }
+    for extend in request.app.state.report_parts:
+        body.update(await extend(session, room.id))
+    if format == "csv":
+        return Response(
+            report.to_csv(body),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="livedesk-{room.id}.csv"'},
+        )
+    return body
+
+
+class HintIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=120)
+    priority: int = Field(default=2, ge=1, le=3)
+    expire_s: int = Field(default=120, ge=10, le=3600)
+
+
+@router.post(
+    "/{room_id}/hints",
+    status_code=201,
+    responses={**NOT_FOUND, **AUTH, 422: {"description": "Banned advertising words"}},
+)
+async def push_hint(
+    room_id: str,
+    hint: HintIn,
+    request: Request,
+    session: SessionDep,
+    bus: BusDep,
+    _operator: OpsOnly,
+) -> dict[str, Any]:
+    """Push a hint to the host's teleprompter now (checked against the banned-word list)."""
+    banned = _rulebook(request).get(ComplianceRules).banned_in(hint.text)
+    if banned:
+        raise ApiError(422, f"提示含广告法禁用词：{'、'.join(banned)}", banned=banned)
+    room = await _locked_room(session, room_id)
+    now = utcnow()
+    manual = Hint(
+        id=f"manual-{uuid.uuid4().hex[:12]}",
+        intent="manual",
+        text=hint.text,
+        priority=hint.priority,
+        created_at=now,
+        expires_at=now + timedelta(seconds=hint.expire_s),
+    )
+    state = HintState.from_dict((room.state or {}).get("hints", {}))
+    state.show(manual)
+    room.state = {**(room.state or {}), "hints": state.to_dict()}
+    data = {**manual.to_dict(), "pinned": False}
+    service.announce(session, bus, await service.append(session, room, [("hint", data)]))
+    await commit(session)
+    return data
+
+
+@router.post("/{room_id}/hints/{hint_id}/{action}", responses={**NOT_FOUND, **AUTH})
+async def change_hint(
+    room_id: str, hint_id: str, action: str, session: SessionDep, bus: BusDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """`dismiss` takes a hint off the host's screen; `pin` keeps it there until dismissed."""
+    if action not in ("dismiss", "pin"):
+        raise ApiError(404, f"unknown action {action!r}")
+    room = await _locked_room(session, room_id)
+    state = HintState.from_dict((room.state or {}).get("hints", {}))
+    current = next((h for h in state.on_screen if h.id == hint_id), None)
+    if current is None:
+        raise ApiError(404, f"hint {hint_id!r} is not on screen")
+    if action == "dismiss":
+        state.dismiss(hint_id)
+        message: tuple[str, dict[str, Any]] = ("hint_dismissed", {"id": hint_id})
+    else:
+        pinned = Hint(**{**current.__dict__, "expires_at": current.created_at + timedelta(days=1)})
+        state.dismiss(hint_id)
+        state.show(pinned)
+        message = ("hint", {**pinned.to_dict(), "pinned": True})
+    room.state = {**(room.state or {}), "hints": state.to_dict()}
+    service.announce(session, bus, await service.append(session, room, [message]))
+    await commit(session)
+    return message[1]
+
+
+class ProductIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64)
+
+
+@router.post("/{room_id}/product", responses={**NOT_FOUND, **AUTH})
+async def set_product(
+    room_id: str,
+    product: ProductIn,
+    request: Request,
+    session: SessionDep,
+    bus: BusDep,
+    _operator: OpsOnly,
+) -> dict[str, Any]:
+    """Put a catalogue product on the host's product card (讲解中)."""
+    known = _rulebook(request).get(ProductRules).by_sku().get(product.sku)
+    if known is None:
+        raise ApiError(422, f"unknown SKU {product.sku!r}")
+    room = await _locked_room(session, room_id)
+    stock = ((room.state or {}).get("stock") or {}).get(known.sku)
+    data = {
+        "sku": known.sku,
+        "name": known.name,
+        "price_cents": known.price_cents,
+        "stock_left": stock,
+        "talking_points": known.talking_points,
+    }
+    room.state = {**(room.state or {}), "product": data}
+    service.announce(session, bus, await service.append(session, room, [("product", data)]))
+    await commit(session)
+    return data
+
+
+async def _room(session: SessionDep, room_id: str) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise ApiError(404, f"no room {room_id!r}")
+    return room
+
+
+async def _locked_room(session: SessionDep, room_id: str) -> Room:
+    room = await service.lock_room(session, room_id)
+    if room is None:
+        raise ApiError(404, f"no room {room_id!r}")
+    return room
+
+
+def _headline(room: Room) -> dict[str, Any]:
+    kpi = (room.state or {}).get("kpi") or {}
+    return {
+        "room_id": room.id,
+        "title": room.title,
+        "status": room.status,
+        "viewers_now": room.viewers_now,
+        "returning_share": kpi.get("returning_share"),
+        "gmv_cents": kpi.get("gmv_cents", 0),
+        "orders": kpi.get("orders", 0),
+        "last_event_at": room.last_event_at.isoformat() if room.last_event_at else None,
+    }

@@ -1,0 +1,60 @@
+"""Rooms and their append-only log: the single source of what every panel was told."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from livedesk.core.clock import utcnow
+from livedesk.core.db import Base, JSONType, UTCDateTime
+
+
+class Room(Base):
+    __tablename__ = "rooms"
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    platform: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(16), default="live")
+    # The per-room counter: bumped in the same transaction as the log insert, under the row lock,
+    # so seq is gapless across workers.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    viewers_now: Mapped[int] = mapped_column(Integer, default=0)
+    promotions_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Decision state that must follow the room from worker to worker (windows, queues, cooldowns).
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RoomLogEntry(Base):
+    __tablename__ = "room_log"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(32))
+    # The message exactly as sent (orjson text of the envelope), so replay is byte-identical.
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoomViewer(Base):
+    """Who is in the room now and for how long they have been, for viewer counts and dwell."""
+
+    __tablename__ = "room_viewers"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    present: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A known customer with past orders: for the live returning-customer share (老客户占比).
+    is_returning: Mapped[bool] = mapped_column(Boolean, default=False)
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    dwell_s: Mapped[int] = mapped_column(Integer, default=0)

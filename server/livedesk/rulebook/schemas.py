@@ -1,0 +1,9 @@
+"""Imports every domain's rule schemas so that they register their files and checks."""
+
+from livedesk.rulebook import (
+    compliance,  # noqa: F401  compliance.yaml + template check
+    cues,  # noqa: F401  hints.yaml, alerts.yaml
+    customers,  # noqa: F401  tiers.yaml, greetings.yaml
+    lexicon,  # noqa: F401  lexicon.yaml (intents, interests, spam)
+    products,  # noqa: F401  products.yaml (catalogue) + SKU check
+)

@@ -1,0 +1,1 @@
+"""Live-session simulator: realistic danmaku, a session event generator, a signed sender."""

@@ -1,0 +1,388 @@
+"""The stages a room batch goes through, in the one direction the domains flow:
+identify (customers) → analyse (danmaku) → decide (cues) → messages for the room log.
+
+Stages read and write rows in the caller's transaction and return messages; nothing here
+commits or publishes. Per-room decision state (greeting queue, hint cooldowns, open alerts,
+counters) is saved in the room row with every batch, so a room can move to another worker;
+the rolling windows are kept in this worker's memory and saved every few seconds, because
+they are statistics (a few seconds lost on a hand-over skew a chart, never a decision that
+must happen once).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.analysis.intents import IntentMatcher
+from livedesk.analysis.normalize import normalize_text
+from livedesk.analysis.sentiment import SentimentEngine
+from livedesk.analysis.spam import SpamFilter
+from livedesk.analysis.windows import RoomWindows
+from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
+from livedesk.cues.greetings import DoNotGreet, GreetingQueue, greeting_candidate
+from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
+from livedesk.customers import service as customers
+from livedesk.customers.profile import profile_for
+from livedesk.ingest.schemas import Event
+from livedesk.rooms.models import Room
+from livedesk.rooms.viewers import ViewerBook
+from livedesk.rulebook.book import Rulebook
+from livedesk.rulebook.compliance import ComplianceRules
+from livedesk.rulebook.cues import AlertRules, HintRules
+from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.lexicon import LexiconRules
+from livedesk.rulebook.products import ProductRules
+
+Message = tuple[str, dict[str, Any]]
+# Events that count as "the host can see this person now" for a greeting (Douyin sends no
+# enter, so a first comment, gift or order is the first sight there).
+SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
+
+WINDOWS_SAVE_INTERVAL_S = 5.0
+RUNTIME_CACHE_ROOMS = 1000
+
+
+@dataclass
+class RoomRuntime:
+    """A room's decision state while this worker holds it."""
+
+    seq: int  # the room's last_seq when this runtime was last in step with the database
+    windows: RoomWindows
+    hints: HintState
+    alerts: AlertState
+    greetings: GreetingQueue
+    spam: SpamFilter
+    windows_saved_at: float = 0.0
+    counters: dict[str, int] = field(default_factory=dict)
+    stock: dict[str, int] = field(default_factory=dict)
+    # Returning customers already looked at this session: tier label and VIP flag for the
+    # comment stream (a cache; the queue's own state decides who is greeted).
+    known: dict[int, tuple[str, bool]] = field(default_factory=dict)
+
+
+class RoomStages:
+    def __init__(
+        self, rulebook: Rulebook, sentiment: SentimentEngine, *, kpi_interval_s: float = 1.0
+    ):
+        self._rules = rulebook
+        self._sentiment = sentiment
+        self._kpi_interval_s = kpi_interval_s
+        lexicon = rulebook.get(LexiconRules)
+        self._matcher = IntentMatcher(lexicon)
+        self._spam_rules = lexicon.spam
+        self._compliance = rulebook.get(ComplianceRules)
+        self._products = rulebook.get(ProductRules).by_sku()
+        self._product_names = {sku: product.name for sku, product in self._products.items()}
+        self._tiers = rulebook.get(TierRules)
+        self._greeting_rules = rulebook.get(GreetingRules)
+        self._runtimes: dict[str, RoomRuntime] = {}
+
+    def forget(self, room_id: str) -> None:
+        """Drop cached state (after a failed transaction, the database is the truth again)."""
+        self._runtimes.pop(room_id, None)
+
+    def _runtime(self, room: Room) -> RoomRuntime:
+        cached = self._runtimes.get(room.id)
+        if cached is not None and cached.seq == room.last_seq:
+            return cached
+        state = room.state or {}
+        runtime = RoomRuntime(
+            seq=room.last_seq,
+            windows=RoomWindows.from_dict(state["windows"])
+            if "windows" in state
+            else RoomWindows(),
+            hints=HintState.from_dict(state.get("hints", {})),
+            alerts=AlertState.from_dict(state.get("alerts", {})),
+            greetings=GreetingQueue.from_dict(state["greetings"], self._greeting_rules)
+            if "greetings" in state
+            else GreetingQueue(self._greeting_rules),
+            spam=SpamFilter(self._spam_rules),
+            counters=dict(state.get("counters", {})),
+            stock=dict(state.get("stock", {})),
+        )
+        if len(self._runtimes) >= RUNTIME_CACHE_ROOMS:
+            self._runtimes.pop(next(iter(self._runtimes)))
+        self._runtimes[room.id] = runtime
+        return runtime
+
+    async def process(
+        self, session: AsyncSession, room: Room, events: Sequence[Event], now: datetime
+    ) -> list[Message]:
+        runtime = self._runtime(room)
+        messages: list[Message] = []
+        who = await customers.identify_batch(
+            session, room.platform, events, now, item_names=self._product_names
+        )
+        comments = await self._analyse_comments(runtime, events)
+        viewers = ViewerBook(session, room.id)
+        await viewers.load({e.user.id for e in events if e.type in ("enter", "leave") and e.user})
+        counters = runtime.counters
+        viewers_before = room.viewers_now
+        comment_items: list[dict[str, Any]] = []
+        for event, identified in zip(events, who, strict=True):
+            user_id = event.user.id if event.user else None
+            returning = identified is not None and identified.is_returning
+            if returning and event.type in SIGHTINGS:
+                assert identified is not None
+                messages.extend(self._sighted(runtime, identified, now))
+            if event.type in ("enter", "leave") and user_id is not None:
+                change = viewers.record(user_id, event.type, event.ts, returning=returning)
+                room.viewers_now += change.present
+                _bump(counters, "returning_present", change.returning_present)
+                _bump(counters, "viewers_seen", int(change.first_visit))
+                _bump(counters, "returning_seen", int(change.first_visit and returning))
+                runtime.windows.add_viewer_event(event.ts, event.type, user_id=user_id)
+            elif event.type == "comment" and event.id in comments:
+                item = comments[event.id]
+                if identified is not None:
+                    item["customer_id"] = identified.customer_id
+                    item["returning"] = returning
+                    if identified.customer_id in runtime.known:
+                        item["tier_label"], item["vip"] = runtime.known[identified.customer_id]
+                comment_items.append(item)
+                _bump(counters, "comments", 1)
+            elif event.type in ("like", "gift") and user_id is not None:
+                value = event.gift.value_cents if event.gift else 0
+                runtime.windows.add_viewer_event(
+                    event.ts,
+                    event.type,
+                    user_id=user_id,
+                    count=event.count or 1,
+                    amount_cents=value,
+                )
+                _bump(counters, f"{event.type}s", event.count or 1)
+            elif event.type == "order" and event.order is not None:
+                if identified is not None and identified.order and not identified.order.is_new:
+                    continue  # a redelivered order: counted once already
+                runtime.windows.add_viewer_event(
+                    event.ts, "order", user_id=user_id, amount_cents=event.order.amount_cents
+                )
+                group = "returning" if returning else "new"
+                _bump(counters, "orders", 1)
+                _bump(counters, "gmv_cents", event.order.amount_cents)
+                _bump(counters, f"orders_{group}", 1)
+                _bump(counters, f"gmv_{group}_cents", event.order.amount_cents)
+            elif event.type == "refund" and event.order is not None:
+                runtime.windows.add_viewer_event(
+                    event.ts, "refund", user_id=user_id, amount_cents=event.order.amount_cents
+                )
+                _bump(counters, "refunds", 1)
+                _bump(counters, "refunded_cents", event.order.amount_cents)
+            elif event.type == "stock" and event.stock is not None:
+                runtime.stock[event.stock.sku] = event.stock.remaining
+        if comment_items:
+            messages.append(("comment", {"comments": comment_items}))
+        if room.viewers_now != viewers_before:
+            runtime.windows.record_viewers(now, room.viewers_now)
+            messages.append(("viewers", {"viewers_now": room.viewers_now}))
+        messages.extend(self._greetings(runtime, now))
+        messages.extend(self._cues(room, runtime, now))
+        messages.extend(self._periodic(room, runtime, now))
+        self._save(room, runtime, now, appended=len(messages))
+        return messages
+
+    def _sighted(
+        self, runtime: RoomRuntime, identified: customers.Identified, now: datetime
+    ) -> list[Message]:
+        """A returning customer was seen (enter, first words, gift, order): offer a greeting,
+        once per session, and tell ops what they should know about them."""
+        if identified.customer_id in runtime.known:
+            return []
+        profile = profile_for(identified.history, self._tiers, now)
+        runtime.known[identified.customer_id] = (profile.tier.label, profile.segment.id == "vip")
+        reason = DoNotGreet(identified.do_not_greet) if identified.do_not_greet else None
+        candidate = greeting_candidate(
+            str(identified.customer_id),
+            identified.nickname,
+            identified.history,
+            profile,
+            self._greeting_rules,
+            do_not_greet=reason,
+        )
+        if candidate is None:
+            return []
+        offer = runtime.greetings.offer(candidate, now)
+        return [
+            (
+                "alert",
+                {
+                    "id": f"notice-{notice.customer_id}-{notice.kind}",
+                    "kind": "customer_notice",
+                    "severity": "info",
+                    "title": f"{notice.nickname}：{notice.text}",
+                    "detail": notice.text,
+                    "customer_id": notice.customer_id,
+                    "state": "open",
+                },
+            )
+            for notice in offer.notices
+        ]
+
+    def _greetings(self, runtime: RoomRuntime, now: datetime) -> list[Message]:
+        return [
+            (
+                "greeting",
+                {
+                    "id": f"g-{uuid.uuid4().hex[:12]}",
+                    **greeting.to_dict(),
+                    "customer_id": greeting.customer_ids[0],
+                },
+            )
+            for greeting in runtime.greetings.drain(now)
+        ]
+
+    def next_wake_s(self, room_id: str, now: datetime) -> float | None:
+        """Seconds until this room has something due (a greeting burst to rank), if known."""
+        runtime = self._runtimes.get(room_id)
+        due = runtime.greetings.next_drain_at() if runtime else None
+        return max(0.0, (due - now).total_seconds()) if due else None
+
+    async def _analyse_comments(
+        self, runtime: RoomRuntime, events: Sequence[Event]
+    ) -> dict[str, dict[str, Any]]:
+        """Comment items for the ops stream, keyed by event id, with sentiment and intents;
+        the windows are fed as a side effect. Spam counts as activity, never as signal."""
+        pending: list[tuple[Event, str, bool]] = []
+        for event in events:
+            if event.type != "comment" or event.user is None or event.content is None:
+                continue
+            normalized = normalize_text(event.content)
+            is_spam = runtime.spam.observe(event.user.id, normalized, event.ts.timestamp())
+            pending.append((event, normalized, is_spam))
+        to_score = [event.content or "" for event, _n, is_spam in pending if not is_spam]
+        scores = iter(await self._sentiment.score_many(to_score)) if to_score else iter(())
+        items: dict[str, dict[str, Any]] = {}
+        for event, normalized, is_spam in pending:
+            assert event.user is not None
+            signals = self._matcher.match_normalized(normalized)
+            sentiment = None if is_spam else next(scores)
+            intents = () if is_spam else signals.intents
+            for intent in intents:
+                _bump(runtime.counters, f"intent:{intent}", 1)
+            runtime.windows.add_comment(
+                event.ts,
+                event.user.id,
+                sentiment,
+                intents=intents,
+                keywords=signals.keywords,
+                is_spam=is_spam,
+                interest_skus=() if is_spam else signals.interest_skus,
+            )
+            item: dict[str, Any] = {
+                "id": event.id,
+                "user": {"id": event.user.id, "nickname": event.user.nickname or ""},
+                "content": event.content,
+                "sentiment": round(sentiment, 3) if sentiment is not None else None,
+                "intents": list(intents),
+                "intent_labels": [self._matcher.labels.get(i, i) for i in intents],
+                "spam": is_spam,
+            }
+            flagged = self._compliance.flag_comment(event.content or "")
+            if flagged:
+                item["flagged"] = flagged
+            items[event.id] = item
+        return items
+
+    def _cues(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
+        messages: list[Message] = []
+        product = (room.state or {}).get("product") or {}
+        ranking = rank_talking_points(now, runtime.windows, list(self._products))
+        context = HintContext(
+            product_sku=product.get("sku"),
+            product_name=product.get("name"),
+            stock_by_sku=runtime.stock,
+            interest_ranking=ranking,
+            product_names=self._product_names,
+        )
+        for hint in decide_hints(
+            now, runtime.windows, context, runtime.hints, self._rules.get(HintRules)
+        ):
+            messages.append(("hint", {**hint.to_dict(), "pinned": False}))
+        inputs = AlertInputs.from_windows(runtime.windows, runtime.stock, self._product_names)
+        decisions = decide_alerts(now, inputs, runtime.alerts, self._rules.get(AlertRules))
+        for alert in decisions.opened:
+            messages.append(("alert", {**alert.to_dict(), "state": "open"}))
+        for alert in decisions.resolved:
+            messages.append(("alert", {**alert.to_dict(), "state": "resolved"}))
+        if "pause_promotions" in decisions.actions and not room.promotions_paused:
+            room.promotions_paused = True
+            messages.append(("promotion", {"state": "paused", "by": "alert"}))
+        return messages
+
+    def _periodic(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
+        """KPI and sentiment frames for ops at a steady cadence, not once per comment."""
+        state = room.state or {}
+        if now.timestamp() - float(state.get("kpi_at", 0.0)) < self._kpi_interval_s:
+            return []
+        counters = runtime.counters
+        one_min = runtime.windows.stats(now, 60, viewers=room.viewers_now)
+        five_min = runtime.windows.stats(now, 300, viewers=room.viewers_now)
+        fifteen_min = runtime.windows.stats(now, 900, viewers=room.viewers_now)
+        orders = counters.get("orders", 0)
+        kpi = {
+            "viewers_now": room.viewers_now,
+            "returning_share": _ratio(counters.get("returning_present", 0), room.viewers_now),
+            "returning_share_session": _ratio(
+                counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
+            ),
+            "gmv_cents": counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0),
+            "orders": orders,
+            "aov_returning_cents": _avg(counters, "gmv_returning_cents", "orders_returning"),
+            "aov_new_cents": _avg(counters, "gmv_new_cents", "orders_new"),
+            "redemption_rate": _ratio(counters.get("redeemed", 0), counters.get("granted", 0)),
+            "interaction_rate": five_min.interaction_rate,
+            "sentiment_index": one_min.sentiment_index,
+            "comments_per_min": round(one_min.comments_per_min, 1),
+        }
+        sentiment = {
+            "index_1m": one_min.sentiment_index,
+            "index_5m": five_min.sentiment_index,
+            "index_15m": fifteen_min.sentiment_index,
+            "negative_share_1m": one_min.negative_share,
+            "intents": five_min.intent_counts,
+            "intent_labels": {i: self._matcher.labels.get(i, i) for i in five_min.intent_counts},
+            "top_keywords": [list(pair) for pair in five_min.top_keywords],
+        }
+        messages: list[Message] = []
+        if kpi != state.get("kpi"):
+            messages.append(("kpi", kpi))
+        if sentiment != state.get("sentiment"):
+            messages.append(("sentiment", sentiment))
+        if messages:
+            room.state = {**state, "kpi": kpi, "sentiment": sentiment, "kpi_at": now.timestamp()}
+        return messages
+
+    def _save(self, room: Room, runtime: RoomRuntime, now: datetime, *, appended: int) -> None:
+        state = dict(room.state or {})
+        state["hints"] = runtime.hints.to_dict()
+        state["alerts"] = runtime.alerts.to_dict()
+        state["greetings"] = runtime.greetings.to_dict()
+        state["counters"] = runtime.counters
+        state["stock"] = runtime.stock
+        if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
+            state["windows"] = runtime.windows.to_dict()
+            runtime.windows_saved_at = now.timestamp()
+        if state != room.state:
+            room.state = state
+        # rooms.append will advance last_seq by the messages appended in this transaction.
+        runtime.seq = room.last_seq + appended
+
+
+def _bump(counters: dict[str, int], key: str, by: int) -> None:
+    if by:
+        counters[key] = counters.get(key, 0) + by
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole > 0 else None
+
+
+def _avg(counters: dict[str, int], total: str, count: str) -> int | None:
+    n = counters.get(count, 0)
+    return counters.get(total, 0) // n if n > 0 else None

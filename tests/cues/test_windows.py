@@ -1,0 +1,249 @@
+"""RoomWindows: counts must equal a brute-force recount of the same events."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from livedesk.analysis.windows import (
+    DEFAULT_NEGATIVE_BELOW,
+    MAX_WINDOW_S,
+    RoomWindows,
+    WindowStats,
+)
+
+# A 10-second bucket boundary, so tests can reason about bucket edges.
+T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
+
+INTENTS = ["price_objection", "gift_question", "shipping", "after_sales"]
+KEYWORDS = [f"kw{i}" for i in range(15)]
+SKUS = ["SKU-A", "SKU-B", "SKU-C"]
+T0_MS = int(T0.timestamp() * 1000)
+assert T0_MS % 10_000 == 0
+
+
+def bucket_of(offset_ms: int) -> int:
+    return (T0_MS + offset_ms) // 10_000
+
+
+comment = st.tuples(
+    st.integers(0, 1_200_000),  # offset from T0, ms
+    st.integers(0, 30_000),  # arrival jitter: how late it is fed, ms
+    st.sampled_from([f"u{i}" for i in range(12)]),
+    st.one_of(st.none(), st.floats(0, 1)),
+    st.lists(st.sampled_from(INTENTS), max_size=2),
+    st.lists(st.sampled_from(KEYWORDS), max_size=3),
+    st.booleans(),
+    st.lists(st.sampled_from(SKUS), max_size=1),
+)
+
+
+Event = tuple[int, int, str, float | None, list[str], list[str], bool, list[str]]
+
+
+def feed(events: list[Event]) -> RoomWindows:
+    windows = RoomWindows(negative_below=0.35)
+    for offset, _jitter, user, sentiment, intents, keywords, spam, skus in sorted(
+        events, key=lambda e: e[0] + e[1]
+    ):
+        windows.add_comment(
+            T0 + timedelta(milliseconds=offset),
+            user,
+            sentiment,
+            intents,
+            keywords,
+            is_spam=spam,
+            interest_skus=skus,
+        )
+    return windows
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    events=st.lists(comment, min_size=1, max_size=200),
+    extra_ms=st.integers(0, 20_000),
+    window_buckets=st.integers(1, 90),
+    within_s=st.integers(1, MAX_WINDOW_S),
+)
+def test_stats_equal_brute_force_recount(
+    events: list[Event],
+    extra_ms: int,
+    window_buckets: int,
+    within_s: int,
+) -> None:
+    windows = feed(events)
+    now_ms = max(e[0] for e in events) + extra_ms
+    now = T0 + timedelta(milliseconds=now_ms)
+    window_s = window_buckets * 10
+    stats = windows.stats(now, window_s)
+
+    end = bucket_of(now_ms)
+    inside = [e for e in events if end - window_buckets < bucket_of(e[0]) <= end]
+    real = [e for e in inside if not e[6]]
+    scored = [e[3] for e in real if e[3] is not None]
+    intents = Counter(i for e in real for i in e[4])
+    keywords = Counter(k for e in real for k in e[5])
+
+    assert stats.comments == len(inside)
+    assert stats.spam_comments == len(inside) - len(real)
+    assert stats.comments_per_min == pytest.approx(len(inside) * 60 / window_s)
+    assert stats.unique_commenters == len({e[2] for e in real})
+    assert stats.intent_counts == dict(intents)
+    assert stats.interest_counts == dict(Counter(s for e in real for s in e[7]))
+    assert stats.scored_comments == len(scored)
+    if scored:
+        assert stats.sentiment_index == pytest.approx(sum(scored) / len(scored))
+        assert stats.negative_share == pytest.approx(
+            sum(1 for s in scored if s < 0.35) / len(scored)
+        )
+    else:
+        assert stats.sentiment_index is None
+        assert stats.negative_share is None
+    # Top keywords: right counts, as many as there can be, nothing left out that beats them.
+    assert len(stats.top_keywords) == min(10, len(keywords))
+    for word, count in stats.top_keywords:
+        assert keywords[word] == count
+    if stats.top_keywords:
+        shown = {w for w, _ in stats.top_keywords}
+        left_out = [c for w, c in keywords.items() if w not in shown]
+        assert all(c <= stats.top_keywords[-1][1] for c in left_out)
+
+    n = -(-within_s // 10)
+    for intent in INTENTS:
+        expected = sum(
+            e[4].count(intent) for e in events if not e[6] and end - n < bucket_of(e[0]) <= end
+        )
+        assert windows.intent_count(now, intent, within_s) == expected
+
+
+def test_intent_count_granularity_is_whole_buckets() -> None:
+    windows = RoomWindows()
+    windows.add_comment(T0 + timedelta(seconds=1), "u1", 0.5, ["price_objection"])
+    windows.add_comment(T0 + timedelta(seconds=9), "u2", 0.5, ["price_objection"])
+    # 60 s later we are in the 7th bucket after T0's: T0's bucket has left a 60-s window.
+    at_60 = T0 + timedelta(seconds=60)
+    assert windows.intent_count(at_60, "price_objection", 60) == 0
+    assert windows.intent_count(at_60, "price_objection", 70) == 2
+    # 59.9 s later T0's bucket is the oldest of the six.
+    assert windows.intent_count(T0 + timedelta(seconds=59.9), "price_objection", 60) == 2
+
+
+def test_viewer_events_interaction_rate_and_totals() -> None:
+    windows = RoomWindows()
+    at = T0 + timedelta(seconds=5)
+    for i in range(10):
+        windows.add_viewer_event(at, "enter", f"u{i}")
+    windows.add_viewer_event(at, "leave", "u9")
+    windows.add_viewer_event(at, "like", "u1", count=30)
+    windows.add_viewer_event(at, "gift", "u2", amount_cents=990)
+    windows.add_viewer_event(at, "order", "u3", amount_cents=19_900)
+    windows.add_viewer_event(at, "order", "u1", amount_cents=9_900)
+    windows.add_viewer_event(at, "refund", "u3", amount_cents=19_900)
+    windows.add_comment(at, "u4", 0.9, [], [])
+    windows.add_comment(at, "u5", None, [], [], is_spam=True)  # spam is not interaction
+    windows.record_viewers(at, 200)
+    windows.record_viewers(at + timedelta(seconds=3), 100)
+
+    stats = windows.stats(at, 60)
+    assert (stats.enters, stats.leaves, stats.likes, stats.gifts) == (10, 1, 30, 1)
+    assert (stats.orders, stats.order_amount_cents, stats.refunds) == (2, 29_800, 1)
+    assert stats.interacting_users == 4  # u1 like+order, u2 gift, u3 order, u4 comment
+    assert stats.viewers == 100 and stats.viewers_avg == 150
+    assert stats.interaction_rate == pytest.approx(4 / 100)
+    assert windows.stats(at, 60, viewers=400).interaction_rate == pytest.approx(4 / 400)
+    assert windows.totals.orders == 2 and windows.totals.refunds == 1
+    assert windows.totals.refund_amount_cents == 19_900
+    assert RoomWindows().stats(at, 60).interaction_rate is None
+
+
+def test_retention_is_bounded_and_old_events_are_dropped() -> None:
+    windows = RoomWindows()
+    for second in range(0, 3600, 2):
+        windows.add_comment(T0 + timedelta(seconds=second), "u", 0.5, ["shipping"])
+    now = T0 + timedelta(seconds=3598)
+    assert len([b for b in windows.to_dict()["buckets"]]) <= 90
+    assert windows.stats(now, 900).comments == 450
+    # An hour-old comment is past the 15-minute retention: refused, counted nowhere.
+    assert not windows.add_comment(T0, "late", 0.1, ["shipping"])
+    assert windows.intent_count(now, "shipping", 900) == 450
+    # Session totals still count it.
+    assert windows.totals.comments == 1801
+
+
+def test_round_trip_through_json_keeps_every_figure() -> None:
+    windows = RoomWindows(negative_below=0.3)
+    for i in range(300):
+        at = T0 + timedelta(seconds=i * 2.5)
+        windows.add_comment(
+            at,
+            f"u{i % 37}",
+            (i % 10) / 10,
+            ["size_fit"] if i % 4 else [],
+            [f"k{i % 13}"],
+            is_spam=i % 11 == 0,
+            interest_skus=["SKU-A"] if i % 3 else [],
+        )
+        windows.add_viewer_event(at, "like", f"v{i % 5}", count=2)
+        windows.record_viewers(at, 1000 + i)
+    now = T0 + timedelta(seconds=750)
+    restored = RoomWindows.from_dict(orjson.loads(orjson.dumps(windows.to_dict())))
+    for window_s in (60, 300, 900):
+        assert restored.stats(now, window_s) == windows.stats(now, window_s)
+    assert restored.totals == windows.totals
+    # And it keeps working after the move.
+    later = now + timedelta(seconds=1)
+    restored.add_comment(later, "new", 0.1, ["size_fit"])
+    assert (
+        restored.intent_count(later, "size_fit", 60)
+        == windows.intent_count(later, "size_fit", 60) + 1
+    )
+
+
+def test_rejects_naive_datetimes_and_bad_windows() -> None:
+    windows = RoomWindows()
+    with pytest.raises(ValueError, match="naive"):
+        windows.add_comment(datetime(2026, 1, 1), "u", 0.5)
+    with pytest.raises(ValueError):
+        windows.stats(T0, 65)
+    with pytest.raises(ValueError):
+        windows.stats(T0, 1800)
+    with pytest.raises(ValueError):
+        windows.add_viewer_event(T0, "dance", "u")  # type: ignore[arg-type]
+
+
+def test_stats_serialise_for_panels() -> None:
+    windows = RoomWindows()
+    windows.add_comment(T0, "u", 0.2, ["price_objection"], ["贵"])
+    data = windows.stats(T0, 60).to_dict()
+    assert data["top_keywords"] == [["贵", 1]]
+    assert orjson.loads(orjson.dumps(data))["intent_counts"] == {"price_objection": 1}
+    assert set(data) == set(WindowStats.__dataclass_fields__)
+
+
+def test_a_comment_costs_microseconds() -> None:
+    # The live path takes ~1,000 comments/s per room; keep a wide margin for a shared CI box.
+    windows = RoomWindows()
+    start = time.perf_counter()
+    for i in range(20_000):
+        windows.add_comment(
+            T0 + timedelta(milliseconds=i * 5),
+            f"u{i % 3000}",
+            0.6,
+            ("price_objection",),
+            ("价格",),
+            is_spam=i % 5 == 0,
+        )
+    elapsed_s = time.perf_counter() - start
+    assert elapsed_s < 1.0, f"20k comments took {elapsed_s:.2f} s"
+
+
+def test_negative_cut_matches_the_sentiment_labels() -> None:
+    from livedesk.analysis.sentiment import NEG_THRESHOLD
+
+    assert DEFAULT_NEGATIVE_BELOW == NEG_THRESHOLD

@@ -1,0 +1,259 @@
+"""The CRM import against real databases: the example file, bad rows, re-runs, dry runs, resume."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.customers import repository as repo
+from livedesk.customers.csv_format import COLUMNS
+from livedesk.customers.history import history_of
+from livedesk.customers.identity import resolve
+from livedesk.customers.importer import file_sha256, import_csv
+from livedesk.customers.models import Customer, CustomerOrder, ImportRun
+from livedesk.customers.profile import history_from_orders
+from livedesk.customers.service import identify
+from livedesk.ingest.schemas import Event, EventUser
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "examples" / "crm_customers.csv"
+LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
+PREFIXED = ("member_id", "union_id", "platform_user_id", "order_id")
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+def unique_copy(tmp_path: Path, extra_rows: Sequence[dict[str, str]] = ()) -> tuple[Path, str]:
+    """The example file with every id made unique to this test (the database is shared)."""
+    t = uuid.uuid4().hex[:8]
+    with EXAMPLE.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    target = tmp_path / f"crm-{t}.csv"
+    with target.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        for row in [*rows, *extra_rows]:
+            for column in PREFIXED:
+                if row[column]:
+                    row[column] = f"{t}-{row[column]}"
+            if len(row["phone_hash"]) == 64:
+                row["phone_hash"] = hashlib.sha256((t + row["phone_hash"]).encode()).hexdigest()
+            writer.writerow(row)
+    return target, t
+
+
+async def member(session: AsyncSession, member_id: str) -> Customer:
+    (customer,) = await repo.customers_by_member(session, [member_id])
+    root = await repo.root_customer(session, customer.id)
+    assert root is not None
+    return root
+
+
+async def count(session: AsyncSession, model: type[object], *where: object) -> int:
+    query = select(func.count()).select_from(model).where(*where)  # type: ignore[arg-type]
+    return int((await session.execute(query)).scalar_one())
+
+
+async def test_the_example_file_gives_wang_jie_three_orders_and_both_accounts(sessions, tmp_path):
+    path, t = unique_copy(tmp_path)
+    report = await import_csv(sessions, path, batch_size=4)  # small batches: cut between orders
+    assert report.error_count == 0 and report.rejected_rows == 0
+    assert (report.rows, report.imported_members, report.imported_orders) == (18, 7, 13)
+    async with sessions() as session:
+        wang = await member(session, f"{t}-M1001")
+        assert wang.nickname == "王姐"
+        assert wang.order_count == 3 and wang.total_spent_cents == 268000 + 59000 + 39800 + 316000
+        assert wang.last_items == ["抗老精华"]
+        assert wang.last_order_at == datetime(2026, 10, 18, 12, 41, 37, tzinfo=UTC)
+        assert await repo.identities_of(session, wang.id) == [
+            ("douyin", f"{t}-dy_wangjie_88"),
+            ("kuaishou", f"{t}-ks_20931"),
+        ]
+        assert history_of(wang) == history_from_orders(await repo.paid_orders_of(session, wang.id))
+        amy = await member(session, f"{t}-M1005")  # her second order was refunded
+        assert amy.order_count == 1 and amy.total_spent_cents == 59000
+        # An order row without a platform is the CRM's own.
+        xiaomei = await member(session, f"{t}-M1007")
+        assert (
+            await count(
+                session,
+                CustomerOrder,
+                CustomerOrder.customer_id == xiaomei.id,
+                CustomerOrder.platform == "crm",
+            )
+            == 1
+        )
+
+    # A viewer on a new Douyin account with 王姐's union id is 王姐, a returning customer.
+    arrival = Event(
+        id=f"e-{t}",
+        type="enter",
+        room_id=f"room-{t}",
+        ts=datetime.now(UTC),
+        user=EventUser(id=f"{t}-dy-new", union_id=f"{t}-U-7f3a9c01"),
+    )
+    async with sessions() as session:
+        answer = await identify(session, "douyin", arrival, datetime.now(UTC))
+        await commit(session)
+    assert answer is not None and answer.customer_id == wang.id
+    assert answer.is_returning and answer.history.last_item == "抗老精华"
+    assert answer.nickname == "王姐" and answer.member_id == f"{t}-M1001"
+
+
+async def test_a_rerun_stores_nothing_twice(sessions, tmp_path):
+    path, t = unique_copy(tmp_path)
+    await import_csv(sessions, path)
+    again = await import_csv(sessions, path, batch_size=5)
+    assert (again.imported_members, again.imported_orders, again.skipped_duplicates) == (0, 0, 13)
+    async with sessions() as session:
+        wang = await member(session, f"{t}-M1001")
+        assert wang.order_count == 3
+        ids = [f"{t}-M100{i}" for i in range(1, 8)]
+        assert await count(session, Customer, Customer.member_id.in_(ids)) == 7
+
+
+async def test_bad_rows_are_reported_and_good_rows_still_imported(sessions, tmp_path):
+    blank = dict.fromkeys(COLUMNS, "")
+    bad = [
+        {**blank, "member_id": "B1", "nickname": "坏数据", "phone_hash": "13800138000"},
+        {
+            **blank,
+            "member_id": "B2",
+            "order_id": "OB2",
+            "ordered_at": "2026/10/18 20:41",
+            "amount_cents": "3160.00",
+            "sku": "S",
+            "qty": "1",
+            "status": "cancelled",
+        },
+        {**blank, "member_id": "", "nickname": "没有会员号"},
+        {**blank, "member_id": "B3", "platform": "douyin"},
+    ]
+    path, t = unique_copy(tmp_path, bad)
+    report = await import_csv(sessions, path)
+    found = {(e.row, e.column) for e in report.errors}
+    assert found == {
+        (20, "phone_hash"),
+        (21, "ordered_at"),
+        (21, "amount_cents"),
+        (21, "status"),
+        (22, "member_id"),
+        (23, "platform_user_id"),
+    }
+    assert report.rejected_rows == 4 and report.error_count == 6
+    assert (report.imported_members, report.imported_orders) == (7, 13)
+    async with sessions() as session:
+        assert await count(session, Customer, Customer.member_id == f"{t}-B1") == 0
+
+
+async def test_a_header_problem_stops_before_any_row(sessions, tmp_path):
+    path = tmp_path / "wrong.csv"
+    path.write_text("member_id,nick\nM1,x\n", encoding="utf-8")
+    report = await import_csv(sessions, path)
+    assert not report.header_ok and report.rows == 0
+    assert {e.column for e in report.errors} >= {"nick", "nickname", "order_id"}
+
+
+async def test_a_dry_run_counts_but_writes_nothing(sessions, tmp_path):
+    path, _t = unique_copy(tmp_path)
+    async with sessions() as session:
+        before = [
+            await count(session, Customer),
+            await count(session, CustomerOrder),
+            await count(session, ImportRun),
+        ]
+    report = await import_csv(sessions, path, dry_run=True)
+    assert report.dry_run and (report.imported_members, report.imported_orders) == (7, 13)
+    async with sessions() as session:
+        after = [
+            await count(session, Customer),
+            await count(session, CustomerOrder),
+            await count(session, ImportRun),
+        ]
+    assert after == before
+
+
+async def test_an_interrupted_run_resumes_after_its_last_committed_batch(sessions, tmp_path):
+    path, t = unique_copy(tmp_path)
+    # As if a run had committed the first 5 data rows (王姐's member rows and 3 order lines),
+    # then crashed: the re-run must not read those rows again.
+    async with sessions() as session:
+        session.add(
+            ImportRun(
+                file_sha256=file_sha256(path),
+                path=str(path.resolve()),
+                status="running",
+                rows_done=5,
+                counts={"rows": 5, "imported_members": 1, "imported_orders": 2},
+            )
+        )
+        await commit(session)
+    report = await import_csv(sessions, path)
+    assert report.resumed_after_row == 6 and report.rows == 18
+    # The earlier run's count, plus all seven members: 王姐 comes again with her row 7.
+    assert report.imported_members == 1 + 7
+    async with sessions() as session:
+        wang = await member(session, f"{t}-M1001")
+        assert wang.order_count == 1  # only the order in row 7 was read by this run
+        run = (
+            await session.execute(select(ImportRun).where(ImportRun.path == str(path.resolve())))
+        ).scalar_one()
+        assert run.status == "done" and run.rows_done == 18
+
+
+async def test_an_import_joins_the_customer_the_stream_already_knew(sessions, tmp_path):
+    path, t = unique_copy(tmp_path)
+    async with sessions() as session:
+        seen = await resolve(
+            session,
+            "kuaishou",
+            EventUser(id=f"{t}-ks_amy_lin", nickname="amy直播间"),
+            seen_at=datetime(2026, 11, 1, tzinfo=UTC),
+        )
+        await commit(session)
+    await import_csv(sessions, path)
+    async with sessions() as session:
+        amy = await member(session, f"{t}-M1005")
+        assert amy.id == seen.id  # the stream's customer survives (lower id) and gains the member
+        assert amy.nickname == "Amy"  # what the brand calls her
+        assert amy.order_count == 1
+
+
+def test_the_cli_writes_an_error_report(database_url, tmp_path):
+    blank = dict.fromkeys(COLUMNS, "")
+    path, _t = unique_copy(tmp_path, [{**blank, "member_id": "B1", "phone_hash": "13800138000"}])
+    errors = tmp_path / "errors.csv"
+    result = subprocess.run(
+        [LIVEDESK, "import-customers", str(path), "--errors", str(errors), "--batch-size", "3"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "LIVEDESK_DATABASE_URL": database_url},
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr  # a row was rejected
+    assert "imported 7 new members and 13 orders" in " ".join(result.stderr.split())
+    with errors.open(encoding="utf-8", newline="") as handle:
+        assert list(csv.reader(handle)) == [
+            ["row", "column", "reason"],
+            [
+                "20",
+                "phone_hash",
+                "looks like a raw phone number; livedesk takes only its sha256 (hex)",
+            ],
+        ]

@@ -1,0 +1,67 @@
+"""Real `livedesk serve` processes for multi-worker and crash tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
+SECRETS = "generic=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,douyin=douyin-test-secret"
+
+
+class ServerProcess:
+    def __init__(self, port: int, database_url: str, redis_url: str | None, log_path: Path):
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "LIVEDESK_DATABASE_URL": database_url,
+            "LIVEDESK_RULES_DIR": str(REPO / "rules"),
+            "LIVEDESK_WEBHOOK_SECRETS": SECRETS,
+            "LIVEDESK_PIPELINE_POLL_INTERVAL_S": "0.3",
+        }
+        if redis_url:
+            env["LIVEDESK_REDIS_URL"] = redis_url
+        self._log = log_path.open("ab")
+        self.process = subprocess.Popen(
+            [LIVEDESK, "serve", "--port", str(port)],
+            env=env,
+            cwd=REPO,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        self.log_path = log_path
+
+    def wait_ready(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"server not ready: {self.log_path.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()

@@ -1,0 +1,145 @@
+"""The returning-customer scenario of issue 3, end to end on a real server."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import time
+import uuid
+
+import httpx
+
+from support import REPO, add_operator, event, open_panel, post_events
+
+EXAMPLE = REPO / "rules" / "examples" / "crm_customers.csv"
+COLUMNS = [
+    "member_id",
+    "nickname",
+    "phone_hash",
+    "union_id",
+    "platform",
+    "platform_user_id",
+    "order_id",
+    "ordered_at",
+    "amount_cents",
+    "sku",
+    "item_name",
+    "qty",
+    "status",
+]
+
+
+def _crowd_csv(tag: str, n: int) -> str:
+    """n members with past orders; the first five spent like VIPs (钻石), the rest modestly."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS)
+    writer.writeheader()
+    for i in range(n):
+        big = i < 5
+        for k in range(4 if big else 1):
+            writer.writerow(
+                {
+                    "member_id": f"{tag}-M{i}",
+                    "nickname": f"{'大客' if big else '老客'}{i}",
+                    "phone_hash": "",
+                    "union_id": f"{tag}-U{i}",
+                    "platform": "douyin",
+                    "platform_user_id": f"{tag}-dy{i}",
+                    "order_id": f"{tag}-O{i}-{k}",
+                    "ordered_at": "2026-10-01 20:00:00",
+                    "amount_cents": "800000" if big else "9900",
+                    "sku": "SKU-SERUM-AA30",
+                    "item_name": "抗老精华",
+                    "qty": "1",
+                    "status": "paid",
+                }
+            )
+    return out.getvalue()
+
+
+async def _import(client: httpx.AsyncClient, text: str) -> dict:
+    response = await client.post(
+        "/api/v1/customers/import", content=text.encode(), headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_wang_jie_is_greeted_once_within_a_second(server, database_url, room_id):
+    ops = await add_operator(database_url, "ops")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {ops}"}
+    ) as client:
+        report = await _import(client, EXAMPLE.read_text(encoding="utf-8-sig"))
+        assert report["error_count"] == 0
+        host = await open_panel(server.ws_url, room_id, await add_operator(database_url, "host"))
+        await host.until(lambda m: m["type"] == "snapshot")
+        # She comes in on a platform id never seen before, linked to her CRM record by union_id.
+        new_id = f"wx-{uuid.uuid4().hex[:6]}"
+        wang = event(
+            room_id, "enter", new_id, nickname="王姐", user_extra={"union_id": "U-7f3a9c01"}
+        )
+        sent = time.monotonic()
+        assert (await post_events(client, wang)).status_code == 202
+        greeting = await host.until(lambda m: m["type"] == "greeting", timeout_s=2)
+        assert time.monotonic() - sent < 1.0
+        data = greeting["data"]
+        assert data["nickname"] == "王姐" and data["tier_label"]
+        assert "抗老精华" in data["text"] and "王姐" in data["text"]
+        # Leaving and coming back is no reason to greet her again this session.
+        await post_events(client, event(room_id, "leave", new_id, nickname="王姐"))
+        await post_events(
+            client,
+            event(room_id, "enter", new_id, nickname="王姐", user_extra={"union_id": "U-7f3a9c01"}),
+        )
+        await post_events(
+            client, event(room_id, "comment", new_id, nickname="王姐", content="我又来啦")
+        )
+        try:
+            again = await host.until(lambda m: m["type"] == "greeting", timeout_s=1.5)
+        except TimeoutError:
+            again = None
+        assert again is None
+        profile = await client.get(f"/api/v1/customers/{data['customer_id']}")
+        assert profile.status_code == 200
+        assert profile.json()["history"]["order_count"] == 3
+        assert {"platform": "generic", "platform_user_id": new_id} in profile.json()["identities"]
+    await host.close()
+
+
+async def test_fifty_returning_customers_at_once_stay_within_the_cap(server, database_url, room_id):
+    ops = await add_operator(database_url, "ops")
+    tag = uuid.uuid4().hex[:6]
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {ops}"}
+    ) as client:
+        await _import(client, _crowd_csv(tag, 50))
+        host = await open_panel(server.ws_url, room_id, await add_operator(database_url, "host"))
+        await host.until(lambda m: m["type"] == "snapshot")
+        crowd = [
+            event(
+                room_id,
+                "enter",
+                f"{tag}-new{i}",
+                nickname=f"x{i}",
+                user_extra={"union_id": f"{tag}-U{i}"},
+            )
+            for i in reversed(range(50))  # the VIPs arrive last; they must still come first
+        ]
+        assert (await post_events(client, crowd)).status_code == 202
+        greetings = [await host.until(lambda m: m["type"] == "greeting", timeout_s=3)]
+        while True:
+            try:
+                greetings.append(await host.until(lambda m: m["type"] == "greeting", timeout_s=1.5))
+            except TimeoutError:
+                break
+    cap = 6  # rules/greetings.yaml queue.per_minute
+    assert len(greetings) == cap
+    singles = [g["data"] for g in greetings if not g["data"]["merged"]]
+    merged = [g["data"] for g in greetings if g["data"]["merged"]]
+    assert sorted(g["nickname"] for g in singles) == [f"大客{i}" for i in range(5)]  # VIPs first
+    assert len(merged) == 1 and merged[0]["merged_count"] == 45
+    assert "45位老朋友" in merged[0]["text"]
+    await host.close()
+    await asyncio.sleep(0)

@@ -1,0 +1,109 @@
+"""Ops controls and the review through the real API: hints, product card, report (JSON, CSV)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+
+import httpx
+
+from support import add_operator, event, open_panel, post_events
+
+
+async def _room_with_traffic(client: httpx.AsyncClient, room_id: str) -> None:
+    """Stream a little into a new room and wait until the pipeline has created it."""
+    batch = [
+        event(room_id, "enter", "a1", nickname='=HYPERLINK("http://evil")'),
+        event(room_id, "comment", "a1", nickname='=HYPERLINK("http://evil")', content="太贵了"),
+        event(
+            room_id,
+            "order",
+            "a1",
+            order={
+                "order_id": f"o-{room_id}",
+                "amount_cents": 29900,
+                "items": [{"sku": "SKU-SERUM-AA30", "qty": 1, "price_cents": 29900}],
+                "status": "paid",
+            },
+        ),
+    ]
+    assert (await post_events(client, batch)).status_code == 202
+    for _ in range(100):
+        if (await client.get(f"/api/v1/rooms/{room_id}/kpis")).status_code == 200:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("room never created")
+
+
+async def test_ops_pushes_pins_and_dismisses_a_hint_the_host_sees(server, database_url, room_id):
+    ops_token = await add_operator(database_url, "ops")
+    host = await open_panel(server.ws_url, room_id, await add_operator(database_url, "host"))
+    await host.until(lambda m: m["type"] == "snapshot")
+    headers = {"Authorization": f"Bearer {ops_token}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as client:
+        await _room_with_traffic(client, room_id)
+        banned = await client.post(
+            f"/api/v1/rooms/{room_id}/hints", json={"text": "全网最低价，第一名"}
+        )
+        assert banned.status_code == 422 and "禁用词" in banned.json()["error"]
+        pushed = await client.post(
+            f"/api/v1/rooms/{room_id}/hints", json={"text": "提醒大家关注直播间", "priority": 1}
+        )
+        assert pushed.status_code == 201, pushed.text
+        hint_id = pushed.json()["id"]
+        shown = await host.until(lambda m: m["type"] == "hint" and m["data"]["id"] == hint_id)
+        assert shown["data"]["text"] == "提醒大家关注直播间"
+        pinned = await client.post(f"/api/v1/rooms/{room_id}/hints/{hint_id}/pin")
+        assert pinned.status_code == 200 and pinned.json()["pinned"] is True
+        dismissed = await client.post(f"/api/v1/rooms/{room_id}/hints/{hint_id}/dismiss")
+        assert dismissed.status_code == 200
+        await host.until(lambda m: m["type"] == "hint_dismissed" and m["data"]["id"] == hint_id)
+        again = await client.post(f"/api/v1/rooms/{room_id}/hints/{hint_id}/dismiss")
+        assert again.status_code == 404
+        product = await client.post(
+            f"/api/v1/rooms/{room_id}/product", json={"sku": "SKU-SERUM-AA30"}
+        )
+        assert product.status_code == 200 and product.json()["name"] == "抗老精华"
+        card = await host.until(lambda m: m["type"] == "product")
+        assert card["data"]["price_cents"] == 29900
+        unknown = await client.post(f"/api/v1/rooms/{room_id}/product", json={"sku": "NOPE"})
+        assert unknown.status_code == 422
+    await host.close()
+
+
+async def test_host_cannot_use_ops_controls(server, database_url, room_id):
+    token = await add_operator(database_url, "host")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert (
+            await client.post(f"/api/v1/rooms/{room_id}/hints", json={"text": "hi"})
+        ).status_code == 403
+        assert (await client.get(f"/api/v1/rooms/{room_id}/report")).status_code == 403
+    async with httpx.AsyncClient(base_url=server.base_url) as anonymous:
+        assert (await anonymous.get("/api/v1/rooms")).status_code == 401
+
+
+async def test_report_json_and_csv_with_formula_cells_neutralised(server, database_url, room_id):
+    token = await add_operator(database_url, "ops")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        await _room_with_traffic(client, room_id)
+        for _ in range(100):
+            if (await client.get(f"/api/v1/rooms/{room_id}/kpis")).json().get("orders") == 1:
+                break
+            await asyncio.sleep(0.05)
+        response = await client.get(f"/api/v1/rooms/{room_id}/report")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["kpis"]["orders"] == 1 and body["kpis"]["gmv_cents"] == 29900
+        assert ["price_objection", "价格异议", 1] in body["top_intents"]
+        assert body["viewers_timeline"], "kpi frames are the viewers timeline"
+        csv_response = await client.get(f"/api/v1/rooms/{room_id}/report", params={"format": "csv"})
+        assert csv_response.headers["content-type"].startswith("text/csv")
+        cells = [cell for row in csv.reader(io.StringIO(csv_response.text)) for cell in row]
+        assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+        missing = await client.get("/api/v1/rooms/no-such-room/report")
+        assert missing.status_code == 404 and "error" in missing.json()

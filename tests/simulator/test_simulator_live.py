@@ -1,0 +1,129 @@
+"""The simulator and the CLI against a real server: the real signed webhook path, end to end."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from livedesk import cli
+from livedesk.core.db import create_engine, session_factory
+from livedesk.ingest.models import InboxEvent
+from livedesk.simulator.sender import replay, simulate
+from livedesk.simulator.session import DemoCustomer
+from support import DEMO_SECRET, LiveServer
+
+
+async def stored(database_url: str, room_id: str) -> list[InboxEvent]:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.scalars(
+                select(InboxEvent).where(InboxEvent.room_id == room_id).order_by(InboxEvent.id)
+            )
+            return list(rows)
+    finally:
+        await engine.dispose()
+
+
+async def count(database_url: str, room_id: str) -> int:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            query = select(func.count()).select_from(InboxEvent)
+            return int(await session.scalar(query.where(InboxEvent.room_id == room_id)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_simulated_session_is_stored_and_replays_into_another_room(
+    server: LiveServer, database_url: str, room_id: str, tmp_path: Path
+) -> None:
+    record = tmp_path / "session.jsonl"
+    customer = DemoCustomer("王姐", union_id="U-live-test", platform_user_id="dy_wj")
+    stats = await simulate(
+        server.base_url,
+        DEMO_SECRET,
+        room_id,
+        rate_per_s=150,
+        duration_s=0.8,
+        seed=3,
+        customers=[customer],
+        returning_share=0.5,
+        record=record,
+        interval_s=0.1,
+        wait_up_s=5,
+    )
+    assert (stats.sent, stats.accepted, stats.rejected, stats.errors) == (120, 120, 0, 0)
+    rows = await stored(database_url, room_id)
+    sent = [orjson.loads(line) for line in record.read_bytes().splitlines()]
+    assert [row.event_id for row in rows] == [event["id"] for event in sent]
+    assert any(row.payload.get("user", {}).get("union_id") == "U-live-test" for row in rows)
+
+    again = await replay(record, server.base_url, DEMO_SECRET, speed=50)
+    assert (again.accepted, again.duplicates) == (0, 120)  # same room: the same events
+    elsewhere = f"{room_id}-replay"
+    moved = await replay(record, server.base_url, DEMO_SECRET, room_id=elsewhere, speed=50)
+    assert (moved.accepted, moved.errors) == (120, 0)
+    assert await count(database_url, elsewhere) == 120
+
+
+async def run_cli(*args: str) -> tuple[int, str]:
+    env = {**os.environ, "LIVEDESK_DEMO_MODE": "0", "LIVEDESK_WEBHOOK_SECRETS": ""}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livedesk.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, stderr.decode()
+
+
+async def test_cli_simulate_records_and_replay_reports_bad_lines(
+    server: LiveServer, database_url: str, room_id: str, tmp_path: Path
+) -> None:
+    record = tmp_path / "cli.jsonl"
+    code, output = await run_cli(
+        "simulate",
+        *("--url", server.base_url, "--room", room_id, "--rate", "40", "--duration", "1"),
+        *("--record", str(record), "--secret", DEMO_SECRET, "--seed", "9"),
+    )
+    assert code == 0, output
+    assert "accepted 40" in output
+    lines = record.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 40
+
+    lines.insert(3, "{not json")  # line 4
+    damaged = tmp_path / "damaged.jsonl"
+    damaged.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    target = f"{room_id}-cli"
+    code, output = await run_cli(
+        "replay",
+        str(damaged),
+        *("--room", target, "--speed", "20", "--url", server.base_url, "--secret", DEMO_SECRET),
+    )
+    assert code == 0, output
+    assert f"{damaged}:4: not valid JSON" in output.replace("\n", "")
+    assert "accepted 40" in output and "bad lines 1" in output
+    assert await count(database_url, target) == 40
+
+
+def test_cli_needs_a_secret(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LIVEDESK_DEMO_MODE", "0")
+    monkeypatch.setenv("LIVEDESK_WEBHOOK_SECRETS", "")
+    replay_file = tmp_path / "empty.jsonl"
+    replay_file.write_text("", encoding="utf-8")
+    result = CliRunner().invoke(cli.app, ["replay", str(replay_file)])
+    assert result.exit_code == 2 and "no signing secret" in result.output
+    result = CliRunner().invoke(cli.app, ["replay", str(replay_file), "--speed", "0"])
+    assert result.exit_code == 2 and "--speed" in result.output

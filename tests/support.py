@@ -1,0 +1,199 @@
+"""Helpers for tests: servers, signed webhook posts, operators, and live-channel clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from livedesk.auth import service as auth
+from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.ingest.signing import sign_standard
+
+PG_URL = os.environ.get("LIVEDESK_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("LIVEDESK_TEST_REDIS_URL")
+REPO = Path(__file__).resolve().parents[1]
+DEMO_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+DOUYIN_SECRET = "douyin-test-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    ws_url: str
+    app: object
+
+    @property
+    def state(self):  # type: ignore[no-untyped-def]
+        return self.app.state  # type: ignore[attr-defined]
+
+
+def settings_for(database_url: str, *, redis: str | None = None, **overrides: object):  # type: ignore[no-untyped-def]
+    from livedesk.core.settings import Settings
+
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "redis_url": redis,
+        "rules_dir": REPO / "rules",
+        "webhook_secrets": {"generic": DEMO_SECRET, "douyin": DOUYIN_SECRET},
+        "pipeline_poll_interval_s": 0.2,
+        "ws_auth_timeout_s": 2.0,
+        "sentiment_processes": 0,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-untyped-def]
+    """A real uvicorn serving create_app(settings) on an ephemeral port, in this event loop."""
+    from livedesk.app import create_app
+
+    app = create_app(settings)
+    port = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app)
+    finally:
+        server.should_exit = True
+        await task
+
+
+def event(room_id: str, kind: str, user: str = "u1", **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": fields.pop("id", None) or f"e-{uuid.uuid4().hex}",
+        "type": kind,
+        "room_id": room_id,
+        "ts": int(time.time() * 1000),
+    }
+    if kind != "stock":
+        body["user"] = {
+            "id": user,
+            "nickname": fields.pop("nickname", user),
+            **fields.pop("user_extra", {}),
+        }
+    body.update(fields)
+    return body
+
+
+def signed_headers(
+    body: bytes, secret: str = DEMO_SECRET, msg_id: str | None = None
+) -> dict[str, str]:
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    ts = int(time.time())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(ts),
+        "webhook-signature": sign_standard(secret, msg_id, ts, body),
+        "content-type": "application/json",
+    }
+
+
+async def post_events(
+    client: httpx.AsyncClient,
+    events: list[dict[str, Any]] | dict[str, Any],
+    secret: str = DEMO_SECRET,
+) -> httpx.Response:
+    payload = {"events": events} if isinstance(events, list) else events
+    body = orjson.dumps(payload)
+    return await client.post(
+        "/api/v1/webhooks/generic", content=body, headers=signed_headers(body, secret)
+    )
+
+
+async def add_operator(database_url: str, role: str = "ops") -> str:
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            _operator, token = await auth.add_operator(
+                session, f"{role}-{uuid.uuid4().hex[:8]}", role
+            )
+            await commit(session)
+            return token
+    finally:
+        await engine.dispose()
+
+
+class Panel:
+    """A live-channel client that records every message it receives."""
+
+    def __init__(self, ws: ClientConnection):
+        self.ws = ws
+        self.messages: list[dict[str, Any]] = []
+
+    @property
+    def seqs(self) -> list[int]:
+        return [m["seq"] for m in self.messages if "seq" in m and m["type"] != "snapshot"]
+
+    async def next(self, timeout_s: float = 5.0) -> dict[str, Any]:
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout_s)
+            message = orjson.loads(raw)
+            if message.get("type") == "ping":
+                await self.ws.send('{"type":"pong"}')
+                continue
+            self.messages.append(message)
+            return message
+
+    async def until(self, predicate: Any, timeout_s: float = 5.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                recent = [m.get("type") for m in self.messages[-10:]]
+                raise TimeoutError(f"no matching message in {timeout_s}s; recent: {recent}")
+            message = await self.next(remaining)
+            if predicate(message):
+                return message
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+
+async def open_panel(
+    ws_base: str,
+    room_id: str,
+    token: str,
+    *,
+    after_seq: int | None = None,
+    origin: str | None = None,
+) -> Panel:
+    headers = {"Origin": origin} if origin else None
+    ws = await websockets.connect(
+        f"{ws_base}/ws/rooms/{room_id}", additional_headers=headers, compression=None
+    )
+    await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+    await ws.send(orjson.dumps({"type": "resume", "after_seq": after_seq}).decode())
+    return Panel(ws)
