@@ -3,6 +3,7 @@
 from livedesk.auth.models import Operator, OperatorSession
 from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
+from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer
 
@@ -15,6 +16,7 @@ __all__ = [
     "InboxEvent",
     "Operator",
     "OperatorSession",
+    "OutboxMessage",
     "Room",
     "RoomLogEntry",
     "RoomViewer",

@@ -1,0 +1,1 @@
+"""Fulfilment: grants leave livedesk through a transactional outbox and signed webhooks."""
