@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[2]
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
 
 
@@ -41,3 +43,29 @@ def test_user_add_rejects_an_unknown_role(database_url):
 def test_check_rules_accepts_the_shipped_rules(args, database_url):
     result = run(args, database_url)
     assert result.returncode == 0, result.stderr
+
+
+def _broken_rules(tmp_path: Path) -> tuple[Path, int]:
+    """A copy of the shipped rules with one bad value on a known line of tiers.yaml."""
+    rules = tmp_path / "rules"
+    shutil.copytree(REPO / "rules", rules)
+    lines = (rules / "tiers.yaml").read_text(encoding="utf-8").splitlines()
+    index = next(i for i, line in enumerate(lines) if line.strip().startswith("min_orders:"))
+    lines[index] = lines[index].split("min_orders:")[0] + "min_orders: lots"
+    (rules / "tiers.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return rules, index + 1
+
+
+def test_check_rules_names_file_line_and_reason_of_a_bad_rule(tmp_path, database_url):
+    rules, line = _broken_rules(tmp_path)
+    result = run(["check-rules", str(rules)], database_url)
+    assert result.returncode == 1
+    assert f"tiers.yaml:{line}" in result.stderr
+    assert "integer" in result.stderr
+
+
+def test_the_server_refuses_to_start_on_a_bad_rule(tmp_path, database_url):
+    rules, line = _broken_rules(tmp_path)
+    result = run(["serve", "--port", "0"], database_url, LIVEDESK_RULES_DIR=str(rules))
+    assert result.returncode != 0
+    assert f"tiers.yaml:{line}" in result.stdout + result.stderr
