@@ -5,18 +5,24 @@ from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
+from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer
 
 __all__ = [
+    "AuditEntry",
     "Base",
+    "Campaign",
     "Customer",
     "CustomerIdentity",
     "CustomerOrder",
+    "Grant",
+    "IdempotencyRecord",
     "ImportRun",
     "InboxEvent",
     "Operator",
     "OperatorSession",
     "OutboxMessage",
+    "PointsEntry",
     "Room",
     "RoomLogEntry",
     "RoomViewer",

@@ -73,6 +73,9 @@ class Order(_Strict):
     items: Annotated[list[OrderItem], Field(max_length=MAX_ORDER_ITEMS)]
     coupon_id: Id | None = None
     status: Annotated[str, Field(min_length=1, max_length=32)]
+    # Optional, added later: the platform user id of whoever invited this buyer (referral
+    # packets); senders that never set it are unaffected.
+    referrer: Id | None = None
 
 
 class Stock(_Strict):

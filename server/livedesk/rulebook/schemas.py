@@ -6,4 +6,5 @@ from livedesk.rulebook import (
     customers,  # noqa: F401  tiers.yaml, greetings.yaml
     lexicon,  # noqa: F401  lexicon.yaml (intents, interests, spam)
     products,  # noqa: F401  products.yaml (catalogue) + SKU check
+    promotions,  # noqa: F401  red_packets.yaml, coupons.yaml
 )

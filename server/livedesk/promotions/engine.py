@@ -1,0 +1,392 @@
+"""The pipeline's one entry into promotions: per room batch, keep drops on their clock, turn
+events into claims (passphrases, sightings, orders), pay or hold them through the ledger, and
+mark redemptions. Runs in the pipeline's transaction under the room lock; returns messages.
+
+Panels hear one progress message per campaign per batch, never one per grant.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.customers import repository as customer_repo
+from livedesk.customers.models import Customer, CustomerIdentity
+from livedesk.customers.profile import profile_for, tier_rank
+from livedesk.customers.service import Identified
+from livedesk.ingest.schemas import Event
+from livedesk.promotions import kinds, ledger, service
+from livedesk.promotions.abuse import ClaimSignals, abuse_reason
+from livedesk.promotions.messages import Message, campaign_message
+from livedesk.promotions.models import PAID_STATES, RUNNING, Campaign, Grant
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.promotions import CouponRules, RedPacketRules
+
+# Seconds a viewer (by platform user id) has been in the room, from enter/leave.
+DwellLookup = Callable[[str], Awaitable[int]]
+SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
+
+
+@dataclass(frozen=True)
+class RoomView:
+    room_id: str
+    platform: str
+    paused: bool
+
+
+@dataclass
+class Outcome:
+    messages: list[Message] = field(default_factory=list)
+    counters: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class _Candidate:
+    campaign: Campaign
+    event: Event
+    identified: Identified
+    customer_id: int
+    amount_cents: int
+    points_cost: int = 0
+
+
+class PromotionEngine:
+    def __init__(self, red_packets: RedPacketRules, coupons: CouponRules, tiers: TierRules):
+        self._red = red_packets
+        self._coupons = coupons
+        self._tiers = tiers
+        self._seeded: set[str] = set()
+        self._due: dict[str, datetime] = {}
+
+    def forget(self, room_id: str) -> None:
+        """After a rolled-back batch: the database is the truth again."""
+        self._seeded.discard(room_id)
+        self._due.pop(room_id, None)
+
+    def next_due(self, room_id: str) -> datetime | None:
+        """When a drop of this room next starts or ends on its own (as of its last batch)."""
+        return self._due.get(room_id)
+
+    async def process(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        events: Sequence[Event],
+        who: Sequence[Identified | None],
+        now: datetime,
+        dwell: DwellLookup,
+    ) -> Outcome:
+        out = Outcome()
+        if room.room_id not in self._seeded:
+            await service.seed_automatic(session, room.room_id, self._red, self._coupons, now)
+            await session.flush()
+            self._seeded.add(room.room_id)
+        campaigns = await service.active_campaigns(session, room.room_id)
+        touched = {c.id: c for c in service.advance_all(campaigns, paused=room.paused, now=now)}
+        await session.flush()  # the guarded UPDATE reads the state from the database
+        running = [c for c in campaigns if c.state == RUNNING]
+        await self._orders(session, room, events, who, now, out, touched)
+        if running and not room.paused:
+            candidates = self._candidates(events, who, running, now)
+            candidates += await self._referrals(session, room, events, who, running)
+            if candidates:
+                await self._settle(session, room, candidates, now, dwell, out, touched)
+        if touched:
+            await self._refresh(session, list(touched.values()), now, room.paused)
+            redeemed = await service.redeemed_counts(session, list(touched))
+            out.messages.extend(
+                campaign_message(c, redeemed=redeemed.get(c.id, 0)) for c in touched.values()
+            )
+        due = service.next_due(campaigns)
+        if due is None:
+            self._due.pop(room.room_id, None)
+        else:
+            self._due[room.room_id] = due
+        return out
+
+    # --- orders: redemption, points, tiered and referral packets ------------------------
+
+    async def _orders(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        events: Sequence[Event],
+        who: Sequence[Identified | None],
+        now: datetime,
+        out: Outcome,
+        touched: dict[int, Campaign],
+    ) -> None:
+        for event, identified in zip(events, who, strict=True):
+            order, outcome = event.order, identified.order if identified else None
+            if event.type != "order" or order is None or outcome is None or not outcome.is_new:
+                continue
+            if order.coupon_id:
+                grant = await ledger.redeem(
+                    session, order.coupon_id, order.order_id, order.amount_cents, now
+                )
+                if grant is not None:
+                    out.counters["redeemed"] += 1
+                    campaign = await session.get(Campaign, grant.campaign_id)
+                    if campaign is not None and campaign.room_id == room.room_id:
+                        touched[campaign.id] = campaign
+            points = order.amount_cents // 100 * self._red.points_per_yuan
+            ref = f"order:{room.platform}:{order.order_id}"
+            await ledger.earn_points(session, outcome.customer_id, ref, points)
+
+    # --- claims ---------------------------------------------------------------------------
+
+    def _candidates(
+        self,
+        events: Sequence[Event],
+        who: Sequence[Identified | None],
+        running: list[Campaign],
+        now: datetime,
+    ) -> list[_Candidate]:
+        found: list[_Candidate] = []
+        for event, identified in zip(events, who, strict=True):
+            if identified is None or event.test or event.type not in SIGHTINGS:
+                continue
+            for campaign in running:
+                candidate = self._candidate(campaign, event, identified, now)
+                if candidate is not None:
+                    found.append(candidate)
+        return found
+
+    def _candidate(
+        self, campaign: Campaign, event: Event, identified: Identified, now: datetime
+    ) -> _Candidate | None:
+        config = campaign.config or {}
+        person = identified.customer_id
+        kind = campaign.kind
+        if kind == "rain":
+            if event.type != "comment" or not kinds.passphrase_matches(
+                event.content or "", config.get("passphrase", "")
+            ):
+                return None
+            tier = profile_for(identified.history, self._tiers, now).tier.id
+            return _Candidate(campaign, event, identified, person, kinds.rain_amount(config, tier))
+        if kind == "points":
+            keyword = config.get("keyword") or ""
+            if event.type != "comment" or not kinds.passphrase_matches(
+                event.content or "", keyword
+            ):
+                return None
+            return _Candidate(
+                campaign,
+                event,
+                identified,
+                person,
+                int(config["amount_cents"]),
+                points_cost=int(config.get("points_cost", 0)),
+            )
+        if kind == "tiered":
+            wanted = "order" if config.get("trigger", "order") == "order" else None
+            if wanted is not None and event.type != wanted:
+                return None
+            if event.type == "order" and not (identified.order and identified.order.is_new):
+                return None
+            amount = kinds.tiered_amount(config["steps"], identified.history.order_count)
+            return (
+                None if amount is None else _Candidate(campaign, event, identified, person, amount)
+            )
+        if kind == "blind_box":
+            amount = kinds.blind_box_amount(
+                campaign.public_id, person, int(config["min_cents"]), int(config["max_cents"])
+            )
+            return _Candidate(campaign, event, identified, person, amount)
+        if kind == "coupon":
+            profile = profile_for(identified.history, self._tiers, now)
+            min_tier = config.get("min_tier")
+            min_rank = next(
+                (tier_rank(t, self._tiers) for t in self._tiers.tiers if t.id == min_tier), None
+            )
+            if not kinds.in_audience(
+                config,
+                returning=identified.is_returning,
+                tier_rank=tier_rank(profile.tier, self._tiers),
+                min_tier_rank=min_rank,
+                segment=profile.segment.id,
+            ):
+                return None
+            return _Candidate(
+                campaign, event, identified, person, int(config.get("value_cents") or 0)
+            )
+        return None  # referral packets come from `_referrals`
+
+    async def _referrals(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        events: Sequence[Event],
+        who: Sequence[Identified | None],
+        running: list[Campaign],
+    ) -> list[_Candidate]:
+        """The inviter's packet, when an invitee's first order names them as `referrer`."""
+        campaigns = [c for c in running if c.kind == "referral"]
+        found: list[_Candidate] = []
+        for event, identified in zip(events, who, strict=True):
+            order = event.order
+            if not campaigns or identified is None or order is None or not order.referrer:
+                continue
+            if event.type != "order" or event.test or identified.order is None:
+                continue
+            if not (identified.order.is_new and identified.order.is_first_order):
+                continue
+            owners = await customer_repo.identity_owners(session, room.platform, [order.referrer])
+            inviter = owners.get(order.referrer)
+            root = await customer_repo.root_customer(session, inviter) if inviter else None
+            if root is None or root.id == identified.customer_id:
+                continue  # unknown inviter, or inviting oneself
+            for campaign in campaigns:
+                amount = int(campaign.config["amount_cents"])
+                found.append(_Candidate(campaign, event, identified, root.id, amount))
+        return found
+
+    async def _settle(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        candidates: list[_Candidate],
+        now: datetime,
+        dwell: DwellLookup,
+        out: Outcome,
+        touched: dict[int, Campaign],
+    ) -> None:
+        people = {c.customer_id for c in candidates}
+        taken = await _grant_counts(session, {c.campaign.id for c in candidates}, people)
+        signals = await self._signals(session, room, candidates, people, now, dwell)
+        for candidate in candidates:
+            campaign = candidate.campaign
+            if campaign.kind == "blind_box":
+                watched = await signals.watch_s(candidate)
+                if watched < int(campaign.config.get("min_dwell_s", 0)):
+                    continue
+            key = (campaign.id, candidate.customer_id)
+            if taken[key] >= campaign.per_customer:
+                continue
+            claim = ledger.Claim(
+                campaign=campaign,
+                customer_id=candidate.customer_id,
+                slot=taken[key],
+                amount_cents=candidate.amount_cents,
+                platform_user_id=candidate.event.user.id if candidate.event.user else None,
+                points_cost=candidate.points_cost,
+            )
+            reason = abuse_reason(await signals.of(candidate), self._red.abuse)
+            if reason is None:
+                result = await ledger.pay(session, claim, now)
+            else:
+                result = await ledger.hold(session, claim, reason, now)
+            if result in (ledger.Outcome.GRANTED, ledger.Outcome.HELD, ledger.Outcome.DUPLICATE):
+                taken[key] += 1  # this slot is held now; a later claim may take the next one
+            if result is ledger.Outcome.GRANTED:
+                out.counters["granted"] += 1
+                signals.recent[candidate.customer_id] += 1
+                touched[campaign.id] = campaign
+            elif result is ledger.Outcome.HELD:
+                out.counters["held"] += 1
+                touched[campaign.id] = campaign
+
+    async def _signals(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        candidates: list[_Candidate],
+        people: set[int],
+        now: datetime,
+        dwell: DwellLookup,
+    ) -> _Signals:
+        loaded = await customer_repo.load_customers(session, people)
+        linked_query = (
+            select(CustomerIdentity.customer_id, func.count())
+            .where(CustomerIdentity.customer_id.in_(people))
+            .group_by(CustomerIdentity.customer_id)
+        )
+        linked = {cid: int(n) for cid, n in (await session.execute(linked_query)).all()}
+        since = now - timedelta(seconds=self._red.abuse.claim_window_s)
+        recent_query = (
+            select(Grant.customer_id, func.count())
+            .where(
+                Grant.room_id == room.room_id,
+                Grant.customer_id.in_(people),
+                Grant.state.in_(PAID_STATES),
+                Grant.created_at >= since,
+            )
+            .group_by(Grant.customer_id)
+        )
+        recent = Counter({cid: int(n) for cid, n in (await session.execute(recent_query)).all()})
+        burst = Counter(c.campaign.id for c in candidates if _is_new(c))
+        return _Signals(loaded, linked, recent, burst, dwell, now)
+
+    async def _refresh(
+        self, session: AsyncSession, campaigns: list[Campaign], now: datetime, paused: bool
+    ) -> None:
+        for campaign in campaigns:
+            await session.refresh(campaign)
+        service.advance_all(campaigns, paused=paused, now=now)  # a used-up campaign ends now
+        await session.flush()
+
+
+@dataclass
+class _Signals:
+    """What the anti-abuse rules look at, loaded once per batch for every claimer."""
+
+    customers: dict[int, Customer]
+    linked: dict[int, int]
+    recent: Counter[int]
+    burst: Counter[int]
+    dwell: DwellLookup
+    now: datetime
+
+    async def watch_s(self, candidate: _Candidate) -> int:
+        user = candidate.event.user
+        return await self.dwell(user.id) if user is not None else 0
+
+    async def of(self, candidate: _Candidate) -> ClaimSignals:
+        campaign = candidate.campaign
+        customer = self.customers.get(candidate.customer_id)
+        # A standing (rules) drop has no one start: the account's age counts at the claim.
+        automatic = campaign.created_by.startswith(service.RULE_CREATOR)
+        reference = self.now if automatic else campaign.starts_at
+        first_seen = customer.first_seen_at if customer is not None else self.now
+        return ClaimSignals(
+            account_age_s=(reference - first_seen).total_seconds(),
+            watch_s=await self.watch_s(candidate),
+            linked_accounts=self.linked.get(candidate.customer_id, 1),
+            burst_new_accounts=self.burst[campaign.id],
+            is_new_account=_is_new(candidate),
+            recent_grants=self.recent[candidate.customer_id],
+        )
+
+
+def _is_new(candidate: _Candidate) -> bool:
+    """The claimer's account was first seen in this very batch."""
+    return candidate.campaign.kind != "referral" and candidate.identified.is_new_customer
+
+
+async def _grant_counts(
+    session: AsyncSession, campaign_ids: set[int], people: set[int]
+) -> Counter[tuple[int, int]]:
+    """How many slots each person already holds in each campaign (a pre-filter; the unique
+    key is the guarantee). Grants made to a customer since merged into one of `people` (a
+    second platform account linked later) count for that person: the unique key cannot see
+    them, as they carry the old customer id."""
+    root_of = {person: person for person in people}
+    merged = select(Customer.id, Customer.merged_into).where(Customer.merged_into.in_(people))
+    for cid, root in (await session.execute(merged)).all():
+        if root is not None:
+            root_of[cid] = root
+    query = (
+        select(Grant.campaign_id, Grant.customer_id, func.count())
+        .where(Grant.campaign_id.in_(campaign_ids), Grant.customer_id.in_(root_of))
+        .group_by(Grant.campaign_id, Grant.customer_id)
+    )
+    counts: Counter[tuple[int, int]] = Counter()
+    for cid, pid, n in (await session.execute(query)).all():
+        counts[(cid, root_of[pid])] += int(n)
+    return counts

@@ -1,0 +1,279 @@
+"""The ledger: every grant exactly once, never over budget, in the caller's transaction.
+
+A grant is three writes that stand or fall together, inside one savepoint of the caller's
+transaction: the guarded UPDATE that takes the amount from the campaign's budget (and one
+from its quantity) only while the campaign is running and both still suffice, the grant row
+whose unique key (campaign, customer, slot) turns a redelivery or retry into a no-op, and the
+outbox row that tells the brand's system. A unique violation rolls the savepoint back, budget
+included; a crash before commit loses all three. PostgreSQL is the truth; nothing here trusts
+a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from livedesk.customers.models import Customer
+from livedesk.fulfilment import outbox
+from livedesk.promotions.models import (
+    GRANTED,
+    HELD,
+    REDEEMED,
+    REJECTED,
+    RUNNING,
+    Campaign,
+    Grant,
+    PointsEntry,
+)
+
+GRANT_WEBHOOK_KIND = "grant.created"
+
+
+class Outcome(StrEnum):
+    GRANTED = "granted"
+    HELD = "held"
+    DUPLICATE = "duplicate"  # this (campaign, person, slot) already has a grant
+    EXHAUSTED = "exhausted"  # not running, or budget / quantity used up
+    NO_POINTS = "no_points"  # a points exchange the balance does not cover
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One person asking one campaign for one packet."""
+
+    campaign: Campaign
+    customer_id: int  # the linked person
+    slot: int
+    amount_cents: int
+    platform_user_id: str | None = None
+    points_cost: int = 0  # points exchange: spent in the same savepoint
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def public_id(self) -> str:
+        """Stable for the key, so the receiver sees the same id whatever path granted it."""
+        raw = f"{self.campaign.public_id}:{self.customer_id}:{self.slot}".encode()
+        prefix = "cp" if self.campaign.kind == "coupon" else "rp"
+        return f"{prefix}_{hashlib.sha256(raw).hexdigest()[:24]}"
+
+
+async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
+    """Grant `claim` if the campaign runs and its budget and quantity still cover it."""
+    await _open_transaction(session)
+    try:
+        async with session.begin_nested():
+            if not await _take_budget(session, claim.campaign.id, claim.amount_cents):
+                return Outcome.EXHAUSTED
+            if claim.points_cost and not await _spend_points(session, claim):
+                raise _Undo(Outcome.NO_POINTS)
+            grant = Grant(
+                public_id=claim.public_id,
+                campaign_id=claim.campaign.id,
+                room_id=claim.campaign.room_id,
+                customer_id=claim.customer_id,
+                platform_user_id=claim.platform_user_id,
+                slot=claim.slot,
+                amount_cents=claim.amount_cents,
+                state=GRANTED,
+                created_at=now,
+            )
+            session.add(grant)
+            _enqueue(session, grant, claim.campaign)
+            await session.flush()
+    except IntegrityError:
+        return Outcome.DUPLICATE
+    except _Undo as undo:
+        return undo.outcome
+    return Outcome.GRANTED
+
+
+async def hold(session: AsyncSession, claim: Claim, reason: str, now: datetime) -> Outcome:
+    """Keep a flagged claim for ops review: the key is taken, no budget is spent."""
+    await _open_transaction(session)
+    try:
+        async with session.begin_nested():
+            session.add(
+                Grant(
+                    public_id=claim.public_id,
+                    campaign_id=claim.campaign.id,
+                    room_id=claim.campaign.room_id,
+                    customer_id=claim.customer_id,
+                    platform_user_id=claim.platform_user_id,
+                    slot=claim.slot,
+                    amount_cents=claim.amount_cents,
+                    state=HELD,
+                    reason=reason[:200],
+                    created_at=now,
+                )
+            )
+            await session.flush()
+    except IntegrityError:
+        return Outcome.DUPLICATE
+    return Outcome.HELD
+
+
+async def approve_held(session: AsyncSession, grant: Grant, campaign: Campaign, by: str) -> Outcome:
+    """A held claim that ops approved goes through the same guarded budget statement."""
+    await _open_transaction(session)
+    try:
+        async with session.begin_nested():
+            if not await _take_budget(session, campaign.id, grant.amount_cents, running=False):
+                return Outcome.EXHAUSTED
+            moved = await session.execute(
+                update(Grant)
+                .where(Grant.id == grant.id, Grant.state == HELD)
+                .values(state=GRANTED, decided_by=by)
+                .execution_options(synchronize_session=False)
+            )
+            if _rowcount(moved) != 1:
+                raise _Undo(Outcome.DUPLICATE)
+            _enqueue(session, grant, campaign)
+            await session.flush()
+    except _Undo as undo:
+        return undo.outcome
+    await session.refresh(grant)
+    return Outcome.GRANTED
+
+
+async def reject_held(session: AsyncSession, grant: Grant, by: str) -> bool:
+    rejected = await session.execute(
+        update(Grant)
+        .where(Grant.id == grant.id, Grant.state == HELD)
+        .values(state=REJECTED, decided_by=by)
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(grant)
+    return _rowcount(rejected) == 1
+
+
+async def redeem(
+    session: AsyncSession, public_id: str, order_id: str, amount_cents: int, now: datetime
+) -> Grant | None:
+    """Mark a granted packet or coupon used by an order, once; None if it was not claimable."""
+    used = await session.execute(
+        update(Grant)
+        .where(Grant.public_id == public_id, Grant.state == GRANTED)
+        .values(
+            state=REDEEMED,
+            redeemed_order_id=order_id,
+            redeemed_gmv_cents=amount_cents,
+            redeemed_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(used) != 1:
+        return None
+    return await session.scalar(select(Grant).where(Grant.public_id == public_id))
+
+
+async def earn_points(session: AsyncSession, customer_id: int, ref: str, points: int) -> bool:
+    """Credit points once per `ref` (e.g. an order); False when `ref` was already credited."""
+    if points <= 0:
+        return False
+    await _open_transaction(session)
+    try:
+        async with session.begin_nested():
+            session.add(PointsEntry(ref=ref, customer_id=customer_id, delta=points))
+            await session.flush()
+            await session.execute(
+                update(Customer)
+                .where(Customer.id == customer_id)
+                .values(points_balance=Customer.points_balance + points)
+                .execution_options(synchronize_session=False)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+async def _take_budget(
+    session: AsyncSession, campaign_id: int, amount_cents: int, *, running: bool = True
+) -> bool:
+    """The guarded statement: one row changes only if the campaign can still pay."""
+    guards = [
+        Campaign.id == campaign_id,
+        Campaign.spent_cents + amount_cents <= Campaign.budget_cents,
+        Campaign.granted_count < Campaign.quantity,
+    ]
+    # Ops may approve a held claim of a paused campaign; automatic claims need it running.
+    guards.append(Campaign.state == RUNNING if running else Campaign.state != REJECTED)
+    taken = await session.execute(
+        update(Campaign)
+        .where(*guards)
+        .values(
+            spent_cents=Campaign.spent_cents + amount_cents,
+            granted_count=Campaign.granted_count + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return _rowcount(taken) == 1
+
+
+async def _spend_points(session: AsyncSession, claim: Claim) -> bool:
+    spent = await session.execute(
+        update(Customer)
+        .where(Customer.id == claim.customer_id, Customer.points_balance >= claim.points_cost)
+        .values(points_balance=Customer.points_balance - claim.points_cost)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(spent) != 1:
+        return False
+    session.add(
+        PointsEntry(
+            ref=f"grant:{claim.public_id}", customer_id=claim.customer_id, delta=-claim.points_cost
+        )
+    )
+    return True
+
+
+def _enqueue(session: AsyncSession, grant: Grant, campaign: Campaign) -> None:
+    config = campaign.config or {}
+    payload: dict[str, Any] = {
+        "grant_id": grant.public_id,
+        "campaign_id": campaign.public_id,
+        "kind": campaign.kind,
+        "title": campaign.title,
+        "room_id": campaign.room_id,
+        "customer_id": grant.customer_id,
+        "platform_user_id": grant.platform_user_id,
+        "amount_cents": grant.amount_cents,
+    }
+    if campaign.kind == "coupon":
+        payload["coupon"] = {
+            key: config[key]
+            for key in ("value_cents", "discount_pct", "threshold_cents")
+            if config.get(key) is not None
+        } | {"expires_at": campaign.ends_at.isoformat()}
+    outbox.enqueue(
+        session,
+        webhook_id=f"grant_{grant.public_id}",
+        kind=GRANT_WEBHOOK_KIND,
+        payload=payload,
+        room_id=campaign.room_id,
+    )
+
+
+async def _open_transaction(session: AsyncSession) -> None:
+    # pysqlite begins a transaction lazily, at the first write: a SAVEPOINT issued before any
+    # write would *be* the transaction and its RELEASE would commit. A no-op write opens it.
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(text("UPDATE campaigns SET id = id WHERE 1 = 0"))
+
+
+def _rowcount(result: Any) -> int:
+    return int(result.rowcount)
+
+
+class _Undo(Exception):
+    """Roll the savepoint back and answer `outcome`."""
+
+    def __init__(self, outcome: Outcome):
+        self.outcome = outcome

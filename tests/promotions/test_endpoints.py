@@ -1,0 +1,201 @@
+"""Ops' promotions API on a real server: rain claims, idempotency, approvals, holds, audit."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from promo_support import (
+    ledger_of,
+    ops,
+    rain_body,
+    seed_viewers,
+    start_rain,
+    wait_processed,
+)
+from sqlalchemy import select
+
+from livedesk.core.db import create_engine, session_factory
+from livedesk.promotions.models import AuditEntry
+from livedesk.rooms.promotion_endpoints import RedPacketIn
+from support import add_operator, event, post_events
+
+
+async def _room(client: httpx.AsyncClient, room_id: str) -> None:
+    assert (await post_events(client, [event(room_id, "enter", "host-seed")])).status_code == 202
+
+
+async def test_rain_pays_each_person_once_within_budget(server, database_url, room_id):
+    token = await add_operator(database_url)
+    users = [f"fan-{uuid.uuid4().hex[:6]}-{i}" for i in range(8)]
+    await seed_viewers(database_url, users)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        rain = await start_rain(client, room_id, token, budget_cents=500, quantity=5)
+        comments = [
+            event(room_id, "comment", user, content=text)
+            for user in users
+            for text in ("老铁666", " 老铁６６６ ")  # the same passphrase after NFKC + trim
+        ]
+        assert (await post_events(client, comments)).status_code == 202
+        await wait_processed(database_url, room_id)
+    ledger = await ledger_of(database_url, rain["campaign_id"])
+    assert len(ledger.grants) == 5
+    assert len({g.customer_id for g in ledger.grants}) == 5
+    assert ledger.campaign.spent_cents == sum(g.amount_cents for g in ledger.grants) == 500
+    assert len(ledger.outbox) == 5
+
+
+async def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(
+    server, database_url, room_id
+):
+    token = await add_operator(database_url)
+    path = f"/api/v1/rooms/{room_id}/red-packets"
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        key = uuid.uuid4().hex
+        first = await client.post(path, json=rain_body(), headers=ops(token, key))
+        again = await client.post(path, json=rain_body(), headers=ops(token, key))
+        other = await client.post(path, json=rain_body(quantity=7), headers=ops(token, key))
+        missing = await client.post(path, json=rain_body(), headers=ops(token))
+        listed = await client.get(f"/api/v1/rooms/{room_id}/campaigns", headers=ops(token))
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["error"]
+    assert missing.status_code == 400
+    assert [c["campaign_id"] for c in listed.json()["campaigns"] if c["kind"] == "rain"] == [
+        first.json()["campaign_id"]
+    ]
+
+
+async def test_a_key_in_flight_answers_409(server, database_url, room_id):
+    from livedesk.promotions import idempotency
+
+    token = await add_operator(database_url)
+    key = uuid.uuid4().hex
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            digest = idempotency.request_hash("POST", "/x", {})
+            assert await idempotency.claim(session, key, digest) is None  # in flight, not done
+    finally:
+        await engine.dispose()
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        response = await client.post(
+            f"/api/v1/rooms/{room_id}/red-packets", json=rain_body(), headers=ops(token, key)
+        )
+    assert response.status_code == 422  # another request's key: different body wins over 409
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        key2 = uuid.uuid4().hex
+        path = f"/api/v1/rooms/{room_id}/red-packets"
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                body = RedPacketIn(**rain_body()).model_dump(mode="json")  # as the endpoint does
+                digest = idempotency.request_hash("POST", path, body)
+                assert await idempotency.claim(session, key2, digest) is None
+        finally:
+            await engine.dispose()
+        busy = await client.post(path, json=rain_body(), headers=ops(token, key2))
+    assert busy.status_code == 409
+
+
+async def test_large_drop_needs_a_second_operator(server, database_url, room_id):
+    creator, second = await add_operator(database_url), await add_operator(database_url)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        big = await client.post(
+            f"/api/v1/rooms/{room_id}/red-packets",
+            json=rain_body(budget_cents=500_000, quantity=100),
+            headers=ops(creator, uuid.uuid4().hex),
+        )
+        assert big.status_code == 201 and big.json()["state"] == "pending_approval"
+        campaign_id = big.json()["campaign_id"]
+        path = f"/api/v1/rooms/{room_id}/campaigns/{campaign_id}/approve"
+        own = await client.post(path, headers=ops(creator))
+        approved = await client.post(path, headers=ops(second))
+        twice = await client.post(path, headers=ops(second))
+    assert own.status_code == 403
+    assert approved.status_code == 200 and approved.json()["state"] in ("announced", "running")
+    assert twice.status_code == 409
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            actions = (
+                await session.execute(
+                    select(AuditEntry.action, AuditEntry.operator, AuditEntry.idempotency_key)
+                    .where(AuditEntry.room_id == room_id)
+                    .order_by(AuditEntry.id)
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [a for a, _op, _key in actions] == ["red_packet.create", "campaign.approve"]
+    assert actions[0][2] is not None and actions[0][1] != actions[1][1]
+
+
+async def test_new_accounts_are_held_and_ops_can_approve(server, database_url, room_id):
+    token = await add_operator(database_url)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        rain = await start_rain(client, room_id, token, budget_cents=300, quantity=3)
+        fresh = f"fresh-{uuid.uuid4().hex[:6]}"  # first seen just now: 新账号
+        await post_events(client, [event(room_id, "comment", fresh, content="老铁666")])
+        await wait_processed(database_url, room_id)
+        held = (
+            await client.get(f"/api/v1/rooms/{room_id}/claims/held", headers=ops(token))
+        ).json()["claims"]
+        assert len(held) == 1 and "新账号" in held[0]["reason"]
+        assert (await ledger_of(database_url, rain["campaign_id"])).campaign.spent_cents == 0
+        claim = held[0]["claim_id"]
+        approve = f"/api/v1/rooms/{room_id}/claims/{claim}/approve"
+        ok = await client.post(approve, headers=ops(token))
+        again = await client.post(approve, headers=ops(token))
+    assert ok.status_code == 200 and ok.json()["state"] == "granted"
+    assert again.status_code == 409
+    ledger = await ledger_of(database_url, rain["campaign_id"])
+    assert ledger.campaign.spent_cents == 100 and len(ledger.outbox) == 1
+
+
+async def test_pause_stops_claims_and_resume_restarts(server, database_url, room_id):
+    token = await add_operator(database_url)
+    users = [f"p-{uuid.uuid4().hex[:6]}-{i}" for i in range(2)]
+    await seed_viewers(database_url, users)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        rain = await start_rain(client, room_id, token)
+        paused = await client.post(
+            f"/api/v1/rooms/{room_id}/promotions/pause", json={}, headers=ops(token)
+        )
+        assert paused.status_code == 200
+        await post_events(client, [event(room_id, "comment", users[0], content="老铁666")])
+        await wait_processed(database_url, room_id)
+        assert (await ledger_of(database_url, rain["campaign_id"])).grants == []
+        resumed = await client.post(
+            f"/api/v1/rooms/{room_id}/promotions/resume", json={}, headers=ops(token)
+        )
+        assert resumed.status_code == 200
+        await post_events(client, [event(room_id, "comment", users[1], content="老铁666")])
+        await wait_processed(database_url, room_id)
+        await asyncio.sleep(0)
+    ledger = await ledger_of(database_url, rain["campaign_id"])
+    assert len(ledger.grants) == 1 and ledger.campaign.state == "running"
+
+
+@pytest.mark.parametrize("path", ["red-packets", "coupons"])
+async def test_money_actions_need_ops(server, database_url, room_id, path):
+    host = await add_operator(database_url, "host")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        response = await client.post(
+            f"/api/v1/rooms/{room_id}/{path}", json={}, headers=ops(host, "k")
+        )
+    assert response.status_code == 403
