@@ -40,8 +40,13 @@ lint: install
 	$(BIN)/lint-imports
 	cd frontend && npm run --silent check
 
+# Short runs (about 5 minutes); docs/benchmarks.md has the full-size commands and figures.
 bench: install
-	$(BIN)/python load_tests/bench_ingest.py
+	$(BIN)/python load_tests/bench.py --backend sqlite --rate 1000 --seconds 20 --panels 200
+	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 2000 --seconds 20 --panels 500
+	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 30
+	$(BIN)/python load_tests/bench_sentiment.py
+	$(BIN)/python load_tests/bench_import.py --rows 100000
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/static/vendor livedesk.db*

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,15 +13,16 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
+from livedesk.analysis import intents
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.auth.deps import LoginRequired
+from livedesk.core import metrics
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.errors import ApiError
@@ -31,7 +34,10 @@ from livedesk.panels import channel, pages
 from livedesk.panels.connection import CLOSE_RESTART
 from livedesk.panels.hub import Hub
 from livedesk.pipeline import Pipeline
+from livedesk.promotions.report import drops as drops_report
 from livedesk.rooms.endpoints import router as rooms_router
+from livedesk.rooms.promotion_endpoints import router as promotions_router
+from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.stages import RoomStages
 
@@ -60,6 +66,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     bus = create_bus(settings.redis_url)
     sentiment = SentimentEngine(processes=settings.sentiment_processes)
     await sentiment.start()  # loads snownlp once, off the event loop
+    await asyncio.to_thread(intents.warm_up)
     stages = RoomStages(rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s)
     pipeline = Pipeline(
         sessions,
@@ -74,9 +81,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     for name, value in vars(services).items():
         setattr(app.state, name, value)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
-    app.state.report_parts = []
+    app.state.report_parts = [drops_report]
     await hub.start()
     await pipeline.start()
+    # What start-up loaded (jieba's dictionary, the rules) lives as long as the process: keep
+    # it out of the collector's full passes, which would otherwise stall the event loop.
+    gc.freeze()
     try:
         yield
     finally:
@@ -96,6 +106,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     app.include_router(webhooks_router)
     app.include_router(rooms_router)
+    app.include_router(promotions_router)
+    app.include_router(thresholds_router)
     app.include_router(customers_router)
     app.include_router(channel.router)
     app.include_router(pages.router)
@@ -104,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
     _install_error_handlers(app)
+    app.add_middleware(metrics.WebhookTimer)
     return app
 
 
@@ -160,7 +173,8 @@ def _health_router() -> APIRouter:
         return JsonResponse(checks, status_code=200 if ready else 503)
 
     @router.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    async def prometheus_metrics() -> Response:
+        body, media_type = metrics.render()
+        return Response(body, media_type=media_type)
 
     return router

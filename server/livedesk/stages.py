@@ -24,20 +24,24 @@ from livedesk.analysis.normalize import normalize_text
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.analysis.spam import SpamFilter
 from livedesk.analysis.windows import RoomWindows
+from livedesk.core import metrics
+from livedesk.core.db import after_commit
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
 from livedesk.cues.greetings import DoNotGreet, GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
 from livedesk.customers import service as customers
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
+from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.rooms.models import Room
-from livedesk.rooms.viewers import ViewerBook
+from livedesk.rooms.viewers import ViewerBook, dwell_s
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules
 from livedesk.rulebook.cues import AlertRules, HintRules
 from livedesk.rulebook.customers import GreetingRules, TierRules
 from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
+from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 
 Message = tuple[str, dict[str, Any]]
 # Events that count as "the host can see this person now" for a greeting (Douyin sends no
@@ -82,10 +86,14 @@ class RoomStages:
         self._tiers = rulebook.get(TierRules)
         self._greeting_rules = rulebook.get(GreetingRules)
         self._runtimes: dict[str, RoomRuntime] = {}
+        self._promotions = PromotionEngine(
+            rulebook.get(RedPacketRules), rulebook.get(CouponRules), self._tiers
+        )
 
     def forget(self, room_id: str) -> None:
         """Drop cached state (after a failed transaction, the database is the truth again)."""
         self._runtimes.pop(room_id, None)
+        self._promotions.forget(room_id)
 
     def _runtime(self, room: Room) -> RoomRuntime:
         cached = self._runtimes.get(room.id)
@@ -111,15 +119,23 @@ class RoomStages:
         self._runtimes[room.id] = runtime
         return runtime
 
+    async def prepare(self, events: Sequence[Event]) -> None:
+        """Score the batch's comments into the sentiment cache before the room is locked, so
+        the locked part never waits on the model (on SQLite that lock is the database's one
+        writer: webhooks would queue behind the scoring)."""
+        texts = [event.content for event in events if event.type == "comment" and event.content]
+        if texts:
+            await self._sentiment.score_many(texts)
+
     async def process(
         self, session: AsyncSession, room: Room, events: Sequence[Event], now: datetime
     ) -> list[Message]:
         runtime = self._runtime(room)
         messages: list[Message] = []
+        comments = await self._analyse_comments(runtime, events)
         who = await customers.identify_batch(
             session, room.platform, events, now, item_names=self._product_names
         )
-        comments = await self._analyse_comments(runtime, events)
         viewers = ViewerBook(session, room.id)
         await viewers.load({e.user.id for e in events if e.type in ("enter", "leave") and e.user})
         counters = runtime.counters
@@ -178,6 +194,7 @@ class RoomStages:
                 runtime.stock[event.stock.sku] = event.stock.remaining
         if comment_items:
             messages.append(("comment", {"comments": comment_items}))
+        messages.extend(await self._promote(session, room, events, who, now, counters))
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
             messages.append(("viewers", {"viewers_now": room.viewers_now}))
@@ -237,11 +254,45 @@ class RoomStages:
             for greeting in runtime.greetings.drain(now)
         ]
 
+    async def _promote(
+        self,
+        session: AsyncSession,
+        room: Room,
+        events: Sequence[Event],
+        who: Sequence[customers.Identified | None],
+        now: datetime,
+        counters: dict[str, int],
+    ) -> list[Message]:
+        """Red packets and coupons: claims, grants, redemptions (核销) for this batch."""
+
+        async def dwell(user_id: str) -> int:
+            return await dwell_s(session, room.id, user_id, now)
+
+        view = RoomView(room.id, room.platform, room.promotions_paused)
+        outcome = await self._promotions.process(session, view, events, who, now, dwell)
+        for key, by in outcome.counters.items():
+            _bump(counters, key, by)
+
+        async def count_claims() -> None:
+            for outcome_name, by in outcome.counters.items():
+                metrics.CLAIMS.labels(outcome_name).inc(by)
+
+        after_commit(session, count_claims)
+        return outcome.messages
+
     def next_wake_s(self, room_id: str, now: datetime) -> float | None:
-        """Seconds until this room has something due (a greeting burst to rank), if known."""
+        """Seconds until this room has something due (a greeting burst to rank, a drop to
+        start or end), if known."""
         runtime = self._runtimes.get(room_id)
-        due = runtime.greetings.next_drain_at() if runtime else None
-        return max(0.0, (due - now).total_seconds()) if due else None
+        dues = [
+            due
+            for due in (
+                runtime.greetings.next_drain_at() if runtime else None,
+                self._promotions.next_due(room_id),
+            )
+            if due is not None
+        ]
+        return max(0.0, (min(dues) - now).total_seconds()) if dues else None
 
     async def _analyse_comments(
         self, runtime: RoomRuntime, events: Sequence[Event]
@@ -305,7 +356,9 @@ class RoomStages:
         ):
             messages.append(("hint", {**hint.to_dict(), "pinned": False}))
         inputs = AlertInputs.from_windows(runtime.windows, runtime.stock, self._product_names)
-        decisions = decide_alerts(now, inputs, runtime.alerts, self._rules.get(AlertRules))
+        # Ops may have moved some thresholds for this room (PUT …/thresholds).
+        alert_rules = self._rules.get(AlertRules).for_room((room.state or {}).get("thresholds"))
+        decisions = decide_alerts(now, inputs, runtime.alerts, alert_rules)
         for alert in decisions.opened:
             messages.append(("alert", {**alert.to_dict(), "state": "open"}))
         for alert in decisions.resolved:

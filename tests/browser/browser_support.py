@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,3 +113,67 @@ async def wait_for(
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(interval_s)
     return time.monotonic() - started
+
+
+def assert_clean(*pages: Watched) -> None:
+    """Nothing a viewer of the panel should ever see: console errors, uncaught exceptions,
+    dialogs, or a request to anything but our own server."""
+    for watched in pages:
+        where = watched.page.url
+        assert watched.console_errors == [], f"console errors on {where}: {watched.console_errors}"
+        assert watched.page_errors == [], f"page errors on {where}: {watched.page_errors}"
+        assert watched.dialogs == [], f"dialogs on {where}: {watched.dialogs}"
+        assert watched.foreign_requests() == [], f"foreign requests from {where}"
+
+
+CRM_COLUMNS = [
+    "member_id",
+    "nickname",
+    "phone_hash",
+    "union_id",
+    "platform",
+    "platform_user_id",
+    "order_id",
+    "ordered_at",
+    "amount_cents",
+    "sku",
+    "item_name",
+    "qty",
+    "status",
+]
+
+
+def crm_csv(members: list[tuple[str, str]], *, orders_each: int = 3) -> str:
+    """A CRM export: each (nickname, union_id) a member with past orders of 抗老精华."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CRM_COLUMNS)
+    writer.writeheader()
+    for nickname, union_id in members:
+        for k in range(orders_each):
+            writer.writerow(
+                {
+                    "member_id": f"M-{union_id}",
+                    "nickname": nickname,
+                    "phone_hash": "",
+                    "union_id": union_id,
+                    "platform": "douyin",
+                    "platform_user_id": f"dy-{union_id}",
+                    "order_id": f"O-{union_id}-{k}",
+                    "ordered_at": f"2026-10-0{k + 1} 20:00:00",
+                    "amount_cents": "29900",
+                    "sku": "SKU-SERUM-AA30",
+                    "item_name": "抗老精华",
+                    "qty": "1",
+                    "status": "paid",
+                }
+            )
+    return out.getvalue()
+
+
+async def import_customers(client: httpx.AsyncClient, text: str) -> None:
+    """`POST /api/v1/customers/import` with an ops client; every row must be taken."""
+    response = await client.post(
+        "/api/v1/customers/import", content=text.encode(), headers={"content-type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["error_count"] == 0, response.json()

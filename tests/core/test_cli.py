@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -15,8 +16,11 @@ REPO = Path(__file__).resolve().parents[2]
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
 
 
-def run(args: list[str], database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+async def run(args: list[str], database_url: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """The command in a thread: the session's live server shares this event loop (and, on
+    SQLite, the database file), so blocking the loop could leave it holding the write lock."""
+    return await asyncio.to_thread(
+        subprocess.run,
         [LIVEDESK, *args],
         capture_output=True,
         text=True,
@@ -25,23 +29,23 @@ def run(args: list[str], database_url: str, **env: str) -> subprocess.CompletedP
     )
 
 
-def test_user_add_prints_the_token_alone_on_the_last_line(database_url):
+async def test_user_add_prints_the_token_alone_on_the_last_line(database_url):
     name = f"anchor-{uuid.uuid4().hex[:8]}"
-    result = run(["user", "add", name, "--role", "host"], database_url)
+    result = await run(["user", "add", name, "--role", "host"], database_url)
     assert result.returncode == 0, result.stderr
     token = result.stdout.strip().splitlines()[-1]
     assert token.startswith("ld_") and " " not in token and len(token) > 30
 
 
-def test_user_add_rejects_an_unknown_role(database_url):
-    result = run(["user", "add", "someone", "--role", "boss"], database_url)
+async def test_user_add_rejects_an_unknown_role(database_url):
+    result = await run(["user", "add", "someone", "--role", "boss"], database_url)
     assert result.returncode != 0
     assert "role" in result.stderr
 
 
 @pytest.mark.parametrize("args", [["check-rules"], ["check-rules", "rules"]])
-def test_check_rules_accepts_the_shipped_rules(args, database_url):
-    result = run(args, database_url)
+async def test_check_rules_accepts_the_shipped_rules(args, database_url):
+    result = await run(args, database_url)
     assert result.returncode == 0, result.stderr
 
 
@@ -56,16 +60,16 @@ def _broken_rules(tmp_path: Path) -> tuple[Path, int]:
     return rules, index + 1
 
 
-def test_check_rules_names_file_line_and_reason_of_a_bad_rule(tmp_path, database_url):
+async def test_check_rules_names_file_line_and_reason_of_a_bad_rule(tmp_path, database_url):
     rules, line = _broken_rules(tmp_path)
-    result = run(["check-rules", str(rules)], database_url)
+    result = await run(["check-rules", str(rules)], database_url)
     assert result.returncode == 1
     assert f"tiers.yaml:{line}" in result.stderr
     assert "integer" in result.stderr
 
 
-def test_the_server_refuses_to_start_on_a_bad_rule(tmp_path, database_url):
+async def test_the_server_refuses_to_start_on_a_bad_rule(tmp_path, database_url):
     rules, line = _broken_rules(tmp_path)
-    result = run(["serve", "--port", "0"], database_url, LIVEDESK_RULES_DIR=str(rules))
+    result = await run(["serve", "--port", "0"], database_url, LIVEDESK_RULES_DIR=str(rules))
     assert result.returncode != 0
     assert f"tiers.yaml:{line}" in result.stdout + result.stderr

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.customers import repository as repo
 from livedesk.customers.history import apply_order, history_of
-from livedesk.customers.identity import resolve
+from livedesk.customers.identity import Sighting, resolve, resolve_many
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.customers.profile import history_from_orders
 from livedesk.ingest.schemas import EventUser, Order, OrderItem
@@ -112,6 +112,26 @@ async def test_links_noted_earlier_in_the_same_transaction_are_seen(sessions):
         joined = await resolve(session, "kuaishou", user(f"ks-{t}", union_id=f"U-{t}"), seen_at=T0)
         await commit(session)
     assert a.id < b.id and joined.id == a.id and b.merged_into == a.id
+
+
+@pytest.mark.parametrize("second_is_known", [True, False])
+async def test_a_link_first_seen_by_two_accounts_in_one_batch_joins_them(sessions, second_is_known):
+    t = tag()
+    first, second = f"a-{t}", f"b-{t}"
+    async with sessions() as session:
+        await resolve(session, "generic", user(first), seen_at=T0)
+        if second_is_known:
+            await resolve(session, "generic", user(second), seen_at=T0)
+        await commit(session)
+    batch = {
+        user_id: Sighting.of(user(user_id, phone_hash=f"P-{t}"), T0 + timedelta(minutes=5))
+        for user_id in (first, second)
+    }
+    async with sessions() as session:
+        resolved = await resolve_many(session, "generic", batch)
+        await commit(session)
+        assert resolved[first].customer.id == resolved[second].customer.id
+        assert await customers_count(session, [first, second]) == 1
 
 
 async def test_a_late_link_merges_two_customers_with_their_history(sessions):

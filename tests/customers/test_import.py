@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import os
@@ -235,11 +236,13 @@ async def test_an_import_joins_the_customer_the_stream_already_knew(sessions, tm
         assert amy.order_count == 1
 
 
-def test_the_cli_writes_an_error_report(database_url, tmp_path):
+async def test_the_cli_writes_an_error_report(database_url, tmp_path):
     blank = dict.fromkeys(COLUMNS, "")
     path, _t = unique_copy(tmp_path, [{**blank, "member_id": "B1", "phone_hash": "13800138000"}])
     errors = tmp_path / "errors.csv"
-    result = subprocess.run(
+    # In a thread: the session's live server shares this loop and, on SQLite, the file.
+    result = await asyncio.to_thread(
+        subprocess.run,
         [LIVEDESK, "import-customers", str(path), "--errors", str(errors), "--batch-size", "3"],
         capture_output=True,
         text=True,

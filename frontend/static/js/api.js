@@ -103,3 +103,20 @@ export async function postJSON(path, body, { idempotencyKey = newIdempotencyKey(
 export function roomApi(roomId) {
   return `/api/v1/rooms/${encodeURIComponent(roomId)}`;
 }
+
+/** PUT JSON (settings that are safe to repeat: no idempotency key needed). */
+export async function putJSON(path, body) {
+  let response;
+  try {
+    response = await fetch(path, {
+      method: "PUT",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError("网络错误，请检查连接", 0);
+  }
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}

@@ -1,6 +1,7 @@
 // Host teleprompter: greetings queue, hints, countdowns and the current product.
 // Greetings are dismissed locally (space / tap); the dismissed ids survive reconnects and
 // reloads so nothing the host already said comes back.
+import { getJSON } from "./api.js";
 import { bindStatus, openChannel } from "./channel.js";
 import { CAMPAIGN_KIND_LABELS, $, fmtInt, fmtMoney, fmtMoneyBrief, h, isNum, pageData, replace, toast } from "./dom.js";
 import { loginBanner } from "./session.js";
@@ -13,6 +14,9 @@ const COUNTDOWNS_SHOWN = 3;
 const ENDED_VISIBLE_MS = 8000;
 const FINISHED = new Set(["ended", "expired", "resolved", "dismissed"]);
 const LOW_STOCK = 10;
+// The host's channel carries no viewer counts (they change every second and would only
+// distract); the headline number is refreshed from the rooms list this often.
+const VIEWERS_POLL_MS = 15000;
 
 const { roomId } = pageData();
 const channel = openChannel(roomId, { contiguous: false });
@@ -132,6 +136,8 @@ function renderGreetings() {
 // ---- hints ----------------------------------------------------------------------------------
 
 const hintListEl = $('[data-testid="hint-list"]');
+const hintsBoxEl = hintListEl.closest(".hints");
+const hintMoreEl = $('[data-testid="hint-more"]');
 
 function upsertHint(hint) {
   if (!hint || hint.id === undefined) return;
@@ -158,10 +164,14 @@ let renderedHintsKey = null;
 function renderHints() {
   const shown = liveHints().slice(0, HINTS_SHOWN);
   const key = shown.map((hint) => `${hint.id}:${hint.priority}:${hint.text}:${hint.pinned}`).join("|");
-  if (key === renderedHintsKey) return;
+  if (key === renderedHintsKey) {
+    fitHints();
+    return;
+  }
   renderedHintsKey = key;
   if (!shown.length) {
     replace(hintListEl, h("li", { class: "hint-empty", text: "暂无提示" }));
+    fitHints();
     return;
   }
   replace(
@@ -176,6 +186,20 @@ function renderHints() {
       );
     }),
   );
+  fitHints();
+}
+
+/** Hide the lowest-priority hints that do not fit whole (countdowns above take the room). */
+function fitHints() {
+  const items = [...hintListEl.querySelectorAll("li.hint")];
+  for (const item of items) item.classList.remove("hidden");
+  let hidden = 0;
+  while (hidden < items.length - 1 && hintsBoxEl.scrollHeight > hintsBoxEl.clientHeight + 1) {
+    hidden += 1;
+    items[items.length - hidden].classList.add("hidden");
+  }
+  const more = hidden + Math.max(0, liveHints().length - HINTS_SHOWN);
+  if (hintMoreEl) hintMoreEl.textContent = more > 0 ? `另有 ${more} 条` : "";
 }
 
 // ---- countdowns (red packets and coupons) ---------------------------------------------------
@@ -195,9 +219,17 @@ function secondsUntil(iso) {
   return Number.isFinite(ms) ? Math.ceil((ms - now()) / 1000) : null;
 }
 
+/** Seconds left as the host reads them: "45" 秒, "4:59", or "23:59:59" for long campaigns. */
 function fmtSecs(secs) {
-  if (secs >= 100) return `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, "0")}`;
+  const pad = (n) => String(n).padStart(2, "0");
+  if (secs >= 3600) return `${Math.floor(secs / 3600)}:${pad(Math.floor(secs / 60) % 60)}:${pad(secs % 60)}`;
+  if (secs >= 100) return `${Math.floor(secs / 60)}:${pad(secs % 60)}`;
   return String(secs);
+}
+
+/** The unit after a countdown: only a bare number of seconds needs "秒". */
+function secsUnit(secs) {
+  return secs >= 100 ? "" : "秒";
 }
 
 function couponValue(c) {
@@ -226,13 +258,13 @@ function countdownNode(entry, minor) {
   if (phase === "announced") {
     const secs = secondsUntil(entry.starts_at);
     if (secs !== null && secs > 0) {
-      head.append(`${name} `, h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), ` 秒后${isCoupon ? "开抢" : "开始"}`);
+      head.append(`${name} `, h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), ` ${secsUnit(secs)}后${isCoupon ? "开抢" : "开始"}`);
     } else head.append(`${name} 即将开始`);
   } else if (phase === "running") {
     const secs = secondsUntil(entry.ends_at);
     head.append(`${name} 进行中`);
     if (secs !== null && secs > 0) {
-      head.append(" · 还剩", h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), "秒");
+      head.append(" · 还剩", h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), secsUnit(secs));
     }
   } else if (phase === "paused") head.append(`${name} 已暂停`);
   else head.append(`${name} 已结束`);
@@ -412,8 +444,19 @@ function tick() {
   renderHints();
 }
 
+async function refreshViewers() {
+  try {
+    const rooms = await getJSON("/api/v1/rooms");
+    const room = Array.isArray(rooms) ? rooms.find((r) => r.room_id === roomId) : null;
+    if (room) setViewers(room.viewers_now);
+  } catch {
+    // Offline or signed out: the channel's status shows that; keep the last number.
+  }
+}
+
 bindStatus(channel, $('[data-testid="conn-status"]'));
 renderAll();
 tick();
 setInterval(tick, 250);
 channel.start();
+setInterval(refreshViewers, VIEWERS_POLL_MS);

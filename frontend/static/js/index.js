@@ -32,7 +32,8 @@ function roomCard(room) {
       { class: "room-head" },
       h("span", { class: `badge ${live ? "badge-live" : ""}`, text: STATUS_LABELS[room.status] ?? room.status ?? "" }),
       h("h2", { class: "room-title", text: room.title || room.room_id || "" }),
-      h("span", { class: "muted room-id", text: room.room_id ?? "" }),
+      // The id beside the title only when the room has a title of its own.
+      room.title && room.title !== room.room_id ? h("span", { class: "muted room-id", text: room.room_id ?? "" }) : null,
     ),
     h(
       "div",

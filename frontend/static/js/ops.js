@@ -22,6 +22,7 @@ import {
 } from "./dom.js";
 import { setupControls } from "./ops-controls.js";
 import { loginBanner } from "./session.js";
+import { setupThresholds } from "./thresholds.js";
 
 const SERIES_KEEP = 4 * 3600; // one point per second for four hours
 const ALERTS_KEEP = 100;
@@ -164,9 +165,10 @@ const keywordsChart = new Chart($('[data-testid="chart-keywords"]'), barOption(p
 const SEVERITY_COLORS = { info: p.accent, warning: p.warn, critical: p.danger };
 
 const WINDOW_MAX_MS = 60 * 60 * 1000;
-const WINDOW_MIN_MS = 10 * 60 * 1000;
+const WINDOW_MIN_MS = 3 * 60 * 1000;
 
-/** The last hour at most, at least ten minutes, so a fresh session does not span a whole day. */
+/** The last hour at most, at least three minutes: a fresh session neither spans a whole day
+ * nor sits squeezed against the right edge of an empty axis. */
 function timeWindow(...lists) {
   const ends = lists.filter((l) => l.length).map((l) => l[l.length - 1][0]);
   const starts = lists.filter((l) => l.length).map((l) => l[0][0]);
@@ -401,6 +403,7 @@ setInterval(() => {
 
 bindStatus(channel, $('[data-testid="conn-status"]'));
 setupControls(roomId);
+setupThresholds(roomId, channel);
 renderAlerts();
 renderCampaigns();
 channel.start();

@@ -15,9 +15,13 @@ See docs/sentiment.md for the thresholds, the dev set and the measured gains.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import math
 import multiprocessing
+import os
 import re
+import signal
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -172,6 +176,16 @@ def combine(model_score: float, hits: LexiconHits, *, is_question: bool) -> floa
 _model_lock = threading.Lock()
 # snownlp's classifier; tests may wrap it to count calls.
 _model_classify: Callable[[str], float] | None = None
+
+
+def _init_worker(parent_pid: int) -> None:
+    """A pool process: die with the server process (even a kill -9 of it), then load the model."""
+    if sys.platform == "linux":
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent_pid:  # the server died before the line above ran
+            os._exit(1)
+    _init_model()
 
 
 def _init_model() -> None:
@@ -338,5 +352,6 @@ class SentimentEngine:
         return ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_model,
+            initializer=_init_worker,
+            initargs=(os.getpid(),),
         )

@@ -125,21 +125,22 @@ async def resolve_many(
     owners = await repo.identity_owners(session, platform, list(sightings))
     linked = await _linked_roots(session, sightings.values())
     loaded = await repo.load_customers(session, set(owners.values()))
-    new_links = Counter(
-        link for s in sightings.values() if s.user_id not in owners for link in s.links
-    )
+    # A link two accounts of this batch share may join their customers: those go one by one,
+    # so the second sees the link the first one noted.
+    batch_links = Counter(link for s in sightings.values() for link in s.links)
     resolved: dict[str, Resolved] = {}
     fresh: list[Sighting] = []
     slow: list[Sighting] = []
     for user_id, sighting in sightings.items():
         ids = {root for link in sighting.links for root in linked.get(link, ())}
+        shared = any(batch_links[link] > 1 for link in sighting.links)
         if user_id in owners:
             owner = repo.root_of(loaded[owners[user_id]], loaded)
-            if ids <= {owner.id}:
+            if ids <= {owner.id} and not shared:
                 note_sighting(owner, sighting)
                 resolved[user_id] = Resolved(owner, False)
                 continue
-        elif not ids and all(new_links[link] == 1 for link in sighting.links):
+        elif not ids and not shared:
             fresh.append(sighting)
             continue
         slow.append(sighting)

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core import metrics
 from livedesk.core.bus import Bus
 from livedesk.core.db import after_commit, commit
 from livedesk.core.jsonutil import dumps
@@ -48,4 +49,8 @@ async def accept_events(
     if rooms:
         after_commit(session, lambda: bus.publish(INBOX_CHANNEL, dumps(rooms)))
     await commit(session)
-    return Accepted(len(stored), len(events) - len(stored), list(rejected))
+    duplicates = len(events) - len(stored)
+    for outcome, count in (("accepted", len(stored)), ("duplicate", duplicates)):
+        metrics.WEBHOOK_EVENTS.labels(platform, outcome).inc(count)
+    metrics.WEBHOOK_EVENTS.labels(platform, "rejected").inc(len(rejected))
+    return Accepted(len(stored), duplicates, list(rejected))

@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from livedesk.core import metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
-from livedesk.panels.connection import Connection
+from livedesk.panels.connection import CLOSE_SLOW, Connection
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rooms.snapshot import empty_snapshot
@@ -144,7 +145,7 @@ class Hub:
             rows = await session.execute(
                 select(Room.id, Room.last_seq).where(Room.id.in_(list(watched)))
             )
-            heads = dict(rows.tuples().all())
+            heads = {room_id: seq for room_id, seq in rows.all()}
         for room_id, head in heads.items():
             feed = watched[room_id]
             if feed.last_seq is not None and head > feed.last_seq:
@@ -176,13 +177,16 @@ class Hub:
                 if message.type in rooms.HOST_TYPES or not connection.is_host:
                     connection.offer(message.body)
             feed.connections.add(connection)
+            metrics.PANEL_CONNECTIONS.labels(connection.role).inc()
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.room_id)
-        if feed is not None:
+        if feed is not None and connection in feed.connections:
             feed.connections.discard(connection)
-            if connection.close_code == 4008:
+            metrics.PANEL_CONNECTIONS.labels(connection.role).dec()
+            if connection.close_code == CLOSE_SLOW:
                 self.slow_closes += 1
+                metrics.PANEL_SLOW_CLOSES.inc()
 
     async def _history(self, feed: RoomFeed, after_seq: int) -> list[rooms.LogMessage] | None:
         """Messages after `after_seq` up to the feed's head, or None when too old to replay."""

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     model_validator,
 )
 
@@ -204,6 +205,21 @@ class LowStockRule(BaseModel):
         return self
 
 
+class Bounds(BaseModel):
+    """How far ops may move one alert threshold from the console, mid-stream."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Bounds:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
 class AlertRules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -212,6 +228,58 @@ class AlertRules(BaseModel):
     traffic_drop: TrafficDropRule = Field(default_factory=TrafficDropRule)
     refund_rate: RefundRateRule = Field(default_factory=RefundRateRule)
     low_stock: LowStockRule = Field(default_factory=LowStockRule)
+    # "rule.field" -> the range ops may set it to from the console (no entry: fixed).
+    adjustable: dict[str, Bounds] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _adjustable_knobs_exist(self) -> AlertRules:
+        for knob, bounds in self.adjustable.items():
+            value = self.threshold(knob)
+            if not bounds.min <= value <= bounds.max:
+                raise ValueError(f"adjustable.{knob}: the rule's own value {value} is outside")
+        return self
+
+    def threshold(self, knob: str) -> float:
+        """The current value of a numeric knob such as `complaint_surge.threshold`."""
+        rule_name, _, field = knob.partition(".")
+        rule = getattr(self, rule_name, None) if rule_name in ALERT_RULE_NAMES else None
+        value = getattr(rule, field, None) if isinstance(rule, BaseModel) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"adjustable: {knob!r} is not a numeric alert threshold")
+        return value
+
+    def adjusted(self, values: dict[str, float]) -> AlertRules:
+        """These rules with ops' values applied; ValueError names a knob that is not adjustable,
+        a value out of its bounds, or a combination the rule's own checks refuse."""
+        data = self.model_dump()
+        for knob, value in values.items():
+            bounds = self.adjustable.get(knob)
+            if bounds is None:
+                raise ValueError(f"{knob!r} is not adjustable")
+            if not bounds.min <= value <= bounds.max:
+                raise ValueError(f"{knob} must be between {bounds.min:g} and {bounds.max:g}")
+            rule_name, _, field = knob.partition(".")
+            data[rule_name][field] = int(value) if isinstance(self.threshold(knob), int) else value
+        try:
+            return AlertRules.model_validate(data)
+        except ValidationError as exc:
+            reasons = "; ".join(error["msg"] for error in exc.errors())
+            raise ValueError(reasons) from None
+
+    def for_room(self, values: dict[str, float] | None) -> AlertRules:
+        """The pipeline's view: a room's values while they still fit these rules (a changed
+        rules file may have moved the bounds since ops set them), else the rules' own."""
+        if not values:
+            return self
+        try:
+            return self.adjusted(values)
+        except ValueError:
+            return self
+
+
+ALERT_RULE_NAMES = frozenset(
+    {"negative_spike", "complaint_surge", "traffic_drop", "refund_rate", "low_stock"}
+)
 
 
 def _key_line(root: yaml.Node | None, section: str, key: str) -> int | None:

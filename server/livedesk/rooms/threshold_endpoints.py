@@ -1,0 +1,100 @@
+"""Ops' alert thresholds for one room: read them, and move the ones `rules/alerts.yaml` lists
+under `adjustable` within the bounds it gives. The room keeps its values in its state, so every
+worker's next batch evaluates alerts with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from livedesk.auth.deps import OpsOnly
+from livedesk.core.db import commit
+from livedesk.core.deps import BusDep, SessionDep
+from livedesk.core.errors import ApiError
+from livedesk.rooms import service
+from livedesk.rooms.models import Room
+from livedesk.rulebook.cues import AlertRules
+
+router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
+
+Responses = dict[int | str, dict[str, Any]]
+RESPONSES: Responses = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Role not allowed"},
+    404: {"description": "No such room"},
+}
+STATE_KEY = "thresholds"
+
+
+class ThresholdsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # "rule.field" -> value, e.g. {"complaint_surge.threshold": 12}
+    values: dict[str, float] = Field(min_length=1, max_length=20)
+
+
+@router.get("/{room_id}/thresholds", responses=RESPONSES)
+async def get_thresholds(
+    room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """Each adjustable alert threshold: its bounds, the rules' value and the room's value."""
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise ApiError(404, f"no room {room_id!r}")
+    return _describe(_rules(request), _overrides(room))
+
+
+@router.put(
+    "/{room_id}/thresholds",
+    responses={**RESPONSES, 422: {"description": "Not adjustable, or out of its bounds"}},
+)
+async def set_thresholds(
+    room_id: str,
+    body: ThresholdsIn,
+    request: Request,
+    session: SessionDep,
+    bus: BusDep,
+    operator: OpsOnly,
+) -> dict[str, Any]:
+    """Set some thresholds for this room (the others keep their values)."""
+    rules = _rules(request)
+    room = await service.lock_room(session, room_id)
+    if room is None:
+        raise ApiError(404, f"no room {room_id!r}")
+    values = {**_overrides(room), **body.values}
+    try:
+        rules.adjusted(values)
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+    room.state = {**(room.state or {}), STATE_KEY: values}
+    described = _describe(rules, values)
+    message = ("thresholds", {**described, "by": operator.name})
+    service.announce(session, bus, await service.append(session, room, [message]))
+    await commit(session)
+    return described
+
+
+def _describe(rules: AlertRules, values: dict[str, float]) -> dict[str, Any]:
+    return {
+        "thresholds": [
+            {
+                "key": knob,
+                "min": bounds.min,
+                "max": bounds.max,
+                "default": rules.threshold(knob),
+                "value": values.get(knob, rules.threshold(knob)),
+            }
+            for knob, bounds in rules.adjustable.items()
+        ]
+    }
+
+
+def _overrides(room: Room) -> dict[str, float]:
+    return dict((room.state or {}).get(STATE_KEY) or {})
+
+
+def _rules(request: Request) -> AlertRules:
+    rules: AlertRules = request.app.state.rulebook.get(AlertRules)
+    return rules
