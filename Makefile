@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test test-fast lint bench frontend clean
+.PHONY: install demo test test-faults test-fast lint bench frontend clean
 
 install: $(STAMP) frontend
 
@@ -32,6 +32,11 @@ demo: install
 test: install
 	cd frontend && npm test --silent
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Redis, PostgreSQL and workers killed, frozen and restarted under a steady stream; the
+# servers are throwaway ones on spare ports (needs redis-server and PostgreSQL's binaries).
+test-faults: install
+	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check server tests load_tests migrations

@@ -180,6 +180,9 @@ async def panel(
             except websockets.ConnectionClosed as closed:
                 stats.closed = str(closed)
                 return
+            if raw == '{"type":"ping"}':
+                await ws.send('{"type":"pong"}')  # as the pages do; unanswered is closed as slow
+                continue
             # Envelopes start with their seq: read it without decoding the whole frame.
             seq = int(raw[7 : raw.index(",", 7)]) if raw.startswith('{"seq":') else None
             if seq is not None:

@@ -78,6 +78,13 @@ async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-
         ws_per_message_deflate=False,
         lifespan="on",
     )
+    async with serving(config):
+        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app)
+
+
+@contextlib.asynccontextmanager
+async def serving(config: uvicorn.Config) -> AsyncIterator[None]:
+    """Run a uvicorn server in this event loop while the block runs."""
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
@@ -85,7 +92,7 @@ async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app)
+        yield
     finally:
         server.should_exit = True
         await task

@@ -29,6 +29,8 @@ from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
 from livedesk.customers.endpoints import router as customers_router
+from livedesk.fulfilment.retry import RetryPolicy
+from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.endpoints import router as webhooks_router
 from livedesk.panels import channel, pages
 from livedesk.panels.connection import CLOSE_RESTART
@@ -36,6 +38,7 @@ from livedesk.panels.hub import Hub
 from livedesk.pipeline import Pipeline
 from livedesk.promotions.report import drops as drops_report
 from livedesk.rooms.endpoints import router as rooms_router
+from livedesk.rooms.outbox_endpoints import router as outbox_router
 from livedesk.rooms.promotion_endpoints import router as promotions_router
 from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
@@ -55,6 +58,7 @@ class Services:
     rulebook: Rulebook
     pipeline: Pipeline
     hub: Hub
+    sender: OutboxSender | None  # None: no LIVEDESK_FULFILMENT_URL, grants wait in the outbox
 
 
 @asynccontextmanager
@@ -77,24 +81,51 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         concurrency=settings.pipeline_concurrency,
     )
     hub = Hub(sessions, bus, settings.resume_max_messages)
-    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub)
+    sender = _outbox_sender(settings, sessions)
+    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub, sender)
     for name, value in vars(services).items():
         setattr(app.state, name, value)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
     app.state.report_parts = [drops_report]
     await hub.start()
     await pipeline.start()
+    if sender is not None:
+        await sender.start()
     # What start-up loaded (jieba's dictionary, the rules) lives as long as the process: keep
     # it out of the collector's full passes, which would otherwise stall the event loop.
     gc.freeze()
     try:
         yield
     finally:
+        if sender is not None:
+            await sender.close()
         await pipeline.close()
         await hub.close(CLOSE_RESTART, "server restarting: reconnect and resume")
         await bus.close()
         await engine.dispose()
         await sentiment.close()
+
+
+def _outbox_sender(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> OutboxSender | None:
+    secret = settings.fulfilment_signing_secret()
+    if not settings.fulfilment_url or secret is None:
+        log.warning("LIVEDESK_FULFILMENT_URL is not set: grants stay in the outbox, pending")
+        return None
+    return OutboxSender(
+        sessions,
+        url=settings.fulfilment_url,
+        secret=secret,
+        policy=RetryPolicy(
+            max_attempts=settings.fulfilment_max_attempts,
+            base_delay_s=settings.fulfilment_base_delay_s,
+            max_delay_s=settings.fulfilment_max_delay_s,
+        ),
+        timeout_s=settings.fulfilment_timeout_s,
+        batch_size=settings.fulfilment_batch_size,
+        poll_interval_s=settings.fulfilment_poll_interval_s,
+    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -107,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_router)
     app.include_router(rooms_router)
     app.include_router(promotions_router)
+    app.include_router(outbox_router)
     app.include_router(thresholds_router)
     app.include_router(customers_router)
     app.include_router(channel.router)

@@ -226,6 +226,17 @@ def simulate(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for the server's /healthz first.", min=0.0)
     ] = 30.0,
+    ops_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="LIVEDESK_OPS_TOKEN",
+            help="An ops operator's token: also import --members CRM members, and react to the"
+            " room's live channel (type a rain's passphrase, pay with granted coupons).",
+        ),
+    ] = None,
+    members: Annotated[
+        int, typer.Option(help="Synthetic CRM members to import with --ops-token.", min=0)
+    ] = 240,
 ) -> None:
     """Stream a realistic live session into the server through the signed webhook endpoint."""
     from livedesk.simulator.sender import SendStats, throttled
@@ -257,6 +268,9 @@ def simulate(
                 stats=stats,
                 on_progress=status,
                 wait_up_s=wait,
+                ops_token=ops_token,
+                synthetic_members=members,
+                on_note=lambda text: err.print(text, markup=False),
             )
         )
     except KeyboardInterrupt:

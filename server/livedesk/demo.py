@@ -1,6 +1,8 @@
 """`make demo`: migrate, seed operators and customers, start the server and a live simulator.
 
-Runs on a bare machine: SQLite, the in-process bus and the demo webhook secrets.
+Runs on a bare machine: SQLite, the in-process bus and the demo webhook secrets. Grants go out
+as signed webhooks to a built-in receiver (`livedesk.fulfilment.receiver`) on its own port,
+standing in for the brand's system: it checks each signature and dedupes by webhook-id.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ from livedesk.auth import service as auth
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.migrations import REPO_ROOT, upgrade
 from livedesk.core.settings import DEMO_WEBHOOK_SECRETS, Settings
+from livedesk.fulfilment.receiver import PATH as RECEIVER_PATH
 
 console = Console()
 ROOM_ID = "demo-room"
 HOST, PORT = "127.0.0.1", 8000
+RECEIVER_PORT = 8001
 
 
 async def _seed_operators(database_url: str) -> dict[str, str]:
@@ -56,6 +60,9 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout_s: float
 
 def main() -> None:
     os.environ.setdefault("LIVEDESK_DEMO_MODE", "1")
+    receiver_url = f"http://{HOST}:{RECEIVER_PORT}"
+    # The server signs with the demo fulfilment secret and the receiver checks it (demo mode).
+    os.environ.setdefault("LIVEDESK_FULFILMENT_URL", f"{receiver_url}{RECEIVER_PATH}")
     settings = Settings()
     upgrade(settings.database_url)
     tokens = asyncio.run(_seed_operators(settings.database_url))
@@ -64,6 +71,11 @@ def main() -> None:
     if example.exists():
         subprocess.run([livedesk, "import-customers", str(example)], check=True)
     base_url = f"http://{HOST}:{PORT}"
+    receiver_app = "livedesk.fulfilment.receiver:demo_app"
+    receiver_args = ["--host", HOST, "--port", str(RECEIVER_PORT), "--log-level", "warning"]
+    receiver = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", receiver_app, *receiver_args]
+    )
     server = subprocess.Popen([livedesk, "serve", "--host", HOST, "--port", str(PORT)])
     try:
         _wait_ready(base_url, server)
@@ -73,7 +85,8 @@ def main() -> None:
                 f"    token: [cyan]{tokens['host']}[/cyan]\n"
                 f"[bold]运营控制台 Ops[/bold]   {base_url}/ops/{ROOM_ID}\n"
                 f"    token: [cyan]{tokens['ops']}[/cyan]\n"
-                f"[bold]复盘报告 Report[/bold] {base_url}/rooms/{ROOM_ID}/report\n\n"
+                f"[bold]复盘报告 Report[/bold] {base_url}/rooms/{ROOM_ID}/report\n"
+                f"[bold]履约接收 Receiver[/bold] {receiver_url}/  (grants as delivered)\n\n"
                 f"Sign in at {base_url}/login with a token. Ctrl-C stops everything.",
                 title="livedesk demo",
             )
@@ -88,6 +101,8 @@ def main() -> None:
                 rate_per_s=25,
                 duration_s=None,
                 seed=7,
+                # As ops: more CRM members, and viewers who react to rains and coupons.
+                ops_token=tokens["ops"],
             )
         )
     except KeyboardInterrupt:
@@ -95,6 +110,8 @@ def main() -> None:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(15)
+        receiver.send_signal(signal.SIGTERM)
+        receiver.wait(15)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.jsonutil import loads
+from livedesk.core.tasks import raise_if_cancelling
 from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
@@ -94,6 +95,7 @@ class Pipeline:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("pipeline doorbell failed; restarting")
                 await asyncio.sleep(1)
 
@@ -115,6 +117,7 @@ class Pipeline:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 log.warning("pipeline poll failed: %s", exc)
             await asyncio.sleep(self._poll_interval_s)
 
@@ -132,6 +135,7 @@ class Pipeline:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("processing room %s failed; will retry", room_id)
                 self._stages.forget(room_id)
                 await asyncio.sleep(0.5)

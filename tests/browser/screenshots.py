@@ -2,10 +2,12 @@
 
     .venv/bin/python tests/browser/screenshots.py [--seconds 140] [--out docs/screenshots]
 
-Starts a real server on a throwaway SQLite database, imports the demo CRM file, opens the host
-teleprompter (1920×1080, a TV beside the camera) and the ops console (1600×1000) in Debian's
-Chromium, streams a simulated session with returning customers through the signed webhook,
-then captures each page as the people using it would see it at that moment.
+Starts a real server on a throwaway SQLite database, imports the demo CRM file and the
+simulator's member base, opens the host teleprompter (1920×1080, a TV beside the camera) and the
+ops console (1600×1000) in Debian's Chromium, streams a simulated session with returning
+customers through the signed webhook while an operator drops a coupon and a red-packet rain
+(the simulated viewers follow the live channel: they type the passphrase and pay with what they
+were granted), then captures each page as the people using it would see it at that moment.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
 
 from livedesk.auth import service as auth  # noqa: E402
 from livedesk.core.migrations import upgrade  # noqa: E402
+from livedesk.simulator.crm import synthetic_members  # noqa: E402
+from livedesk.simulator.live import LiveLink, import_members  # noqa: E402
+from livedesk.simulator.offers import RoomOffers  # noqa: E402
+from livedesk.simulator.people import DemoCustomer  # noqa: E402
 from livedesk.simulator.sender import paced_batches  # noqa: E402
 from livedesk.simulator.session import SessionSimulator, load_demo_customers  # noqa: E402
 from support import REPO, LiveServer, add_operator, post_events, run_server, settings_for  # noqa: E402
@@ -58,13 +64,21 @@ async def _page(
     return page
 
 
-async def _stream(client: httpx.AsyncClient, seconds: float) -> None:
+def _simulator(offers: RoomOffers, members: list[DemoCustomer]) -> SessionSimulator:
     simulator = SessionSimulator(
-        ROOM_ID, seed=SEED, customers=load_demo_customers(CRM), returning_share=0.25
+        ROOM_ID,
+        seed=SEED,
+        customers=[*load_demo_customers(CRM), *members],
+        returning_share=0.25,
+        offers=offers,
     )
     # Start the session's clock just before the warm-up ends, so the shot falls in the pitch,
     # the flash sale and what follows rather than in a minute of 大家好.
     simulator.phase_at(int(time.time() * 1000) - 55_000)
+    return simulator
+
+
+async def _stream(client: httpx.AsyncClient, simulator: SessionSimulator, seconds: float) -> None:
     sent = 0
     async for batch in paced_batches(simulator, rate_per_s=RATE_PER_S, duration_s=seconds):
         response = await post_events(client, batch)
@@ -107,15 +121,16 @@ async def _operator_actions(client: httpx.AsyncClient, seconds: float) -> None:
         f"{api}/hints", json={"text": "秒杀倒计时最后 1 分钟，提醒大家先加购", "priority": 1}
     )
     response.raise_for_status()
-    # A red-packet rain announced shortly before the shot: the host reads out its passphrase.
-    await until(seconds - 30)
+    # A red-packet rain announced shortly before the shot, still pouring when it is taken: the
+    # host reads out its passphrase, the room types it, ops watch the claims come in.
+    await until(seconds - 35)
     red_packet = {
         "kind": "rain",
         "title": "整点红包雨",
         "passphrase": "老铁666",
         "budget_cents": 50000,
         "quantity": 200,
-        "countdown_s": 60,
+        "countdown_s": 10,
         "duration_s": 60,
     }
     await money("red-packets", red_packet)
@@ -135,15 +150,25 @@ async def shoot(seconds: float, out: Path) -> None:
                 async_playwright() as playwright,
             ):
                 await import_customers(client, CRM.read_text(encoding="utf-8-sig"))
+                members_csv, members = synthetic_members()
+                assert await import_members(client, server.base_url, ops_token, members_csv)
+                offers = RoomOffers()
+                simulator = _simulator(offers, members)
                 browser = await playwright.chromium.launch(
                     executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
                 )
                 # A first event creates the room; then the panels open, as they would on the night.
-                await _stream(client, 1)
+                await _stream(client, simulator, 1)
                 host = await _page(browser, server, host_token, f"/host/{ROOM_ID}", (1920, 1080))
                 ops = await _page(browser, server, ops_token, f"/ops/{ROOM_ID}", (1600, 1000))
+                link = LiveLink(server.base_url, ROOM_ID, ops_token, offers, client, on_note=print)
+                following = asyncio.create_task(link.run())
                 print(f"streaming {seconds:g} s of a simulated session into {ROOM_ID} …")
-                await asyncio.gather(_stream(client, seconds), _operator_actions(client, seconds))
+                await asyncio.gather(
+                    _stream(client, simulator, seconds), _operator_actions(client, seconds)
+                )
+                following.cancel()
+                print(f"  the viewers saw {link.stats.grants} grants in their hands")
                 await asyncio.sleep(2)  # the last batch reaches the panels, charts redraw
 
                 await host.screenshot(path=out / "host.png")

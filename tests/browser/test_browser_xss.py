@@ -7,7 +7,6 @@ import uuid
 import httpx
 import pytest
 from browser_support import OpenPage, Watched, assert_clean, crm_csv, import_customers
-from playwright.async_api import Route
 
 from support import LiveServer, add_operator, event, post_events
 
@@ -86,24 +85,8 @@ async def test_html_nickname_shows_as_text_everywhere(
     await card.get_by_test_id("customer-nickname").wait_for()
     assert await card.get_by_test_id("customer-nickname").text_content() == NASTY
 
-    # The review's top customers. The server does not rank them yet (an empty list), so the
-    # real report gets this customer added on its way to the page.
-    async def with_customer(route: Route) -> None:
-        response = await route.fetch()
-        body = await response.json()
-        body["top_customers"] = [
-            {
-                "customer_id": 1,
-                "nickname": NASTY,
-                "tier_label": NASTY,
-                "gmv_cents": 29900,
-                "orders": 1,
-            }
-        ]
-        await route.fulfill(response=response, json=body)
-
+    # The review's top customers: the buyer above, under her CRM nickname (the markup).
     report = await open_page("/login", role="ops", token=ops_token)
-    await report.page.route(f"**/api/v1/rooms/{room_id}/report", with_customer)
     await report.page.goto(f"{server.base_url}/rooms/{room_id}/report")
     customer = report.page.get_by_test_id("report-customer-row").filter(has_text="onerror")
     await customer.first.wait_for(timeout=5000)

@@ -155,11 +155,34 @@ def test_viewer_events_interaction_rate_and_totals() -> None:
     assert (stats.orders, stats.order_amount_cents, stats.refunds) == (2, 29_800, 1)
     assert stats.interacting_users == 4  # u1 like+order, u2 gift, u3 order, u4 comment
     assert stats.viewers == 100 and stats.viewers_avg == 150
-    assert stats.interaction_rate == pytest.approx(4 / 100)
-    assert windows.stats(at, 60, viewers=400).interaction_rate == pytest.approx(4 / 400)
+    assert stats.audience == 101  # the 100 here now and u9, who left within the minute
+    assert stats.interaction_rate == pytest.approx(4 / 101)
+    assert windows.stats(at, 60, viewers=400).interaction_rate == pytest.approx(4 / 401)
     assert windows.totals.orders == 2 and windows.totals.refunds == 1
     assert windows.totals.refund_amount_cents == 19_900
     assert RoomWindows().stats(at, 60).interaction_rate is None
+
+
+def test_interaction_rate_counts_those_who_left_during_the_window() -> None:
+    # 100 online at any moment, but the audience turns over: 300 came and went in 5 minutes.
+    # 80 of the 400 people in the room during the window interacted: 20 %, not "100 %".
+    windows = RoomWindows()
+    for second in range(300):
+        at = T0 + timedelta(seconds=second)
+        windows.add_viewer_event(at, "enter", f"v{second}")
+        windows.add_viewer_event(at, "leave", f"v{second}")
+        if second % 5 == 0:
+            windows.add_comment(at, f"v{second}", 0.5)
+        if second % 15 == 0:
+            windows.add_viewer_event(at, "like", f"v{second + 1}")
+    end = T0 + timedelta(seconds=299)
+    stats = windows.stats(end, 300, viewers=100)
+    assert stats.interacting_users == 80 and stats.audience == 400
+    assert stats.interaction_rate == pytest.approx(0.2)
+    # Without leave events (Douyin sends none) the base is the online count alone.
+    quiet = RoomWindows()
+    quiet.add_comment(end, "a", 0.5)
+    assert quiet.stats(end, 300, viewers=50).interaction_rate == pytest.approx(1 / 50)
 
 
 def test_retention_is_bounded_and_old_events_are_dropped() -> None:

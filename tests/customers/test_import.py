@@ -129,6 +129,28 @@ async def test_a_rerun_stores_nothing_twice(sessions, tmp_path):
         assert await count(session, Customer, Customer.member_id.in_(ids)) == 7
 
 
+async def test_members_are_known_since_their_first_order_not_since_the_import(sessions, tmp_path):
+    # The anti-abuse rules hold claims from accounts first seen minutes before a drop: a
+    # member imported just before the live session must not look like one.
+    path, t = unique_copy(tmp_path)
+    started = datetime.now(UTC)
+    await import_csv(sessions, path)
+    async with sessions() as session:
+        wang = await member(session, f"{t}-M1001")
+        assert wang.first_seen_at == datetime(2026, 3, 11, 12, 15, tzinfo=UTC)  # 20:15 +08:00
+        assert wang.first_seen_at == wang.first_order_at
+        # A member without any order is known only since the import.
+        xiaozhang = await member(session, f"{t}-M1003")
+        assert xiaozhang.order_count == 0 and xiaozhang.first_seen_at >= started
+        # A member imported before this was fixed is healed by the next run of the file.
+        wang.first_seen_at = datetime.now(UTC)
+        await commit(session)
+    await import_csv(sessions, path)
+    async with sessions() as session:
+        wang = await member(session, f"{t}-M1001")
+        assert wang.first_seen_at == datetime(2026, 3, 11, 12, 15, tzinfo=UTC)
+
+
 async def test_bad_rows_are_reported_and_good_rows_still_imported(sessions, tmp_path):
     blank = dict.fromkeys(COLUMNS, "")
     bad = [

@@ -17,7 +17,14 @@ SECRETS = "generic=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,douyin=douyin-test-sec
 
 
 class ServerProcess:
-    def __init__(self, port: int, database_url: str, redis_url: str | None, log_path: Path):
+    def __init__(
+        self,
+        port: int,
+        database_url: str,
+        redis_url: str | None,
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
@@ -30,6 +37,7 @@ class ServerProcess:
         }
         if redis_url:
             env["LIVEDESK_REDIS_URL"] = redis_url
+        env.update(extra_env or {})  # other LIVEDESK_* settings, e.g. for the fault tests
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             [LIVEDESK, "serve", "--port", str(port)],

@@ -26,12 +26,14 @@ async def test_metrics_follow_webhooks_pipeline_and_panels(server, database_url,
     token = await add_operator(database_url, "ops")
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         before = await scrape(client)
+        # The panel is open before the comments arrive, so their frame reaches it live.
+        panel = await open_panel(server.ws_url, room_id, token)
+        await panel.until(lambda m: m["type"] == "snapshot")
         batch = [event(room_id, "comment", f"m{i}", content="好看") for i in range(5)]
         assert (await post_events(client, batch)).status_code == 202
         assert (await post_events(client, batch[:2])).status_code == 202  # a redelivery
         unsigned = await client.post("/api/v1/webhooks/generic", json=batch)
         assert unsigned.status_code == 401
-        panel = await open_panel(server.ws_url, room_id, token)
         await panel.until(lambda m: m["type"] == "comment")
         after = await scrape(client)
         await panel.close()

@@ -103,7 +103,10 @@ async def test_wang_jie_is_greeted_once_within_a_second(server, database_url, ro
         assert again is None
         profile = await client.get(f"/api/v1/customers/{data['customer_id']}")
         assert profile.status_code == 200
-        assert profile.json()["history"]["order_count"] == 3
+        # Her CRM history is hers (other tests on this shared database may add orders to it).
+        crm_orders = {"O-20260311-0001", "O-20260716-0017", "O-20261018-0042"}
+        assert profile.json()["history"]["order_count"] >= len(crm_orders)
+        assert crm_orders <= {o["order_id"] for o in profile.json()["orders"]}
         assert {"platform": "generic", "platform_user_id": new_id} in profile.json()["identities"]
     await host.close()
 

@@ -107,3 +107,46 @@ async def test_report_json_and_csv_with_formula_cells_neutralised(server, databa
         assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
         missing = await client.get("/api/v1/rooms/no-such-room/report")
         assert missing.status_code == 404 and "error" in missing.json()
+
+
+async def test_report_ranks_top_customers_by_what_they_paid_in_the_room(
+    server, database_url, room_id
+):
+    token = await add_operator(database_url, "ops")
+
+    def order(user: str, order_id: str, cents: int, kind: str = "order", **extra: object) -> dict:
+        status = "refunded" if kind == "refund" else "paid"
+        body = {
+            "order_id": f"{order_id}-{room_id}",
+            "amount_cents": cents,
+            "items": [{"sku": "SKU-SERUM-AA30", "qty": 1, "price_cents": cents}],
+            "status": status,
+        }
+        return event(room_id, kind, user, order=body, **extra)
+
+    union = {"user_extra": {"union_id": f"U-{room_id}"}}
+    batch = [
+        order("mei", "o1", 29900, nickname="小美"),
+        order("mei", "o2", 19900, nickname="小美"),
+        # 王姐 on two accounts linked by union id: one person, one row.
+        order("wang-dy", "o3", 25900, nickname="王姐", **union),
+        order("wang-wx", "o4", 29900, nickname="王姐", **union),
+        order("li", "o5", 99900, nickname="李哥"),
+        order("li", "o5", 99900, "refund", nickname="李哥"),  # refunded: not a purchase
+    ]
+    elsewhere = event(f"{room_id}-other", "order", "zhou", order=order("zhou", "o6", 1)["order"])
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        assert (await post_events(client, [*batch, elsewhere])).status_code == 202
+        body: dict = {}
+        for _ in range(100):
+            body = (await client.get(f"/api/v1/rooms/{room_id}/report")).json()
+            if body.get("kpis", {}).get("orders") == 5:
+                break
+            await asyncio.sleep(0.05)
+        top = [(c["nickname"], c["gmv_cents"], c["orders"]) for c in body["top_customers"]]
+        assert top == [("王姐", 55800, 2), ("小美", 49800, 2)]
+        assert all(c["tier_label"] for c in body["top_customers"])
+        csv_text = (await client.get(f"/api/v1/rooms/{room_id}/report?format=csv")).text
+        assert "王姐" in csv_text.split("top_customers", 1)[1]

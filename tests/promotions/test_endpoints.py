@@ -165,6 +165,53 @@ async def test_new_accounts_are_held_and_ops_can_approve(server, database_url, r
     assert ledger.campaign.spent_cents == 100 and len(ledger.outbox) == 1
 
 
+async def test_grants_are_listed_page_by_page_with_the_id_an_order_redeems(
+    server, database_url, room_id
+):
+    token = await add_operator(database_url)
+    users = [f"g-{uuid.uuid4().hex[:6]}-{i}" for i in range(3)]
+    await seed_viewers(database_url, users)
+    fresh = f"fresh-{uuid.uuid4().hex[:6]}"
+    listing = f"/api/v1/rooms/{room_id}/grants"
+    async with httpx.AsyncClient(base_url=server.base_url, headers=ops(token)) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        rain = await start_rain(client, room_id, token, budget_cents=300, quantity=3)
+        said = [event(room_id, "comment", u, content="老铁666") for u in [*users, fresh]]
+        assert (await post_events(client, said)).status_code == 202
+        await wait_processed(database_url, room_id)
+        first = (await client.get(listing, params={"limit": 2})).json()
+        rest = (await client.get(listing, params={"after": first["next_after"]})).json()
+        listed = first["grants"] + rest["grants"]
+        assert rest["next_after"] > first["next_after"]
+        end = (await client.get(listing, params={"after": rest["next_after"]})).json()
+        assert end == {"grants": [], "next_after": rest["next_after"]}
+        by_user = {g["platform_user_id"]: g for g in listed}
+        assert set(by_user) == {*users, fresh}
+        assert by_user[fresh]["state"] == "held"  # a brand-new account, for ops to review
+        assert {by_user[u]["state"] for u in users} == {"granted"}
+        assert {g["campaign_id"] for g in listed} == {rain["campaign_id"]}
+        granted = (await client.get(listing, params={"state": "granted"})).json()["grants"]
+        assert {g["platform_user_id"] for g in granted} == set(users)
+
+        # The id is what the platform sends back on the order that uses the packet.
+        packet = by_user[users[0]]
+        order = {
+            "order_id": f"o-{uuid.uuid4().hex[:8]}",
+            "amount_cents": 19900,
+            "items": [{"sku": "SKU-CREAM-50", "qty": 1, "price_cents": 19900}],
+            "status": "paid",
+            "coupon_id": packet["grant_id"],
+        }
+        await post_events(client, [event(room_id, "order", users[0], order=order)])
+        await wait_processed(database_url, room_id)
+        redeemed = (await client.get(listing, params={"state": "redeemed"})).json()["grants"]
+        assert [(g["grant_id"], g["redeemed_order_id"]) for g in redeemed] == [
+            (packet["grant_id"], order["order_id"])
+        ]
+        assert (await client.get(f"/api/v1/rooms/{room_id}-none/grants")).status_code == 404
+
+
 async def test_pause_stops_claims_and_resume_restarts(server, database_url, room_id):
     token = await add_operator(database_url)
     users = [f"p-{uuid.uuid4().hex[:6]}-{i}" for i in range(2)]

@@ -120,6 +120,42 @@ async def test_tiered_repurchase_pays_the_step_the_order_count_reaches(
     }
 
 
+async def test_a_member_imported_just_before_the_session_is_not_a_new_account(
+    server, database_url, room_id
+):
+    # The CRM is imported minutes before the stream starts: her orders from last year make
+    # her an old customer, so her repurchase packet and her rain packet are paid, not held.
+    token = await add_operator(database_url)
+    t = uuid.uuid4().hex[:8]
+    crm = (
+        "member_id,nickname,phone_hash,union_id,platform,platform_user_id,"
+        "order_id,ordered_at,amount_cents,sku,item_name,qty,status\n"
+        f"M-{t},王姐,,U-{t},douyin,dy-{t},O1-{t},2025-11-11 20:00:00,29900,SKU-A,精华,1,paid\n"
+        f"M-{t},王姐,,U-{t},douyin,dy-{t},O2-{t},2026-06-18 20:00:00,19900,SKU-B,面霜,1,paid\n"
+    )
+    wang = f"wx-{t}"  # a new account, linked to her CRM record by union id
+    arrival = event(room_id, "enter", wang, user_extra={"union_id": f"U-{t}"})
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        imported = await client.post(
+            "/api/v1/customers/import",
+            content=crm.encode(),
+            headers={**ops(token), "content-type": "text/csv"},
+        )
+        assert imported.json()["imported_orders"] == 2, imported.text
+        await _send(client, database_url, room_id, [arrival, _order(room_id, wang, 29900)])
+        rain = await start_rain(client, room_id, token)
+        await _send(
+            client, database_url, room_id, [event(room_id, "comment", wang, content="老铁666")]
+        )
+    repurchase = await ledger_of(
+        database_url, await _automatic(database_url, room_id, "repurchase")
+    )
+    rained = await ledger_of(database_url, rain["campaign_id"])
+    for ledger in (repurchase, rained):
+        assert [(g.state, g.reason) for g in ledger.grants] == [("granted", None)]
+    assert repurchase.grants[0].amount_cents == 1500  # her third order: ¥15
+
+
 async def test_blind_box_needs_enough_dwell(server, database_url, room_id):
     token = await add_operator(database_url)
     patient, hasty = _people("box", 2)
@@ -295,6 +331,51 @@ async def test_coupon_audiences_redemption_kpi_and_report(server, database_url, 
     # The repurchase packet paid to the returning customer by that order is in the report too.
     repurchase = await _automatic(database_url, room_id, "repurchase")
     assert drops[repurchase]["claimed"] == 1 and drops[repurchase]["cost_cents"] == 500
+
+
+async def test_a_coupon_is_used_only_by_its_owner_above_its_threshold_before_it_expires(
+    server, database_url, room_id
+):
+    token = await add_operator(database_url)
+    owner, stranger = _people("rd", 2)
+    await seed_viewers(database_url, [owner, stranger])
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _send(client, database_url, room_id, [event(room_id, "enter", owner)])
+        drop = await _start(
+            client,
+            "coupons",
+            room_id,
+            token,
+            {"title": "满199减20", "value_cents": 2000, "threshold_cents": 19900, "quantity": 5},
+        )
+        await _send(
+            client, database_url, room_id, [event(room_id, "comment", owner, content="来了")]
+        )
+        ledger = await ledger_of(database_url, drop["drop_id"])
+        (coupon_id,) = [m.payload["grant_id"] for m in ledger.outbox]
+
+        async def state() -> str:
+            rows = await _query(
+                database_url, select(Grant.state).where(Grant.public_id == coupon_id)
+            )
+            return str(rows[0][0])
+
+        # Someone else's order, an order under the threshold, an order after expiry: unused.
+        await _send(
+            client, database_url, room_id, [_order(room_id, stranger, 50000, coupon_id=coupon_id)]
+        )
+        await _send(
+            client, database_url, room_id, [_order(room_id, owner, 19800, coupon_id=coupon_id)]
+        )
+        late = _order(room_id, owner, 30000, coupon_id=coupon_id)
+        late["ts"] = int((time.time() + 2 * 86400) * 1000)
+        await _send(client, database_url, room_id, [late])
+        assert await state() == "granted"
+        # The owner, at the threshold, in time: used.
+        await _send(
+            client, database_url, room_id, [_order(room_id, owner, 19900, coupon_id=coupon_id)]
+        )
+        assert await state() == "redeemed"
 
 
 async def test_linked_accounts_of_one_person_get_one_packet(server, database_url, room_id):

@@ -300,7 +300,12 @@ class LedgerMachine(RuleBasedStateMachine):
                 if grant is None:
                     return False
                 used = await ledger.redeem(
-                    session, grant.public_id, f"o-{uuid.uuid4().hex[:8]}", 9900, utcnow()
+                    session,
+                    grant.public_id,
+                    buyer_id=grant.customer_id,  # its owner
+                    order_id=f"o-{uuid.uuid4().hex[:8]}",
+                    amount_cents=9900,
+                    at=utcnow(),
                 )
                 await commit(session)
                 return used is not None

@@ -225,8 +225,8 @@ def test_load_demo_customers_merges_member_rows(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert load_demo_customers(csv_file) == [
-        DemoCustomer("王姐", union_id="U-1", phone_hash="ph1", platform_user_id="dy_1"),
-        DemoCustomer("李哥", union_id=None, phone_hash="ph2", platform_user_id="dy_2"),
+        DemoCustomer("王姐", "U-1", "ph1", platform_user_id="dy_1", platform="douyin"),
+        DemoCustomer("李哥", None, "ph2", platform_user_id="dy_2", platform="douyin"),
     ]
     assert load_demo_customers(tmp_path / "missing.csv") == []
 

@@ -21,6 +21,7 @@ import {
   toast,
 } from "./dom.js";
 import { setupControls } from "./ops-controls.js";
+import { setupOutbox } from "./ops-outbox.js";
 import { loginBanner } from "./session.js";
 import { setupThresholds } from "./thresholds.js";
 
@@ -404,6 +405,7 @@ setInterval(() => {
 bindStatus(channel, $('[data-testid="conn-status"]'));
 setupControls(roomId);
 setupThresholds(roomId, channel);
+setupOutbox(roomId);
 renderAlerts();
 renderCampaigns();
 channel.start();

@@ -188,10 +188,12 @@ class WindowStats:
     interest_counts: dict[str, int]
     unique_commenters: int
     interacting_users: int
-    # The viewer count used for the interaction rate: given by the caller, else the latest
-    # sample recorded inside the window.
+    # The viewer count now: given by the caller, else the latest sample inside the window.
     viewers: int | None
     viewers_avg: float | None
+    # Everyone in the room at some time in the window: `viewers` plus those who left in it.
+    audience: int | None
+    # Interacting users over the window / `audience`.
     interaction_rate: float | None
     enters: int
     leaves: int
@@ -363,8 +365,8 @@ class RoomWindows:
     def stats(self, now: datetime, window_s: int, viewers: int | None = None) -> WindowStats:
         """Aggregates over the last `window_s` seconds (a multiple of 10, at most 900).
 
-        `viewers` is the current online count for the interaction rate; without it the
-        latest viewer sample inside the window is used.
+        `viewers` is the current online count (the interaction rate's base, with those who
+        left during the window); without it the latest viewer sample inside the window is used.
         """
         if window_s % BUCKET_S or not BUCKET_S <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be a multiple of {BUCKET_S} up to {MAX_WINDOW_S}")
@@ -404,9 +406,12 @@ class RoomWindows:
                 viewers_last = b.viewers_last
         interactors |= commenters
         viewer_base = viewers if viewers is not None else viewers_last
-        rate = None
-        if viewer_base:
-            rate = min(1.0, len(interactors) / viewer_base)
+        # Interactors are counted over the whole window, so the base is everyone who was in the
+        # room during it, not only who is here now: in a room whose audience turns over every
+        # minute or two, dividing by the viewers now reads 100 % however quiet the room is.
+        # (Someone who left and came back within the window counts twice: a slight under-read.)
+        audience = viewer_base + leaves if viewer_base is not None else None
+        rate = min(1.0, len(interactors) / audience) if audience else None
         return WindowStats(
             window_s=window_s,
             comments=comments,
@@ -421,6 +426,7 @@ class RoomWindows:
             interacting_users=len(interactors),
             viewers=viewer_base,
             viewers_avg=viewers_sum / viewers_n if viewers_n else None,
+            audience=audience,
             interaction_rate=rate,
             enters=enters,
             leaves=leaves,

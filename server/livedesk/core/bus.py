@@ -11,14 +11,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from livedesk.core.tasks import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
 SUBSCRIPTION_QUEUE_SIZE = 10_000
+PUBLISH_QUEUE_SIZE = 10_000
+HEALTH_TIMEOUT_S = 1.0
 
 
 class Subscription:
@@ -48,7 +55,8 @@ class Subscription:
 
 class Bus(Protocol):
     async def publish(self, channel: str, message: bytes) -> None:
-        """At-most-once delivery to current subscribers; may raise if the backend is down."""
+        """At-most-once delivery to current subscribers, in publish order; returns at once,
+        never waits on (or raises for) a backend that is down."""
 
     def subscribe(self, *channels: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """A subscription that lives for the context; messages published after entry arrive
@@ -89,16 +97,76 @@ class MemoryBus:
 
 
 class RedisBus:
-    """Redis pub/sub: one connection for publishing, one per subscription (one per process)."""
+    """Redis pub/sub: one connection for publishing, one per subscription (one per process).
 
-    def __init__(self, url: str):
+    `publish` never makes its caller wait on Redis. Its callers are a webhook between the
+    commit and the 202, and the pipeline between two batches: a Redis that is slow, frozen or
+    gone must cost them nothing (a doorbell is at-most-once anyway; the database polls cover a
+    lost one). Messages go into a bounded queue that one task sends in order, many per round
+    trip; while Redis is away the oldest are dropped and counted in `dropped`.
+    """
+
+    def __init__(self, url: str, *, queue_size: int = PUBLISH_QUEUE_SIZE):
         self._redis: Redis = Redis.from_url(
-            url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=10
+            url,
+            socket_timeout=2,
+            socket_connect_timeout=2,
+            health_check_interval=10,
+            # One quick retry rides over a connection Redis closed (a restart); the send loop
+            # does the backing off, so redis-py's default of ten retries would only add delay.
+            retry=Retry(NoBackoff(), 1),
         )
         self._url = url
+        self._outgoing: deque[tuple[str, bytes]] = deque(maxlen=queue_size)
+        self._wake = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()  # nothing queued or being sent
+        self._idle.set()
+        self.dropped = 0
 
     async def publish(self, channel: str, message: bytes) -> None:
-        await self._redis.publish(channel, message)
+        if len(self._outgoing) == self._outgoing.maxlen:
+            self.dropped += 1  # the deque drops the oldest
+        self._outgoing.append((channel, message))
+        self._idle.clear()
+        self._wake.set()
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_loop(), name="redis-publish")
+
+    async def _send_loop(self) -> None:
+        backoff_s = 0.1
+        lost = 0  # doorbells dropped in the current outage
+        while True:
+            if not self._outgoing:
+                self._idle.set()
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outgoing:
+                batch = [self._outgoing.popleft() for _ in range(min(len(self._outgoing), 500))]
+                try:
+                    async with self._redis.pipeline(transaction=False) as pipe:
+                        for channel, message in batch:
+                            pipe.publish(channel, message)
+                        await pipe.execute()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    raise_if_cancelling()
+                    if not lost:
+                        log.warning("redis publish failing (%s): dropping doorbells", exc)
+                    self.dropped += len(batch)
+                    lost += len(batch)
+                    await asyncio.sleep(backoff_s)
+                    backoff_s = min(backoff_s * 2, 2.0)
+                    continue
+                if lost:
+                    log.warning("redis publish recovered; %d doorbells dropped meanwhile", lost)
+                lost, backoff_s = 0, 0.1
+
+    async def _flush(self, timeout_s: float) -> None:
+        """Give queued doorbells a moment to go out (on shutdown)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout_s)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
@@ -127,6 +195,7 @@ class RedisBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 log.warning("redis subscription lost (%s); retrying in %.1fs", exc, backoff_s)
                 await asyncio.sleep(backoff_s)
                 backoff_s = min(backoff_s * 2, 5.0)
@@ -136,12 +205,18 @@ class RedisBus:
                     await client.aclose()
 
     async def healthy(self) -> bool:
+        # Bounded: a readiness probe must answer even when Redis hangs (SIGSTOP, a dead host).
         try:
-            return bool(await self._redis.ping())
+            return bool(await asyncio.wait_for(self._redis.ping(), HEALTH_TIMEOUT_S))
         except Exception:
             return False
 
     async def close(self) -> None:
+        if self._sender is not None:
+            await self._flush(timeout_s=1.0)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
         await self._redis.aclose()
 
 

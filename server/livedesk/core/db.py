@@ -12,9 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
+from livedesk.core import sqlite
 from livedesk.core.clock import ensure_aware
 
 log = logging.getLogger(__name__)
@@ -61,8 +61,8 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
-        _tune_sqlite(engine.sync_engine)
+        engine = create_async_engine(url, connect_args={"timeout": sqlite.LOCK_TIMEOUT_S})
+        sqlite.configure(engine.sync_engine)
         return engine
     return create_async_engine(
         url,
@@ -73,18 +73,6 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # JIT off: it only slows the short OLTP statements livedesk runs.
         connect_args={"server_settings": {"jit": "off"}, "timeout": 5, "command_timeout": 30},
     )
-
-
-def _tune_sqlite(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # WAL for concurrent readers; FULL so a 202 survives power loss, as the contract promises.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -55,9 +55,27 @@ PANEL_CONNECTIONS = Gauge(
 PANEL_SLOW_CLOSES = Counter(
     "livedesk_panel_slow_closes_total", "Panel sockets closed for not keeping up (4008)"
 )
+PANEL_ATTACHES = Counter(
+    "livedesk_panel_attaches_total",
+    "Panel sockets brought up to date, by source: memory (this worker's recent history, no "
+    "query), log (missed messages read from the room log), snapshot (the room row)",
+    ["source"],
+)
 CLAIMS = Counter(
     "livedesk_claims_total",
     "Red-packet and coupon claims, by outcome (granted, held, redeemed)",
+    ["outcome"],
+)
+# Read from the database by each running sender, so every worker reports the same figure.
+OUTBOX_BACKLOG = Gauge(
+    "livedesk_outbox_backlog",
+    "Outbox messages not delivered, by state (pending, dead), over every room",
+    ["state"],
+    multiprocess_mode="livemax",
+)
+OUTBOX_ATTEMPTS = Counter(
+    "livedesk_outbox_attempts_total",
+    "Outgoing fulfilment webhook attempts, by outcome (delivered, retry, dead)",
     ["outcome"],
 )
 

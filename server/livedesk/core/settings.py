@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Demo secrets are only used when `demo_mode` is on; production must set its own.
@@ -13,6 +13,8 @@ DEMO_WEBHOOK_SECRETS = {
     "generic": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     "douyin": "livedesk-demo-douyin-secret",
 }
+# What the demo's built-in fulfilment receiver and the server share, in demo mode only.
+DEMO_FULFILMENT_SECRET = "whsec_ZGVtby1mdWxmaWxtZW50LXJlY2VpdmVyLWtleQ=="
 
 
 class Settings(BaseSettings):
@@ -46,10 +48,25 @@ class Settings(BaseSettings):
     resume_max_messages: int = 5000
     ws_send_buffer_bytes: int = 1024 * 1024
     ws_heartbeat_s: float = 15.0
+    # A ping unanswered this long means the client is that far behind on what it is sent
+    # (kernel buffers hide a slow reader from the send buffer's bound): closed as slow (4008).
+    ws_pong_timeout_s: float = 20.0
     ws_auth_timeout_s: float = 5.0
     kpi_interval_s: float = 1.0
     # snownlp worker processes per server process (0: a thread in-process, for tests).
     sentiment_processes: int = 1
+
+    # Fulfilment: grants leave through the outbox as signed Standard Webhooks to this URL.
+    # Unset: no sender runs and grants wait in the outbox, pending, until one is configured.
+    fulfilment_url: str | None = None
+    fulfilment_secret: str | None = None  # whsec_<base64>; required with a URL outside demo mode
+    fulfilment_timeout_s: float = Field(default=10.0, gt=0)
+    # Dead after this many failed attempts; each retry waits a capped, jittered exponential delay.
+    fulfilment_max_attempts: int = Field(default=12, ge=1)
+    fulfilment_base_delay_s: float = Field(default=2.0, gt=0)
+    fulfilment_max_delay_s: float = Field(default=900.0, gt=0)
+    fulfilment_batch_size: int = Field(default=20, ge=1, le=1000)
+    fulfilment_poll_interval_s: float = Field(default=1.0, gt=0)
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod
@@ -67,6 +84,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _fulfilment_is_signed(self) -> Settings:
+        if self.fulfilment_url and self.fulfilment_signing_secret() is None:
+            raise ValueError("LIVEDESK_FULFILMENT_URL needs LIVEDESK_FULFILMENT_SECRET (whsec_...)")
+        return self
+
+    def fulfilment_signing_secret(self) -> str | None:
+        """The secret outgoing webhooks are signed with; the demo one in demo mode."""
+        if self.fulfilment_secret:
+            return self.fulfilment_secret
+        return DEMO_FULFILMENT_SECRET if self.demo_mode else None
 
     @property
     def is_sqlite(self) -> bool:

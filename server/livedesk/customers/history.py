@@ -69,6 +69,8 @@ def store_history(customer: Customer, orders: Iterable[PaidOrder]) -> None:
     customer.last_order_at = ranked[0].ordered_at if ranked else None
     customer.last_items = _names(ranked[0]) if ranked else []
     _set_recent(customer, [_encode(order) for order in ranked[:MAX_RECENT_ORDERS]])
+    if ranked:
+        _known_since(customer, ranked[-1].ordered_at)
 
 
 def add_paid(customer: Customer, order: PaidOrder) -> None:
@@ -79,6 +81,7 @@ def add_paid(customer: Customer, order: PaidOrder) -> None:
         customer.first_order_at = order.ordered_at
     if customer.last_order_at is None or order.ordered_at > customer.last_order_at:
         customer.last_order_at = order.ordered_at
+    _known_since(customer, order.ordered_at)
     recent = list(customer.recent_orders or [])
     top = _decode(recent[0]) if recent else None
     if top is None or _rank(order) > (top[1], top[0]):
@@ -221,6 +224,14 @@ async def apply_refund(
 
 
 # --- helpers -----------------------------------------------------------------------------
+
+
+def _known_since(customer: Customer, moment: datetime) -> None:
+    """Someone who paid at `moment` was known by then: a CRM member imported today with orders
+    from last year is not a brand-new account (the anti-abuse rules look at `first_seen_at`).
+    Only ever moves it earlier; a refund does not make anyone newer."""
+    if customer.first_seen_at is None or moment < customer.first_seen_at:
+        customer.first_seen_at = moment
 
 
 def _rank(order: PaidOrder) -> tuple[datetime, str]:

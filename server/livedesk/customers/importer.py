@@ -406,6 +406,9 @@ def _fill(customer: Customer, member: _Member) -> None:
         customer.union_id = member.union_id
     if member.phone_hash and customer.phone_hash is None:
         customer.phone_hash = member.phone_hash
+    # Members imported before first_seen_at followed the order history: a re-run heals them.
+    if customer.first_order_at is not None and customer.first_order_at < customer.first_seen_at:
+        customer.first_seen_at = customer.first_order_at
 
 
 def _new_customer_values(member: _Member) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class Customer(Base):
     points_balance: Mapped[int] = mapped_column(BigInteger, default=0)
     # opted_out | open_complaint | refund_in_progress: named to ops, never on stream.
     do_not_greet: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # The earliest sign of this person: their first sighting on a stream, or an earlier paid
+    # order (a CRM member's history), never the moment of an import.
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -79,6 +79,12 @@ async def identify_batch(
     created = {answer.customer.id for answer in resolved.values() if answer.created}
     returning = await _returning(session, events, customers)
 
+    buyers = {customers[e.user.id].id for e in events if e.order is not None and e.user is not None}
+    if buyers:
+        # Lock every buyer now, in id order: taken one by one in event order, two rooms' batches
+        # with the same two buyers in opposite orders would deadlock on PostgreSQL.
+        await session.flush()  # the fresh read below must not overwrite pending changes
+        await session.execute(repo.lock_customers(buyers))
     histories: dict[int, PurchaseHistory] = {}
     answers: list[Identified | None] = []
     for event in events:

@@ -26,6 +26,13 @@ class OutboxMessage(Base):
             postgresql_where=text("state = 'pending'"),
             sqlite_where=text("state = 'pending'"),
         ),
+        # Dead letters by room, for ops and the backlog gauge, without reading delivered rows.
+        Index(
+            "ix_outbox_dead",
+            "room_id",
+            postgresql_where=text("state = 'dead'"),
+            sqlite_where=text("state = 'dead'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)

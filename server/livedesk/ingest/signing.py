@@ -55,6 +55,15 @@ def sign_standard(secret: str, msg_id: str, timestamp_s: int, body: bytes) -> st
     return "v1," + base64.b64encode(digest).decode()
 
 
+def standard_headers(secret: str, msg_id: str, timestamp_s: int, body: bytes) -> dict[str, str]:
+    """The three headers a Standard Webhooks sender adds, `verify_standard`'s counterpart."""
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp_s),
+        "webhook-signature": sign_standard(secret, msg_id, timestamp_s, body),
+    }
+
+
 def verify_standard(
     secret: str,
     headers: Mapping[str, str],

@@ -16,7 +16,9 @@ from livedesk.auth.models import Operator
 from livedesk.core.settings import Settings
 from livedesk.panels.connection import (
     CLOSE_FORBIDDEN,
+    CLOSE_SLOW,
     CLOSE_UNAUTHORIZED,
+    PING,
     Connection,
 )
 from livedesk.panels.hub import Hub
@@ -73,7 +75,10 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
         await websocket.close(CLOSE_FORBIDDEN, "origin not allowed")
         return
     await websocket.accept()
-    operator, _ = await _authenticate(websocket, settings)
+    try:
+        operator, _ = await _authenticate(websocket, settings)
+    except WebSocketDisconnect:
+        return  # gone before signing in (a reconnect storm's impatient clients): nothing to do
     if operator is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "authentication required")
         return
@@ -89,7 +94,7 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
         await hub.attach(connection, after_seq)
         await asyncio.gather(
             _read_loop(websocket, connection),
-            _heartbeat(connection, settings.ws_heartbeat_s),
+            _heartbeat(connection, settings.ws_heartbeat_s, settings.ws_pong_timeout_s),
         )
     except (WebSocketDisconnect, RuntimeError):
         pass
@@ -113,6 +118,8 @@ async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
                 message = orjson.loads(raw)
                 if isinstance(message, dict) and message.get("type") == "ping":
                     connection.offer('{"type":"pong"}')
+                elif isinstance(message, dict) and message.get("type") == "pong":
+                    connection.ponged.set()
                 elif not isinstance(message, dict) or message.get("type") not in CLIENT_TYPES:
                     connection.offer('{"type":"error","data":{"reason":"unknown message type"}}')
             receive = asyncio.ensure_future(websocket.receive_text())
@@ -121,10 +128,35 @@ async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
         closed.cancel()
 
 
-async def _heartbeat(connection: Connection, interval_s: float) -> None:
-    # Jittered so a thousand panels don't all ping in the same millisecond.
+async def _heartbeat(connection: Connection, interval_s: float, pong_timeout_s: float) -> None:
+    """Ping at a jittered interval (so a thousand panels don't all ping in the same ms) and
+    expect the pong within `pong_timeout_s` of the ping reaching the socket. Everything sent
+    before it is ahead of it on the wire, so a late pong means a client that far behind: one
+    reading slower than the room talks is closed as slow and resumes, rather than drifting
+    minutes behind while the kernel's socket buffers (megabytes, autotuned) keep the send
+    buffer's byte bound from ever filling. (A ping stuck in our own queue is our lag, not the
+    client's: the clock starts when it is written; a queue that stays stuck hits the bound.)"""
     while not connection.closed.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(connection.closed.wait(), interval_s * random.uniform(0.8, 1.2))
-        if not connection.closed.is_set():
-            connection.offer('{"type":"ping"}')
+        if connection.closed.is_set():
+            return
+        connection.ping_written.clear()
+        connection.ponged.clear()
+        connection.offer(PING)
+        if not await _first(connection.ping_written, connection.closed):
+            return
+        if not await _first(connection.ponged, connection.closed, timeout_s=pong_timeout_s):
+            connection.close(CLOSE_SLOW, "slow consumer: no pong in time, reconnect and resume")
+
+
+async def _first(*events: asyncio.Event, timeout_s: float | None = None) -> bool:
+    """Wait until one of `events` is set (False: none within `timeout_s`), and whether the
+    first of them is."""
+    waiters = {asyncio.ensure_future(event.wait()) for event in events}
+    try:
+        await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    return events[0].is_set()

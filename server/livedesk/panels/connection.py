@@ -19,6 +19,7 @@ CLOSE_SLOW = 4008
 CLOSE_UNAUTHORIZED = 4001
 CLOSE_FORBIDDEN = 4003
 CLOSE_RESTART = 1012  # "service restart": clients reconnect and resume
+PING = '{"type":"ping"}'
 
 
 class Connection:
@@ -33,6 +34,10 @@ class Connection:
         self._queue: deque[str] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
+        # The heartbeat: the ping handed to the socket (our own queue is not the client's
+        # lag), then the client's {"type": "pong"}.
+        self.ping_written = asyncio.Event()
+        self.ponged = asyncio.Event()
 
     @property
     def is_host(self) -> bool:
@@ -71,6 +76,8 @@ class Connection:
                     text = self._queue.popleft()
                     self._queued_bytes -= len(text)
                     await self.websocket.send_text(text)
+                    if text == PING:
+                        self.ping_written.set()
         except Exception as exc:  # the peer went away mid-send
             log.debug("panel socket write failed: %s", exc)
             self.close(1006, "send failed")

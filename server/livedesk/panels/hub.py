@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from livedesk.core import metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
+from livedesk.core.tasks import raise_if_cancelling
 from livedesk.panels.connection import CLOSE_SLOW, Connection
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
@@ -95,6 +96,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("hub listener failed; restarting")
                 await asyncio.sleep(1)
 
@@ -135,6 +137,7 @@ class Hub:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                raise_if_cancelling()
                 log.warning("hub reconcile failed: %s", exc)
 
     async def reconcile(self) -> None:
@@ -155,20 +158,38 @@ class Hub:
     # --- sockets --------------------------------------------------------------------------
 
     async def attach(self, connection: Connection, after_seq: int | None) -> None:
-        """Bring a new socket up to date (history or snapshot), then add it to live delivery."""
+        """Bring a new socket up to date (history or snapshot), then add it to live delivery.
+
+        A feed that already has sockets is kept current by the doorbell (and `reconcile`), so
+        a resuming socket is served from memory without a query: a thousand panels that
+        reconnect at once after a network blip cost the database nothing. The log is read only
+        when this worker was not watching the room, when the client has seen more than this
+        worker has (it comes from another worker), or when its history is no longer in memory;
+        the room row's snapshot only for a fresh client or one too far behind."""
         feed = self._feeds.setdefault(connection.room_id, RoomFeed(connection.room_id))
         async with feed.lock:
-            async with self._sessions() as session:
-                head = await rooms.snapshot_of(session, connection.room_id)
-            head_seq, snapshot = head if head is not None else (0, empty_snapshot())
-            if feed.last_seq is None or not feed.connections:
-                # Nobody here was listening, so what we remember may be stale: start at the head.
-                feed.recent.clear()
-                feed.last_seq = head_seq
-            elif head_seq > feed.last_seq:
-                await self._catch_up(feed, head_seq)
-            history = await self._history(feed, after_seq) if after_seq is not None else None
+            history: list[rooms.LogMessage] | None = None
+            if after_seq is not None:
+                source = "memory"
+                if feed.last_seq is None or not feed.connections:
+                    # Nobody here was listening: the room may have moved on since.
+                    await self._refresh(feed, await self._head_seq(feed.room_id))
+                    source = "log"
+                elif after_seq > feed.last_seq:
+                    await self._catch_up(feed)  # never replay to it what it has already seen
+                    source = "log"
+                if not _remembers(feed, after_seq):
+                    source = "log"  # older than the recent history kept here
+                history = await self._history(feed, after_seq)
             if history is None:
+                source = "snapshot"
+                async with self._sessions() as session:
+                    head = await rooms.snapshot_of(session, connection.room_id)
+                head_seq, snapshot = head if head is not None else (0, empty_snapshot())
+                if feed.last_seq is None or not feed.connections:
+                    await self._refresh(feed, head_seq)
+                elif head_seq > feed.last_seq:
+                    await self._catch_up(feed, head_seq)
                 if after_seq is not None:
                     connection.offer('{"type":"reset"}')
                 connection.offer(self._snapshot_frame(connection, head_seq, snapshot))
@@ -178,6 +199,22 @@ class Hub:
                     connection.offer(message.body)
             feed.connections.add(connection)
             metrics.PANEL_CONNECTIONS.labels(connection.role).inc()
+            metrics.PANEL_ATTACHES.labels(source).inc()
+
+    async def _head_seq(self, room_id: str) -> int:
+        async with self._sessions() as session:
+            head_seq = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
+        return head_seq or 0
+
+    async def _refresh(self, feed: RoomFeed, head_seq: int) -> None:
+        """Bring an unwatched feed to the room's head: extend what it remembers from the log
+        when that is recent enough (log rows never change), else start afresh. Lock held."""
+        behind = head_seq - feed.last_seq if feed.last_seq is not None else None
+        if behind is not None and 0 <= behind <= RECENT_PER_ROOM:
+            await self._catch_up(feed, head_seq)
+        else:
+            feed.recent.clear()
+            feed.last_seq = head_seq
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.room_id)
@@ -195,7 +232,7 @@ class Hub:
             return []
         if feed.last_seq - after_seq > self._resume_max:
             return None
-        if feed.recent and feed.recent[0].seq <= after_seq + 1:
+        if _remembers(feed, after_seq):
             return [m for m in feed.recent if m.seq > after_seq]
         async with self._sessions() as session:
             messages = await rooms.read_after(
@@ -212,3 +249,9 @@ class Hub:
                 data.pop(key, None)
         data["last_seq"] = seq
         return rooms.envelope(connection.room_id, seq, "snapshot", data, utcnow())
+
+
+def _remembers(feed: RoomFeed, after_seq: int) -> bool:
+    """Whether the feed's recent history holds everything after `after_seq`."""
+    assert feed.last_seq is not None
+    return after_seq >= feed.last_seq or bool(feed.recent and feed.recent[0].seq <= after_seq + 1)

@@ -127,7 +127,12 @@ class PromotionEngine:
                 continue
             if order.coupon_id:
                 grant = await ledger.redeem(
-                    session, order.coupon_id, order.order_id, order.amount_cents, now
+                    session,
+                    order.coupon_id,
+                    buyer_id=outcome.customer_id,
+                    order_id=order.order_id,
+                    amount_cents=order.amount_cents,
+                    at=event.ts,
                 )
                 if grant is not None:
                     out.counters["redeemed"] += 1

@@ -21,6 +21,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.customers import repository as customers_repo
 from livedesk.customers.models import Customer
 from livedesk.fulfilment import outbox
 from livedesk.promotions.models import (
@@ -155,23 +156,49 @@ async def reject_held(session: AsyncSession, grant: Grant, by: str) -> bool:
 
 
 async def redeem(
-    session: AsyncSession, public_id: str, order_id: str, amount_cents: int, now: datetime
+    session: AsyncSession,
+    public_id: str,
+    *,
+    buyer_id: int,
+    order_id: str,
+    amount_cents: int,
+    at: datetime,
 ) -> Grant | None:
-    """Mark a granted packet or coupon used by an order, once; None if it was not claimable."""
+    """Mark a granted packet or coupon used by an order, once. Only the person it was given to
+    (any of their linked accounts) can use it, and a coupon only on an order that meets its
+    threshold, before it expires; None when the order cannot use it."""
+    found = (
+        await session.execute(
+            select(Grant, Campaign)
+            .join(Campaign, Campaign.id == Grant.campaign_id)
+            .where(Grant.public_id == public_id, Grant.state == GRANTED)
+        )
+    ).one_or_none()
+    if found is None:
+        return None
+    grant, campaign = found
+    if campaign.kind == "coupon" and (
+        amount_cents < (campaign.config or {}).get("threshold_cents", 0) or at > campaign.ends_at
+    ):
+        return None
+    owner = await customers_repo.root_customer(session, grant.customer_id)
+    if owner is None or owner.id != buyer_id:
+        return None
     used = await session.execute(
         update(Grant)
-        .where(Grant.public_id == public_id, Grant.state == GRANTED)
+        .where(Grant.id == grant.id, Grant.state == GRANTED)
         .values(
             state=REDEEMED,
             redeemed_order_id=order_id,
             redeemed_gmv_cents=amount_cents,
-            redeemed_at=now,
+            redeemed_at=at,
         )
         .execution_options(synchronize_session=False)
     )
     if _rowcount(used) != 1:
         return None
-    return await session.scalar(select(Grant).where(Grant.public_id == public_id))
+    await session.refresh(grant)
+    return grant
 
 
 async def earn_points(session: AsyncSession, customer_id: int, ref: str, points: int) -> bool:

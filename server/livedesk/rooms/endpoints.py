@@ -17,10 +17,12 @@ from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.cues.hints import Hint, HintState
+from livedesk.customers.report import top_customers
 from livedesk.rooms import report, service
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules
+from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
 
@@ -63,7 +65,8 @@ async def room_report(
 ) -> Any:
     """The post-session review as JSON, or as CSV with `?format=csv`."""
     room = await _room(session, room_id)
-    labels = _rulebook(request).get(LexiconRules).intent_labels()
+    rulebook = _rulebook(request)
+    labels = rulebook.get(LexiconRules).intent_labels()
     body: dict[str, Any] = {
         "room_id": room.id,
         "title": room.title,
@@ -72,7 +75,7 @@ async def room_report(
         "kpis": report.headline(room),
         "drops": [],
         "top_intents": report.top_intents(room, labels),
-        "top_customers": [],
+        "top_customers": await top_customers(session, room.id, rulebook.get(TierRules), utcnow()),
         **(await report.timelines(session, room.id)),
     }
     for extend in request.app.state.report_parts:

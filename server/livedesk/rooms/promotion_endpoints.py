@@ -298,6 +298,50 @@ async def held_claims(room_id: str, session: SessionDep, _operator: OpsOnly) -> 
     }
 
 
+@router.get("/{room_id}/grants", responses={**AUTH, **NOT_FOUND})
+async def list_grants(
+    room_id: str,
+    session: SessionDep,
+    _operator: OpsOnly,
+    after: Annotated[int, Query(ge=0, description="`next_after` of the previous page")] = 0,
+    state: Literal["granted", "held", "redeemed", "rejected"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> dict[str, Any]:
+    """Packets and coupons given (or held) in the room, oldest first, a page at a time: who
+    got what, and the id an order names as its `coupon_id` when the grant is used."""
+    await _room(session, room_id)
+    query = (
+        select(Grant, Campaign)
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(Grant.room_id == room_id, Grant.id > after)
+        .order_by(Grant.id)
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(Grant.state == state)
+    rows = (await session.execute(query)).all()
+    grants = []
+    for grant, campaign in rows:
+        item: dict[str, Any] = {
+            "grant_id": grant.public_id,
+            "campaign_id": campaign.public_id,
+            "kind": campaign.kind,
+            "title": campaign.title,
+            "customer_id": grant.customer_id,
+            "platform_user_id": grant.platform_user_id,
+            "amount_cents": grant.amount_cents,
+            "state": grant.state,
+            "created_at": grant.created_at.isoformat(),
+            "redeemed_order_id": grant.redeemed_order_id,
+        }
+        if campaign.kind == "coupon":
+            config = campaign.config or {}
+            item["threshold_cents"] = config.get("threshold_cents", 0)
+            item["expires_at"] = campaign.ends_at.isoformat()
+        grants.append(item)
+    return {"grants": grants, "next_after": rows[-1][0].id if rows else after}
+
+
 @router.post(
     "/{room_id}/claims/{claim_id}/{decision}",
     responses={

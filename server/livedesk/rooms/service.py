@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core import metrics
+from livedesk.core import metrics, sqlite
 from livedesk.core.bus import Bus
 from livedesk.core.clock import iso_local, utcnow
 from livedesk.core.db import after_commit
@@ -80,10 +80,8 @@ async def lock_room(
 ) -> Room | None:
     """Take the room's row lock for this transaction (None: no such room, or taken elsewhere
     when `skip_locked`). All log appends of a room happen under this lock."""
-    if session.bind is not None and session.bind.dialect.name == "sqlite":
-        # SQLite has no row locks, and its driver runs reads outside the transaction until the
-        # first write: write first, so the database's one write lock is ours before we read.
-        await session.execute(update(Room).where(Room.id == room_id).values(last_seq=Room.last_seq))
+    # SQLite has no row locks: there the process's writers' turn stands in for this one.
+    await sqlite.take_write_turn(session)
     query = select(Room).where(Room.id == room_id).with_for_update(skip_locked=skip_locked)
     query = query.execution_options(populate_existing=True)
     return (await session.execute(query)).scalar_one_or_none()

@@ -6,7 +6,9 @@ Generation (`session.py`) knows nothing of HTTP; this module knows nothing of wh
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import logging
 import time
 import uuid
 from collections import deque
@@ -33,13 +35,13 @@ from livedesk.core.jsonutil import dumps
 from livedesk.ingest.schemas import Event as EventSchema
 from livedesk.ingest.schemas import describe_errors
 from livedesk.ingest.signing import sign_standard
-from livedesk.simulator.session import (
-    DemoCustomer,
-    SessionSimulator,
-    default_customers_file,
-    load_demo_customers,
-)
+from livedesk.simulator import crm
+from livedesk.simulator.live import LiveLink, import_members
+from livedesk.simulator.offers import RoomOffers
+from livedesk.simulator.people import DemoCustomer, default_customers_file, load_demo_customers
+from livedesk.simulator.session import SessionSimulator
 
+log = logging.getLogger(__name__)
 Event = dict[str, Any]
 ProgressCallback = Callable[["SendStats"], None]
 
@@ -377,6 +379,9 @@ async def simulate(
     stats: SendStats | None = None,
     on_progress: ProgressCallback | None = None,
     wait_up_s: float = 0.0,
+    ops_token: str | None = None,
+    synthetic_members: int = crm.SYNTHETIC_MEMBERS,
+    on_note: Callable[[str], None] | None = None,
 ) -> SendStats:
     """Stream a simulated live session into `room_id` until `duration_s` (or cancellation).
 
@@ -384,30 +389,68 @@ async def simulate(
     one; pass `()` for a room of strangers only. With `wait_up_s`, first wait that long at most
     for the server to answer `/healthz`, so a simulator started with the server does not lose
     the room's first arrivals.
+
+    With an `ops_token` the simulator also acts through the operators' interfaces (`live.py`):
+    it imports `synthetic_members` more CRM members (0: none) so that returning customers come
+    back in a believable share, and it follows the room's live channel and grants list so that
+    viewers type a rain's passphrase while it pours and pay with the coupons and packets they
+    were given. `on_note` hears what that link does (imported, connected, refused).
     """
     if customers is None:
         customers = load_demo_customers(default_customers_file())
-    if wait_up_s > 0:
-        async with _client_scope(client) as http:
-            if not await wait_until_up(base_url, http, timeout_s=wait_up_s):
-                raise ConnectionError(f"{base_url} did not come up within {wait_up_s:g} s")
-    simulator = SessionSimulator(
-        room_id, seed=seed, customers=customers, returning_share=returning_share
-    )
-    batches = paced_batches(
-        simulator, rate_per_s=rate_per_s, duration_s=duration_s, interval_s=interval_s
-    )
-    if record is not None:
-        batches = recorded(batches, record)
-    return await send_batches(
-        base_url,
-        secret,
-        batches,
-        platform=platform,
-        client=client,
-        stats=stats,
-        on_progress=on_progress,
-    )
+    note = on_note or (lambda _text: None)
+    async with _client_scope(client) as http:
+        if wait_up_s > 0 and not await wait_until_up(base_url, http, timeout_s=wait_up_s):
+            raise ConnectionError(f"{base_url} did not come up within {wait_up_s:g} s")
+        offers = RoomOffers()
+        link: asyncio.Task[None] | None = None
+        if ops_token:
+            if synthetic_members > 0:
+                csv_text, members = crm.synthetic_members(synthetic_members, platform=platform)
+                report = await import_members(http, base_url, ops_token, csv_text)
+                if report is not None:
+                    customers = [*customers, *members]
+                    note(
+                        f"member base: {len(members)} members"
+                        f" ({report.get('imported_members', 0)} new,"
+                        f" {report.get('imported_orders', 0)} orders imported)"
+                    )
+                else:
+                    note("member base not imported (see the log); known customers only")
+            live = LiveLink(base_url, room_id, ops_token, offers, http, on_note=note)
+            link = asyncio.create_task(live.run(), name=f"simulator-link:{room_id}")
+        simulator = SessionSimulator(
+            room_id,
+            seed=seed,
+            customers=customers,
+            returning_share=returning_share,
+            platform=platform,
+            offers=offers,
+        )
+        batches = paced_batches(
+            simulator, rate_per_s=rate_per_s, duration_s=duration_s, interval_s=interval_s
+        )
+        if record is not None:
+            batches = recorded(batches, record)
+        try:
+            return await send_batches(
+                base_url,
+                secret,
+                batches,
+                platform=platform,
+                client=http,
+                stats=stats,
+                on_progress=on_progress,
+            )
+        finally:
+            if link is not None:
+                link.cancel()
+                # The link is an extra: its failure is logged, never the stream's result.
+                with contextlib.suppress(asyncio.CancelledError):
+                    try:
+                        await link
+                    except Exception:
+                        log.exception("the simulator's live link failed")
 
 
 # --- replay ---------------------------------------------------------------------------------

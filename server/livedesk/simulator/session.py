@@ -1,210 +1,50 @@
 """A live session as a stream of generic webhook events (CONTRACT §2), without any I/O.
 
-The generator keeps a small world: viewers who enter before they speak and leave later, a few
-heavy talkers, a product being pitched, stock that sells down, orders that are sometimes
-refunded, and known CRM customers who come back under a new platform id but with their
-`union_id`. The load generator reuses it, so sending lives elsewhere (`sender.py`).
+The generator keeps a small world: viewers who enter before they speak and leave later, most
+of them silent (a live room is mostly lurkers) and a few heavy talkers, a product being
+pitched, stock that sells down, orders that are sometimes refunded, and known CRM customers
+who come back (under a new platform id with their `union_id` or `phone_hash`, or under the
+account the CRM knows), talk and buy more than strangers, and come back again after leaving.
+
+What the room gives away reaches it through `offers` (fed by the live link when the sender has
+an ops token): while a red-packet rain pours, viewers type its passphrase; buyers pay with the
+packets and coupons they were granted (`coupon_id`). Buyers with enough points ask for the
+points packet, and a few newcomers come by a customer's invitation and name them as the
+`referrer` of their first order. The load generator reuses it, so sending lives elsewhere
+(`sender.py`).
 """
 
 from __future__ import annotations
 
-import csv
 import random
 import secrets
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from livedesk.core.settings import Settings
+from livedesk.simulator.catalogue import CATALOGUE, GIFTS, EventMix, Product
 from livedesk.simulator.danmaku import Category, DanmakuSampler
+from livedesk.simulator.offers import Rain, RoomOffers
+from livedesk.simulator.people import DemoCustomer as DemoCustomer
+from livedesk.simulator.people import default_customers_file as default_customers_file
+from livedesk.simulator.people import load_demo_customers as load_demo_customers
+from livedesk.simulator.people import random_nickname
 
 Event = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Product:
-    sku: str
-    name: str
-    price_cents: int
-    initial_stock: int
-
-
-# SKUs as in rules/lexicon.yaml and rules/examples/crm_customers.csv, so hints and talking
-# points fire on the simulated stream; prices are live-room prices in fen.
-CATALOGUE: tuple[Product, ...] = (
-    Product("SKU-SERUM-AA30", "抗老精华 30ml", 29900, 200),
-    Product("SKU-CREAM-50", "保湿面霜 50g", 19900, 300),
-    Product("SKU-WHITE-30", "美白精华 30ml", 25900, 200),
-    Product("SKU-MASK-10", "补水面膜 10片", 9900, 600),
-    Product("SKU-TONER-200", "精华水 200ml", 12900, 400),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class GiftKind:
-    name: str
-    unit_cents: int  # one piece; 1 抖币 = 10 fen
-    weight: float
-    max_count: int
-
-
-GIFTS: tuple[GiftKind, ...] = (
-    GiftKind("小心心", 10, 55, 99),
-    GiftKind("玫瑰", 10, 18, 66),
-    GiftKind("人气票", 10, 10, 10),
-    GiftKind("棒棒糖", 90, 6, 10),
-    GiftKind("墨镜", 2990, 4, 3),
-    GiftKind("跑车", 120_000, 1.5, 1),
-    GiftKind("嘉年华", 300_000, 0.5, 1),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class EventMix:
-    """The share of each event type; they sum to 1."""
-
-    comment: float = 0.70
-    membership: float = 0.15  # enter + leave; the split follows the audience size
-    like: float = 0.07
-    gift: float = 0.03
-    order: float = 0.042
-    refund: float = 0.003
-    stock: float = 0.005
-
-    def cumulative(self) -> list[tuple[float, str]]:
-        out: list[tuple[float, str]] = []
-        total = 0.0
-        for kind in ("comment", "membership", "like", "gift", "order", "refund", "stock"):
-            total += getattr(self, kind)
-            out.append((total, kind))
-        return out
-
-
-# --- nicknames: a few classics, many composed, some platform defaults ("用户3829104756") ---
-
-_NICKNAMES = (
-    "小美",
-    "王姐",
-    "爱买买的猫",
-    "阿琳",
-    "甜甜圈",
-    "芒果不甜",
-    "一颗柠檬",
-    "护肤小白",
-    "佳佳妈",
-    "奶茶续命",
-    "早睡早起",
-    "小仙女",
-    "糖糖",
-    "晴天",
-    "木子李",
-    "快乐星球",
-    "momo",
-    "Lily",
-    "阿紫",
-    "小鹿乱撞",
-    "月亮不睡我不睡",
-    "橘子汽水",
-    "不吃香菜",
-    "干饭人",
-    "岁岁平安",
-    "Amy",
-    "桃桃乌龙",
-    "一只小可爱",
-    "追光的人",
-    "安安妈妈",
-    "cici",
-    "花花",
-    "大眼睛",
-    "江南烟雨",
-)
-_SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何林罗高"
-_GIVEN = "美雪琳丽芳婷静敏燕玲娜倩红霞佳欣悦萌"
-_KIN = ("姐", "姐姐", "妹妹", "阿姨", "宝妈", "女士")
-_LIKES = ("买买", "吃鱼", "睡觉", "护肤", "追剧", "旅行", "喝奶茶", "囤货", "化妆")
-_ANIMALS = ("猫", "兔子", "小熊", "狐狸", "考拉", "小猪", "鲸鱼", "小鹿")
-_MOODS = ("可爱", "快乐", "温柔", "安静", "爱笑", "认真", "迷糊", "元气")
-_THINGS = ("西瓜", "云朵", "星星", "月亮", "小太阳", "棉花糖", "草莓", "向日葵")
-
-
-def random_nickname(rng: random.Random) -> str:
-    draw = rng.random()
-    if draw < 0.25:
-        return rng.choice(_NICKNAMES)
-    if draw < 0.40:
-        return rng.choice(_SURNAMES) + rng.choice(_KIN)
-    if draw < 0.52:
-        return "小" + rng.choice(_GIVEN)
-    if draw < 0.66:
-        return f"爱{rng.choice(_LIKES)}的{rng.choice(_ANIMALS)}"
-    if draw < 0.78:
-        return f"{rng.choice(_MOODS)}的{rng.choice(_THINGS)}"
-    if draw < 0.90:
-        return f"用户{rng.randrange(10**9, 10**10)}"
-    return f"{rng.choice(_NICKNAMES)}{rng.randrange(1, 10_000):04d}"
-
-
-@dataclass(frozen=True, slots=True)
-class DemoCustomer:
-    """A known customer from the CRM file; returns to the room under a new platform id."""
-
-    nickname: str
-    union_id: str | None = None
-    phone_hash: str | None = None
-    platform_user_id: str | None = None
-
-
-def load_demo_customers(path: Path) -> list[DemoCustomer]:
-    """One `DemoCustomer` per member of a CRM import file; [] when the file does not exist.
-
-    Only nickname / union_id / phone_hash / platform_user_id are read; a member spans several
-    rows (identities, order lines), so the first non-empty value of each column wins.
-    """
-    if not path.is_file():
-        return []
-    merged: dict[str, dict[str, str]] = {}
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            values = {key: (row.get(key) or "").strip() for key in _CUSTOMER_COLUMNS}
-            member = (row.get("member_id") or "").strip() or next(
-                (values[key] for key in _IDENTITY_COLUMNS if values[key]), ""
-            )
-            if not member:
-                continue
-            known = merged.setdefault(member, {})
-            for key, value in values.items():
-                if value and not known.get(key):
-                    known[key] = value
-    return [
-        DemoCustomer(
-            nickname=known.get("nickname") or "老顾客",
-            union_id=known.get("union_id"),
-            phone_hash=known.get("phone_hash"),
-            platform_user_id=known.get("platform_user_id"),
-        )
-        for known in merged.values()
-        if any(known.get(key) for key in _IDENTITY_COLUMNS)
-    ]
-
-
-def default_customers_file() -> Path:
-    """`<LIVEDESK_RULES_DIR>/examples/crm_customers.csv`: the demo's customer base."""
-    return Settings().rules_dir / "examples" / "crm_customers.csv"
-
-
-_IDENTITY_COLUMNS = ("union_id", "phone_hash", "platform_user_id")
-_CUSTOMER_COLUMNS = ("nickname", *_IDENTITY_COLUMNS)
 
 
 @dataclass(slots=True)
 class _Viewer:
     user: dict[str, str]
-    talk_weight: int  # 1..8: a few viewers do most of the talking
+    talk_weight: int  # 0 (never says a word, most viewers) .. 4: a few do most of the talking
     customer: DemoCustomer | None = None
     present: bool = False
     slot: int = -1  # index in the present list while present
+    talk_slot: int = -1  # index in the present talkers list while present (talkers only)
+    invited_by: str | None = None  # the platform user id whose share link brought them
+    has_ordered: bool = False
+    points: int = 0  # earned from this session's orders, as the rules credit them (estimate)
 
 
 @dataclass(slots=True)
@@ -239,16 +79,36 @@ _SAMPLERS = {
     "翻车": DanmakuSampler({Category.AFTER_SALES: 6.0, Category.NEGATIVE: 6.0}),
 }
 
-_TALK_WEIGHTS = (1, 1, 1, 1, 1, 1, 2, 2, 2, 4, 4, 8)
-_MAX_TALK_WEIGHT = 8
-_AUDIENCE_TARGET = 150
+# Most of a live audience never types a word: about 1 stranger in 7 talks, and half of the
+# known customers (they know the host). The interaction rate the ops console shows follows.
+_TALK_WEIGHTS = (0,) * 17 + (1, 2, 4)
+_CUSTOMER_TALK_WEIGHTS = (0, 0, 0, 1, 1, 2)
+_MAX_TALK_WEIGHT = 4
+_AUDIENCE_TARGET = 300
 _MIN_AUDIENCE = 8
 _PENDING_MAX = 64
 _ORDERS_KEPT = 5_000
+_REENTRY_SHARE = 0.25  # of arrivals: a stranger who left comes back
+
+# Money, as viewers react to it.
+_HOLDER_BUYS_SHARE = 0.3  # of orders: someone with a coupon or packet in hand buys
+_USE_GRANT_SHARE = 0.75  # a buyer holding one that fits the order pays with it
+_INVITED_SHARE = 0.05  # of new viewers: came by a known customer's share link
+_INVITED_BUYS_SHARE = 0.06  # of orders: such a newcomer's first order
+POINTS_KEYWORD = "积分换红包"  # the points template of rules/red_packets.yaml; the host says it
+_POINTS_COST = 200  # … and what it costs, in points (1 per yuan paid)
+_POINTS_ASK_SHARE = 0.006  # of comments, when someone present has the points
+_RAIN_SHARE = 0.6  # of comments while a rain pours: its passphrase
+_RAIN_SAYS_MAX = 2  # a viewer types it once or twice (the server pays once)
+_COUNTDOWN_SHARE = 0.12  # of comments in the minute before a rain: waiting for it
+_COUNTDOWN_TALK = ("红包雨什么时候开始", "等红包", "口令是什么", "蹲红包雨", "倒计时了", "来了来了")
+# Full-width forms (ＡＢＣ１２３): the same passphrase after NFKC, as the server folds it.
+_FULL_WIDTH = str.maketrans({chr(c): chr(c + 0xFEE0) for c in range(0x21, 0x7F)})
 
 
 class SessionSimulator:
-    """Generates one room's events; deterministic for a given `seed` and `run_id`.
+    """Generates one room's events; deterministic for a given `seed` and `run_id` (and, when
+    `offers` are fed from a live server, for the same offers at the same moments).
 
     Event and user ids contain `run_id` (random unless given), so two runs with the same seed
     say the same things but are not taken for duplicates of each other by the server.
@@ -264,6 +124,8 @@ class SessionSimulator:
         run_id: str | None = None,
         catalogue: Sequence[Product] = CATALOGUE,
         mix: EventMix | None = None,
+        platform: str = "generic",
+        offers: RoomOffers | None = None,
     ) -> None:
         if not catalogue:
             raise ValueError("the catalogue needs at least one product")
@@ -271,6 +133,8 @@ class SessionSimulator:
         self.seed = seed
         self.run_id = run_id or secrets.token_hex(3)
         self.returning_share = returning_share
+        self.platform = platform
+        self.offers = offers if offers is not None else RoomOffers()
         self.catalogue = tuple(catalogue)
         self.stock: dict[str, int] = {p.sku: p.initial_stock for p in self.catalogue}
         self._rng = random.Random(seed)
@@ -278,7 +142,14 @@ class SessionSimulator:
         self._customers_waiting: list[DemoCustomer] = list(customers)
         self._rng.shuffle(self._customers_waiting)
         self._present: list[_Viewer] = []
-        self._left: list[_Viewer] = []
+        self._present_talkers: list[_Viewer] = []
+        self._left: list[_Viewer] = []  # strangers who left (they may come back)
+        self._customers_left: list[_Viewer] = []  # known customers who left (they come back)
+        self._by_user_id: dict[str, _Viewer] = {}
+        self._inviters: list[_Viewer] = []  # known customers seen so far
+        self._invitees: list[_Viewer] = []  # invited newcomers before their first order
+        self._point_holders: list[_Viewer] = []
+        self._rain_says: dict[str, Counter[str]] = {}
         self._pending: deque[tuple[_Viewer, Category]] = deque(maxlen=_PENDING_MAX)
         self._orders: deque[_PaidOrder] = deque(maxlen=_ORDERS_KEPT)
         self._event_seq = 0
@@ -366,43 +237,88 @@ class SessionSimulator:
             event["user"] = dict(viewer.user)
         return event
 
+    def _said(self, ts_ms: int, viewer: _Viewer, text: str) -> Event:
+        return {**self._base("comment", ts_ms, viewer), "content": text}
+
     def _comment(self, ts_ms: int, phase: Phase) -> Event:
+        rain = self.offers.rain_at(ts_ms)
+        if rain is not None and self._rng.random() < _RAIN_SHARE:
+            said = self._passphrase(ts_ms, rain)
+            if said is not None:
+                return said
+        if rain is None and self._rng.random() < _COUNTDOWN_SHARE:
+            soon = self.offers.rain_soon(ts_ms)
+            if soon is not None:
+                # The host reads the passphrase out during the countdown; some type it early.
+                text = self._rng.choice((*_COUNTDOWN_TALK, soon.passphrase))
+                return self._said(ts_ms, self._talker(), text)
+        if self._point_holders and self._rng.random() < _POINTS_ASK_SHARE:
+            asker = self._points_asker()
+            if asker is not None:
+                return self._said(ts_ms, asker, POINTS_KEYWORD)
         if self._pending and self._rng.random() < 0.5:
             viewer, category = self._pending.popleft()
             if viewer.present:
-                danmaku = phase.sampler.sample(self._rng, category)
-                return {**self._base("comment", ts_ms, viewer), "content": danmaku.text}
-        viewer = self._talker()
-        danmaku = phase.sampler.sample(self._rng)
-        return {**self._base("comment", ts_ms, viewer), "content": danmaku.text}
+                return self._said(ts_ms, viewer, phase.sampler.sample(self._rng, category).text)
+        return self._said(ts_ms, self._talker(), phase.sampler.sample(self._rng).text)
+
+    def _passphrase(self, ts_ms: int, rain: Rain) -> Event | None:
+        """A rain brings the silent ones out: anyone present types it, once or twice each
+        (None when those drawn have typed it enough: they talk about something else)."""
+        says = self._rain_says.setdefault(rain.campaign_id, Counter())
+        for _ in range(4):
+            viewer = self._present[self._rng.randrange(len(self._present))]
+            if says[viewer.user["id"]] < _RAIN_SAYS_MAX:
+                break
+        else:
+            return None
+        says[viewer.user["id"]] += 1
+        draw = self._rng.random()
+        if draw < 0.8:
+            text = rain.passphrase
+        elif draw < 0.9:  # typed on another keyboard: still the passphrase after NFKC + trim
+            text = rain.passphrase.translate(_FULL_WIDTH) if draw < 0.85 else f" {rain.passphrase} "
+        else:  # mistyped: the server does not pay for these
+            text = self._rng.choice((f"{rain.passphrase}！", rain.passphrase * 2, "红包红包"))
+        return self._said(ts_ms, viewer, text)
+
+    def _points_asker(self) -> _Viewer | None:
+        present = [v for v in self._point_holders if v.present and v.points >= _POINTS_COST]
+        if not present:
+            return None
+        viewer = self._rng.choice(present)
+        viewer.points -= _POINTS_COST  # what the exchange will cost them, if it is paid
+        if viewer.points < _POINTS_COST:
+            self._point_holders.remove(viewer)
+        return viewer
 
     def _enter(self, ts_ms: int) -> Event:
         draw = self._rng.random()
-        if self._customers_waiting and draw < self.returning_share:
-            viewer = self._returning_customer(self._customers_waiting.pop())
-        elif self._left and draw < self.returning_share + 0.25:
-            # Someone who left comes back; swap-remove keeps this O(1).
-            index = self._rng.randrange(len(self._left))
-            self._left[index], self._left[-1] = self._left[-1], self._left[index]
-            viewer = self._left.pop()
-        else:
+        viewer: _Viewer | None = None
+        if draw < self.returning_share:
+            viewer = self._known_customer_arrives()
+        elif self._left and draw < self.returning_share + _REENTRY_SHARE:
+            viewer = _swap_pop(self._left, self._rng.randrange(len(self._left)))
+        if viewer is None:
             viewer = self._new_viewer()
         viewer.present = True
         viewer.slot = len(self._present)
         self._present.append(viewer)
-        if self._rng.random() < 0.3:
+        if viewer.talk_weight:
+            viewer.talk_slot = len(self._present_talkers)
+            self._present_talkers.append(viewer)
+        # Talkers say hello; now and then a quiet one does too.
+        if self._rng.random() < (0.3 if viewer.talk_weight else 0.05):
             self._pending.append((viewer, Category.GREETING))
         return self._base("enter", ts_ms, viewer)
 
     def _leave(self, ts_ms: int) -> Event:
         viewer = self._present[self._rng.randrange(len(self._present))]
-        last = self._present.pop()
-        if last is not viewer:
-            self._present[viewer.slot] = last
-            last.slot = viewer.slot
+        _remove_present(self._present, viewer, "slot")
+        if viewer.talk_weight:
+            _remove_present(self._present_talkers, viewer, "talk_slot")
         viewer.present = False
-        viewer.slot = -1
-        self._left.append(viewer)
+        (self._customers_left if viewer.customer is not None else self._left).append(viewer)
         return self._base("leave", ts_ms, viewer)
 
     def _like(self, ts_ms: int) -> Event:
@@ -437,12 +353,25 @@ class SessionSimulator:
             self.stock[product.sku] += product.initial_stock
             return self._stock_event(ts_ms, product)
         self._order_seq += 1
-        order = {
+        amount_cents = sum(item["qty"] * item["price_cents"] for item in items)
+        order: dict[str, Any] = {
             "order_id": f"SIM-{self.run_id}-{self._order_seq:06d}",
-            "amount_cents": sum(item["qty"] * item["price_cents"] for item in items),
+            "amount_cents": amount_cents,
             "items": items,
             "status": "paid",
         }
+        if buyer.invited_by is not None and not buyer.has_ordered:
+            order["referrer"] = buyer.invited_by
+            self._invitees.remove(buyer)
+        if self.offers.holding(buyer.user["id"]) and self._rng.random() < _USE_GRANT_SHARE:
+            used = self.offers.use(buyer.user["id"], amount_cents, ts_ms)
+            if used is not None:
+                order["coupon_id"] = used.grant_id  # the platform reports what was used
+        buyer.has_ordered = True
+        had_points = buyer.points >= _POINTS_COST
+        buyer.points += amount_cents // 100
+        if not had_points and buyer.points >= _POINTS_COST:
+            self._point_holders.append(buyer)
         self._orders.append(_PaidOrder(buyer, order))
         if self._rng.random() < 0.5:
             self._pending.append((buyer, Category.PURCHASE))
@@ -477,19 +406,48 @@ class SessionSimulator:
     # --- viewers ------------------------------------------------------------------------------
 
     def _talker(self) -> _Viewer:
+        talkers = self._present_talkers
+        if not talkers:  # a room of lurkers: someone breaks the silence
+            return self._present[self._rng.randrange(len(self._present))]
         # Rejection sampling by talk weight: O(1) however large the audience.
         while True:
-            viewer = self._present[self._rng.randrange(len(self._present))]
+            viewer = talkers[self._rng.randrange(len(talkers))]
             if self._rng.random() * _MAX_TALK_WEIGHT < viewer.talk_weight:
                 return viewer
 
     def _buyer(self) -> _Viewer:
+        draw = self._rng.random()
+        if draw < _HOLDER_BUYS_SHARE:
+            # A coupon or packet in hand is why many orders happen at all.
+            holders = [
+                viewer
+                for viewer in map(self._by_user_id.get, self.offers.holders())
+                if viewer is not None and viewer.present
+            ]
+            if holders:
+                return holders[self._rng.randrange(len(holders))]
+        elif draw < _HOLDER_BUYS_SHARE + _INVITED_BUYS_SHARE:
+            invited = [viewer for viewer in self._invitees if viewer.present]
+            if invited:
+                return invited[self._rng.randrange(len(invited))]
         # Known customers buy far more often than strangers (that is why they are known).
-        for _ in range(3):
+        for _ in range(2):
             viewer = self._present[self._rng.randrange(len(self._present))]
             if viewer.customer is not None:
                 return viewer
-        return viewer
+        # Among strangers, those who ask and chat are the ones who buy; some buy in silence.
+        return self._talker() if self._rng.random() < 0.75 else viewer
+
+    def _known_customer_arrives(self) -> _Viewer | None:
+        """One not seen yet in this session, else one who was here and left; None if none."""
+        if self._customers_waiting:
+            viewer = self._returning_customer(self._customers_waiting.pop())
+            self._inviters.append(viewer)
+            return viewer
+        if self._customers_left:
+            index = self._rng.randrange(len(self._customers_left))
+            return _swap_pop(self._customers_left, index)
+        return None
 
     def _next_user_id(self) -> str:
         self._user_seq += 1
@@ -497,7 +455,14 @@ class SessionSimulator:
 
     def _new_viewer(self) -> _Viewer:
         user = {"id": self._next_user_id(), "nickname": random_nickname(self._rng)}
-        return _Viewer(user=user, talk_weight=self._rng.choice(_TALK_WEIGHTS))
+        viewer = _Viewer(user=user, talk_weight=self._rng.choice(_TALK_WEIGHTS))
+        if self._inviters and self._rng.random() < _INVITED_SHARE:
+            # Came through a known customer's share link (the platform says who shared it).
+            inviter = self._inviters[self._rng.randrange(len(self._inviters))]
+            viewer.invited_by = inviter.user["id"]
+            self._invitees.append(viewer)
+        self._by_user_id[user["id"]] = viewer
+        return viewer
 
     def _returning_customer(self, customer: DemoCustomer) -> _Viewer:
         if customer.union_id:
@@ -505,7 +470,29 @@ class SessionSimulator:
             user = {"id": self._next_user_id(), "union_id": customer.union_id}
         elif customer.phone_hash:
             user = {"id": self._next_user_id(), "phone_hash": customer.phone_hash}
-        else:  # nothing else to link on: they come back under the id the CRM knows
-            user = {"id": customer.platform_user_id or self._next_user_id()}
+        elif customer.platform_user_id and customer.platform in (None, self.platform):
+            user = {"id": customer.platform_user_id}  # the account the CRM knows
+        else:  # an account on another platform and no link: a stranger to the server
+            user = {"id": self._next_user_id()}
         user["nickname"] = customer.nickname[:64]
-        return _Viewer(user=user, talk_weight=self._rng.choice(_TALK_WEIGHTS), customer=customer)
+        viewer = _Viewer(
+            user=user, talk_weight=self._rng.choice(_CUSTOMER_TALK_WEIGHTS), customer=customer
+        )
+        self._by_user_id[user["id"]] = viewer
+        return viewer
+
+
+def _swap_pop(viewers: list[_Viewer], index: int) -> _Viewer:
+    """Remove and return `viewers[index]` in O(1), order not kept."""
+    viewers[index], viewers[-1] = viewers[-1], viewers[index]
+    return viewers.pop()
+
+
+def _remove_present(viewers: list[_Viewer], viewer: _Viewer, slot: str) -> None:
+    """Swap-remove `viewer` from a list whose members know their index (attribute `slot`)."""
+    index = getattr(viewer, slot)
+    last = viewers.pop()
+    if last is not viewer:
+        viewers[index] = last
+        setattr(last, slot, index)
+    setattr(viewer, slot, -1)
