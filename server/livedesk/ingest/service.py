@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core import metrics
+from livedesk.core import metrics, sqlite
 from livedesk.core.bus import Bus
 from livedesk.core.db import after_commit, commit
 from livedesk.core.jsonutil import dumps
@@ -42,6 +42,7 @@ async def accept_events(
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.id, event)
+    await sqlite.take_write_turn(session, urgent=True)  # ahead of pipeline batches
     stored = await repository.store_events(
         session, platform, [event.to_record() for event in unique.values()]
     )
