@@ -22,9 +22,10 @@ from starlette.responses import Response
 from livedesk.analysis import intents
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.auth.deps import LoginRequired
-from livedesk.core import metrics
+from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
+from livedesk.core.delivery import AckWindow, DeliveryBoard
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
@@ -59,11 +60,13 @@ class Services:
     pipeline: Pipeline
     hub: Hub
     sender: OutboxSender | None  # None: no LIVEDESK_FULFILMENT_URL, grants wait in the outbox
+    delivery: DeliveryBoard
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    logs.configure(settings.log_format, settings.log_level)
     rulebook = load_rulebook(settings.rules_dir)  # a bad rule file stops start-up, with its line
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = session_factory(engine)
@@ -71,7 +74,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sentiment = SentimentEngine(processes=settings.sentiment_processes)
     await sentiment.start()  # loads snownlp once, off the event loop
     await asyncio.to_thread(intents.warm_up)
-    stages = RoomStages(rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s)
+    delivery = DeliveryBoard(app.state.acks, bus)
+    stages = RoomStages(
+        rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s, delivery=delivery
+    )
     pipeline = Pipeline(
         sessions,
         bus,
@@ -82,11 +88,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     hub = Hub(sessions, bus, settings.resume_max_messages)
     sender = _outbox_sender(settings, sessions)
-    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub, sender)
+    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub, sender, delivery)
     for name, value in vars(services).items():
         setattr(app.state, name, value)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
     app.state.report_parts = [drops_report]
+    await delivery.start()
     await hub.start()
     await pipeline.start()
     if sender is not None:
@@ -101,6 +108,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await sender.close()
         await pipeline.close()
         await hub.close(CLOSE_RESTART, "server restarting: reconnect and resume")
+        await delivery.close()
         await bus.close()
         await engine.dispose()
         await sentiment.close()
@@ -135,6 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings or Settings()
+    # This worker's recent webhook answers, fed by the timer below, read by the delivery board.
+    app.state.acks = AckWindow()
     app.include_router(webhooks_router)
     app.include_router(rooms_router)
     app.include_router(promotions_router)
@@ -148,7 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
     _install_error_handlers(app)
-    app.add_middleware(metrics.WebhookTimer)
+    app.add_middleware(metrics.WebhookTimer, on_answer=app.state.acks.record)
     return app
 
 

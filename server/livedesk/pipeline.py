@@ -12,7 +12,6 @@ set give the same one-consumer-per-room guarantee.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -21,12 +20,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livedesk.core import metrics
+from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.jsonutil import loads
-from livedesk.core.tasks import raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
 from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
@@ -74,11 +73,7 @@ class Pipeline:
         ]
 
     async def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
 
     def wake(self, room_id: str) -> None:
         if room_id not in self._queued:
@@ -129,44 +124,61 @@ class Pipeline:
                 continue  # another local worker has it; its loop re-checks for more
             self._busy.add(room_id)
             try:
-                more = True
-                while more:
-                    more = await self.process_room(room_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("processing room %s failed; will retry", room_id)
-                self._stages.forget(room_id)
-                await asyncio.sleep(0.5)
-                self.wake(room_id)
+                with logs.bound(room_id):
+                    await self._work_on(room_id)
             finally:
                 self._busy.discard(room_id)
+
+    async def _work_on(self, room_id: str) -> None:
+        try:
+            more = True
+            while more:
+                more = await self.process_room(room_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            raise_if_cancelling()
+            log.exception("processing room %s failed; will retry", room_id)
+            self._stages.forget(room_id)
+            await asyncio.sleep(0.5)
+            self.wake(room_id)
 
     async def process_room(self, room_id: str) -> bool:
         """One transaction for one room: take its lock, process a batch, append, commit.
         Returns True when a full batch was taken (there may be more)."""
+        with logs.bound(room_id):
+            return await self._process_room(room_id)
+
+    async def _process_room(self, room_id: str) -> bool:
+        timer = metrics.StageTimer()
         async with self._sessions() as session:
             parsed = await self._prepare_unlocked(session, room_id)
+            timer.lap("prepare")
             room = await self._lock_or_create(session, room_id)
             if room is None:
                 return False  # another worker holds it; it will see the same events
             rows = await inbox.pending_events(session, room_id, self._batch_size)
+            timer.lap("lock")
+            if rows:
+                logs.bind_event(rows[0].event_id)
             now = utcnow()
             started = time.perf_counter()
             events = [parsed.get(row.id) or _event_of(row) for row in rows]
-            messages = await self._stages.process(session, room, events, now)
+            messages = await self._stages.process(session, room, events, now, timer)
             if rows:
                 await inbox.mark_processed(session, [row.id for row in rows])
                 room.last_event_at = now
             appended = await rooms.append(session, room, messages)
             rooms.announce(session, self._bus, appended)
+            timer.lap("append")
             if not rows and not appended and not session.dirty:
                 await session.rollback()
+                metrics.PIPELINE_ROOM_LAG_SECONDS.labels(room_id).set(0)  # nothing waiting
                 return False
             await commit(session)
+            timer.lap("commit")
             self.processed_events += len(rows)
-            _observe(rows, started)
+            _observe(room_id, rows, started, timer)
             delay_s = self._stages.next_wake_s(room_id, utcnow())
             if delay_s is not None:
                 asyncio.get_running_loop().call_later(delay_s + 0.01, self.wake, room_id)
@@ -198,12 +210,20 @@ class Pipeline:
         return await rooms.lock_room(session, room_id, skip_locked=True)
 
 
-def _observe(rows: Sequence[InboxEvent], started: float) -> None:
+def _observe(
+    room_id: str, rows: Sequence[InboxEvent], started: float, timer: metrics.StageTimer
+) -> None:
     metrics.PIPELINE_BATCH_SECONDS.observe(time.perf_counter() - started)
-    if rows:
-        metrics.PIPELINE_EVENTS.inc(len(rows))
-        oldest = min(row.received_at for row in rows)
-        metrics.PIPELINE_LAG_SECONDS.observe((utcnow() - oldest).total_seconds())
+    lag = metrics.PIPELINE_ROOM_LAG_SECONDS.labels(room_id)
+    if not rows:  # a tick (KPIs, greeting queue): no events waited, and its stages are not timed
+        lag.set(0)
+        return
+    timer.observe()
+    metrics.PIPELINE_EVENTS.inc(len(rows))
+    oldest = min(row.received_at for row in rows)
+    lag_s = (utcnow() - oldest).total_seconds()
+    metrics.PIPELINE_LAG_SECONDS.observe(lag_s)
+    lag.set(lag_s)
 
 
 def _event_of(row: InboxEvent) -> Event:

@@ -26,6 +26,7 @@ from livedesk.analysis.spam import SpamFilter
 from livedesk.analysis.windows import RoomWindows
 from livedesk.core import metrics
 from livedesk.core.db import after_commit
+from livedesk.core.delivery import DeliveryBoard
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
 from livedesk.cues.greetings import DoNotGreet, GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
@@ -72,11 +73,17 @@ class RoomRuntime:
 
 class RoomStages:
     def __init__(
-        self, rulebook: Rulebook, sentiment: SentimentEngine, *, kpi_interval_s: float = 1.0
+        self,
+        rulebook: Rulebook,
+        sentiment: SentimentEngine,
+        *,
+        kpi_interval_s: float = 1.0,
+        delivery: DeliveryBoard | None = None,
     ):
         self._rules = rulebook
         self._sentiment = sentiment
         self._kpi_interval_s = kpi_interval_s
+        self._delivery = delivery  # the server's webhook ack health, shown in every room's KPIs
         lexicon = rulebook.get(LexiconRules)
         self._matcher = IntentMatcher(lexicon)
         self._spam_rules = lexicon.spam
@@ -128,16 +135,24 @@ class RoomStages:
             await self._sentiment.score_many(texts)
 
     async def process(
-        self, session: AsyncSession, room: Room, events: Sequence[Event], now: datetime
+        self,
+        session: AsyncSession,
+        room: Room,
+        events: Sequence[Event],
+        now: datetime,
+        timer: metrics.StageTimer | None = None,
     ) -> list[Message]:
+        lap = timer.lap if timer is not None else _no_lap
         runtime = self._runtime(room)
         messages: list[Message] = []
         comments = await self._analyse_comments(runtime, events)
+        lap("analyse")
         who = await customers.identify_batch(
             session, room.platform, events, now, item_names=self._product_names
         )
         viewers = ViewerBook(session, room.id)
         await viewers.load({e.user.id for e in events if e.type in ("enter", "leave") and e.user})
+        lap("identify")
         counters = runtime.counters
         viewers_before = room.viewers_now
         comment_items: list[dict[str, Any]] = []
@@ -194,7 +209,10 @@ class RoomStages:
                 runtime.stock[event.stock.sku] = event.stock.remaining
         if comment_items:
             messages.append(("comment", {"comments": comment_items}))
+        messages.extend(_product_stock(room, runtime))
+        lap("tally")
         messages.extend(await self._promote(session, room, events, who, now, counters))
+        lap("promotions")
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
             messages.append(("viewers", {"viewers_now": room.viewers_now}))
@@ -202,6 +220,7 @@ class RoomStages:
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
         self._save(room, runtime, now, appended=len(messages))
+        lap("cues")
         return messages
 
     def _sighted(
@@ -232,8 +251,8 @@ class RoomStages:
                     "id": f"notice-{notice.customer_id}-{notice.kind}",
                     "kind": "customer_notice",
                     "severity": "info",
-                    "title": f"{notice.nickname}：{notice.text}",
-                    "detail": notice.text,
+                    # The notice already names the customer (王姐（黄金）：久未下单，今天回来了).
+                    "title": notice.text,
                     "customer_id": notice.customer_id,
                     "state": "open",
                 },
@@ -378,7 +397,7 @@ class RoomStages:
         five_min = runtime.windows.stats(now, 300, viewers=room.viewers_now)
         fifteen_min = runtime.windows.stats(now, 900, viewers=room.viewers_now)
         orders = counters.get("orders", 0)
-        kpi = {
+        kpi: dict[str, Any] = {
             "viewers_now": room.viewers_now,
             "returning_share": _ratio(counters.get("returning_present", 0), room.viewers_now),
             "returning_share_session": _ratio(
@@ -393,6 +412,8 @@ class RoomStages:
             "sentiment_index": one_min.sentiment_index,
             "comments_per_min": round(one_min.comments_per_min, 1),
         }
+        if self._delivery is not None:
+            kpi["delivery"] = self._delivery.current.to_dict()
         sentiment = {
             "index_1m": one_min.sentiment_index,
             "index_5m": five_min.sentiment_index,
@@ -425,6 +446,23 @@ class RoomStages:
             room.state = state
         # rooms.append will advance last_seq by the messages appended in this transaction.
         runtime.seq = room.last_seq + appended
+
+
+def _product_stock(room: Room, runtime: RoomRuntime) -> list[Message]:
+    """The host's product card follows the stock of the product on it (库存 N 件, 快没了)."""
+    product = (room.state or {}).get("product")
+    if not product:
+        return []
+    stock = runtime.stock.get(product.get("sku"))
+    if stock is None or stock == product.get("stock_left"):
+        return []
+    product = {**product, "stock_left": stock}
+    room.state = {**(room.state or {}), "product": product}
+    return [("product", product)]
+
+
+def _no_lap(_stage: str) -> None:
+    pass
 
 
 def _bump(counters: dict[str, int], key: str, by: int) -> None:

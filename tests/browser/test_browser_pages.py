@@ -42,6 +42,16 @@ async def test_every_page_renders_clean_with_a_busy_room(
             timeout=5000,
         )
     await ops.page.get_by_test_id("comment-row").first.wait_for()
+    # The platform-delivery tile: the webhooks above were answered well inside the 2 s budget.
+    await ops.page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"kpi-delivery\"]').dataset.state !== 'idle'",
+        timeout=5000,
+    )
+    assert await ops.page.get_by_test_id("kpi-delivery").get_attribute("data-state") in (
+        "ok",
+        "warn",
+    )
+    assert "预算 2 s" in await ops.page.get_by_test_id("kpi-delivery-sub").inner_text()
     for chart in ("viewers", "sentiment", "intents", "keywords"):
         assert await ops.page.locator(f'[data-testid="chart-{chart}"] canvas').count() == 1
 

@@ -98,7 +98,8 @@ async def test_chit_chat_and_666_spam_fire_no_hint(server, database_url, room_id
 async def test_complaint_surge_alerts_ops_and_pauses_promotions(
     strict_server, database_url, room_id
 ):
-    ops = await open_panel(strict_server.ws_url, room_id, await add_operator(database_url, "ops"))
+    token = await add_operator(database_url, "ops")
+    ops = await open_panel(strict_server.ws_url, room_id, token)
     await ops.until(lambda m: m["type"] == "snapshot")
     async with httpx.AsyncClient(base_url=strict_server.base_url) as client:
         batch = [
@@ -113,3 +114,12 @@ async def test_complaint_surge_alerts_ops_and_pauses_promotions(
     paused = await ops.until(lambda m: m["type"] == "promotion", timeout_s=3)
     assert paused["data"]["state"] == "paused"
     await ops.close()
+    # The review marks it on the sentiment timeline, once, when it opened.
+    async with httpx.AsyncClient(
+        base_url=strict_server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        report = (await client.get(f"/api/v1/rooms/{room_id}/report")).json()
+    surges = [a for a in report["alerts"] if a["kind"] == "complaint_surge"]
+    assert len(surges) == 1 and surges[0]["severity"] == "critical"
+    assert surges[0]["ts"] == alert["ts"]
+    assert all(a["severity"] in ("warning", "critical") for a in report["alerts"])

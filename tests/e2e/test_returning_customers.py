@@ -146,3 +146,26 @@ async def test_fifty_returning_customers_at_once_stay_within_the_cap(server, dat
     assert "45位老朋友" in merged[0]["text"]
     await host.close()
     await asyncio.sleep(0)
+
+
+async def test_a_long_absent_customer_is_flagged_to_ops_by_name_once(server, database_url, room_id):
+    tag = uuid.uuid4().hex[:6]
+    rows = _crowd_csv(tag, 6).replace("2026-10-01 20:00:00", "2025-01-05 20:00:00")
+    ops_token = await add_operator(database_url, "ops")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {ops_token}"}
+    ) as client:
+        await _import(client, rows)
+        ops = await open_panel(server.ws_url, room_id, ops_token)
+        await ops.until(lambda m: m["type"] == "snapshot")
+        comer = event(
+            room_id, "enter", f"{tag}-dy5", nickname="老客5", user_extra={"union_id": f"{tag}-U5"}
+        )
+        assert (await post_events(client, comer)).status_code == 202
+        alert = await ops.until(
+            lambda m: m["type"] == "alert" and m["data"]["kind"] == "customer_notice", timeout_s=3
+        )
+    # The alert feed shows the title: the name once, then why ops should care.
+    title = alert["data"]["title"]
+    assert title.startswith("老客5（") and title.count("老客5") == 1 and "久未下单" in title
+    await ops.close()

@@ -67,6 +67,12 @@ async def test_ops_pushes_pins_and_dismisses_a_hint_the_host_sees(server, databa
         assert product.status_code == 200 and product.json()["name"] == "抗老精华"
         card = await host.until(lambda m: m["type"] == "product")
         assert card["data"]["price_cents"] == 29900
+        # The card follows the stock of the product on it, not that of other products.
+        for sku, remaining in (("SKU-CREAM-50", 3), ("SKU-SERUM-AA30", 8)):
+            stock = event(room_id, "stock", stock={"sku": sku, "remaining": remaining})
+            assert (await post_events(client, stock)).status_code == 202
+        card = await host.until(lambda m: m["type"] == "product")
+        assert card["data"]["sku"] == "SKU-SERUM-AA30" and card["data"]["stock_left"] == 8
         unknown = await client.post(f"/api/v1/rooms/{room_id}/product", json={"sku": "NOPE"})
         assert unknown.status_code == 422
     await host.close()

@@ -1,7 +1,7 @@
 // Thin wrapper over Apache ECharts (vendored from npm into /static/vendor/echarts.min.js).
 // Tooltips render as rich text on the canvas, never as HTML: chart labels such as hot words
 // come from danmaku and are attacker-controlled.
-import { h } from "./dom.js";
+import { fmtClock, fmtTime, h } from "./dom.js";
 
 function cssVar(name, fallback) {
   const value = getComputedStyle(document.body).getPropertyValue(name).trim();
@@ -50,6 +50,11 @@ export function axisStyle() {
     axisLabel: { color: p.dim },
     splitLine: { lineStyle: { color: p.border, opacity: 0.6 } },
   };
+}
+
+/** Time-axis labels in Beijing time (ECharts would use the browser's zone): 13:05, 13:05:20. */
+export function timeLabel(value) {
+  return value % 60_000 === 0 ? fmtClock(value) : fmtTime(value);
 }
 
 export class Chart {

@@ -84,16 +84,52 @@ export function fmtPct(ratio, digits = 1) {
   return isNum(ratio) ? `${(ratio * 100).toFixed(digits)}%` : "—";
 }
 
+// Sessions run on Beijing time (server: core/clock.CHINA_TZ); a laptop set to another zone
+// must still show the times the host and the audience saw.
+export const TIME_ZONE = "Asia/Shanghai";
+const clockFormat = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: TIME_ZONE,
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+});
+const minuteFormat = new Intl.DateTimeFormat("zh-CN", { timeZone: TIME_ZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+const dateTimeFormat = new Intl.DateTimeFormat("zh-CN", {
+  timeZone: TIME_ZONE,
+  year: "numeric",
+  month: "numeric",
+  day: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  second: "2-digit",
+  hourCycle: "h23",
+});
+const dayFormat = new Intl.DateTimeFormat("en-CA", { timeZone: TIME_ZONE }); // 2026-12-03
+
+/** 13:05:09 in Beijing time. */
 export function fmtTime(value) {
   const ms = typeof value === "number" ? value : Date.parse(value ?? "");
   if (!Number.isFinite(ms)) return "";
-  return new Date(ms).toLocaleTimeString("zh-CN", { hour12: false });
+  return clockFormat.format(ms);
 }
 
+/** 13:05 in Beijing time. */
+export function fmtClock(ms) {
+  return Number.isFinite(ms) ? minuteFormat.format(ms) : "";
+}
+
+/** 2026/12/3 13:05:09 in Beijing time. */
 export function fmtDateTime(value) {
   const ms = Date.parse(value ?? "");
   if (!Number.isFinite(ms)) return "—";
-  return new Date(ms).toLocaleString("zh-CN", { hour12: false });
+  return dateTimeFormat.format(ms);
+}
+
+/** Whole days from the Beijing calendar day of fromMs to that of toMs (0 = same day). */
+export function daysApart(fromMs, toMs) {
+  const day = (ms) => Date.parse(`${dayFormat.format(ms)}T00:00:00Z`);
+  return Math.round((day(toMs) - day(fromMs)) / 86_400_000);
 }
 
 export function fmtAgo(value, nowMs = Date.now()) {

@@ -3,7 +3,8 @@
 // reloads so nothing the host already said comes back.
 import { getJSON } from "./api.js";
 import { bindStatus, openChannel } from "./channel.js";
-import { CAMPAIGN_KIND_LABELS, $, fmtInt, fmtMoney, fmtMoneyBrief, h, isNum, pageData, replace, toast } from "./dom.js";
+import { describe, phaseOf } from "./countdown.js";
+import { CAMPAIGN_KIND_LABELS, $, fmtInt, fmtMoney, fmtMoneyBrief, fmtTime, h, isNum, pageData, replace, toast } from "./dom.js";
 import { loginBanner } from "./session.js";
 
 const MAX_QUEUE = 60;
@@ -214,24 +215,6 @@ function upsertCountdown(kind, data) {
   countdowns.set(key, entry);
 }
 
-function secondsUntil(iso) {
-  const ms = Date.parse(iso ?? "");
-  return Number.isFinite(ms) ? Math.ceil((ms - now()) / 1000) : null;
-}
-
-/** Seconds left as the host reads them: "45" 秒, "4:59", or "23:59:59" for long campaigns. */
-function fmtSecs(secs) {
-  const pad = (n) => String(n).padStart(2, "0");
-  if (secs >= 3600) return `${Math.floor(secs / 3600)}:${pad(Math.floor(secs / 60) % 60)}:${pad(secs % 60)}`;
-  if (secs >= 100) return `${Math.floor(secs / 60)}:${pad(secs % 60)}`;
-  return String(secs);
-}
-
-/** The unit after a countdown: only a bare number of seconds needs "秒". */
-function secsUnit(secs) {
-  return secs >= 100 ? "" : "秒";
-}
-
 function couponValue(c) {
   const threshold = isNum(c.threshold_cents) && c.threshold_cents > 0 ? `满${fmtMoneyBrief(c.threshold_cents)}` : "";
   if (isNum(c.value_cents)) return threshold ? `${threshold}减${fmtMoneyBrief(c.value_cents)}` : `立减${fmtMoneyBrief(c.value_cents)}`;
@@ -239,35 +222,27 @@ function couponValue(c) {
   return "";
 }
 
-function phaseOf(entry) {
-  if (entry.endedAt || FINISHED.has(entry.state)) return "ended";
-  if (entry.state === "paused") return "paused";
-  const startIn = secondsUntil(entry.starts_at);
-  if (entry.state === "announced" || (startIn !== null && startIn > 0)) return "announced";
-  return "running";
-}
-
 const PHASE_ORDER = { announced: 0, running: 1, paused: 2, ended: 3 };
 
 function countdownNode(entry, minor) {
-  const phase = phaseOf(entry);
+  const view = describe(entry, now());
+  const { phase } = view;
   const isCoupon = entry.source === "coupon";
   const kindLabel = isCoupon ? "优惠券" : CAMPAIGN_KIND_LABELS[entry.kind] ?? "红包";
   const name = entry.title && entry.title !== kindLabel ? `${kindLabel}「${entry.title}」` : kindLabel;
-  const head = h("div", { class: "countdown-head" });
-  if (phase === "announced") {
-    const secs = secondsUntil(entry.starts_at);
-    if (secs !== null && secs > 0) {
-      head.append(`${name} `, h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), ` ${secsUnit(secs)}后${isCoupon ? "开抢" : "开始"}`);
-    } else head.append(`${name} 即将开始`);
-  } else if (phase === "running") {
-    const secs = secondsUntil(entry.ends_at);
-    head.append(`${name} 进行中`);
-    if (secs !== null && secs > 0) {
-      head.append(" · 还剩", h("span", { class: "countdown-secs num", testid: "countdown-secs", text: fmtSecs(secs) }), secsUnit(secs));
-    }
-  } else if (phase === "paused") head.append(`${name} 已暂停`);
-  else head.append(`${name} 已结束`);
+  const small = minor || view.calm;
+  const head = h("div", { class: "countdown-head" }, name, view.status ? h("span", { class: "countdown-status", text: ` ${view.status}` }) : null);
+  const clock = view.clock
+    ? h(
+        "div",
+        { class: "countdown-clock" },
+        view.clock.before,
+        h("span", { class: "countdown-secs num", testid: "countdown-secs", text: view.clock.value }),
+        view.clock.after,
+      )
+    : null;
+  // A small card keeps its clock on the name's line; the big one gives the number a line.
+  if (clock && small) head.append(view.status ? " · " : " ", ...clock.childNodes);
 
   const meta = [];
   if (isCoupon) {
@@ -280,11 +255,12 @@ function countdownNode(entry, minor) {
   return h(
     "div",
     {
-      class: `countdown kind-${isCoupon ? "coupon" : "red-packet"} state-${phase}${minor ? " is-minor" : ""}`,
+      class: `countdown kind-${isCoupon ? "coupon" : "red-packet"} state-${phase}${small ? " is-minor" : ""}${view.calm ? " is-calm" : ""}`,
       testid: minor ? "countdown-minor" : "countdown",
       dataset: { key: entry.key, phase },
     },
     head,
+    clock && !small ? clock : null,
     entry.passphrase && phase !== "ended"
       ? h("div", { class: "countdown-pass", testid: "countdown-passphrase" }, h("small", { text: "口令" }), entry.passphrase)
       : null,
@@ -299,12 +275,15 @@ function renderCountdowns() {
   for (const [key, entry] of countdowns) {
     if (entry.endedAt && t - entry.endedAt > ENDED_VISIBLE_MS) countdowns.delete(key);
   }
+  const nowMs = now();
+  // Short windows first (what the host must say now), all-day campaigns after them.
+  const rank = (entry) => PHASE_ORDER[phaseOf(entry, nowMs)] + (describe(entry, nowMs).calm ? 10 : 0);
   const entries = [...countdowns.values()].sort((a, b) => {
-    const pa = PHASE_ORDER[phaseOf(a)];
-    const pb = PHASE_ORDER[phaseOf(b)];
+    const pa = rank(a);
+    const pb = rank(b);
     if (pa !== pb) return pa - pb;
-    const at = Date.parse((pa === 0 ? a.starts_at : a.ends_at) ?? "") || Infinity;
-    const bt = Date.parse((pb === 0 ? b.starts_at : b.ends_at) ?? "") || Infinity;
+    const at = Date.parse((pa % 10 === 0 ? a.starts_at : a.ends_at) ?? "") || Infinity;
+    const bt = Date.parse((pb % 10 === 0 ? b.starts_at : b.ends_at) ?? "") || Infinity;
     return at - bt;
   });
   replace(countdownListEl, entries.slice(0, COUNTDOWNS_SHOWN).map((entry, i) => countdownNode(entry, i > 0)));
@@ -439,7 +418,7 @@ currentEl.addEventListener("click", (event) => {
 const clockEl = $('[data-testid="clock"]');
 
 function tick() {
-  clockEl.textContent = new Date(now()).toLocaleTimeString("zh-CN", { hour12: false });
+  clockEl.textContent = fmtTime(now());
   renderCountdowns();
   renderHints();
 }

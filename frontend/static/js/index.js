@@ -1,6 +1,6 @@
 // Rooms overview: live rooms first, with headline KPIs, refreshed every few seconds.
 import { getJSON } from "./api.js";
-import { $, fmtAgo, fmtInt, fmtMoneyShort, fmtPct, h, pageData, replace } from "./dom.js";
+import { $, fmtAgo, fmtInt, fmtTime, fmtMoneyShort, fmtPct, h, pageData, replace } from "./dom.js";
 
 const REFRESH_MS = 5000;
 const STATUS_LABELS = { live: "直播中", ended: "已结束", idle: "未开播", scheduled: "未开播" };
@@ -54,7 +54,7 @@ async function refresh() {
     list.sort((a, b) => Number(b.status === "live") - Number(a.status === "live"));
     if (!list.length) replace(listEl, h("p", { class: "muted", text: "还没有直播间。平台推送第一条事件后，直播间会自动出现在这里。" }));
     else replace(listEl, list.map(roomCard));
-    updatedEl.textContent = `更新于 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
+    updatedEl.textContent = `更新于 ${fmtTime(Date.now())}`;
   } catch (err) {
     updatedEl.textContent = `刷新失败：${err.message}`;
   }

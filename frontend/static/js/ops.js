@@ -1,6 +1,6 @@
 // Ops console: live KPIs, charts, comment stream, alerts, campaigns and controls.
 import { bindStatus, openChannel } from "./channel.js";
-import { Chart, axisStyle, palette } from "./charts.js";
+import { Chart, axisStyle, palette, timeLabel } from "./charts.js";
 import { CommentStream } from "./comment-stream.js";
 import { openCustomerCard } from "./customer-card.js";
 import {
@@ -81,6 +81,30 @@ function renderKpis() {
   }
 }
 
+// Platform delivery health: the server's webhook ack p99 (last minute) against the budget.
+const DELIVERY_WARN_MS = 500;
+const DELIVERY_STATES = { ok: "正常", warn: "偏慢", danger: "超出预算", idle: "无推送" };
+const fmtMs = (ms) => (ms >= 1000 ? `${Number((ms / 1000).toFixed(1))} s` : `${fmtInt(ms)} ms`);
+
+function deliveryState(p99, budget, errors) {
+  if (errors > 0 || (isNum(p99) && p99 > budget)) return "danger";
+  if (!isNum(p99)) return "idle";
+  return p99 > DELIVERY_WARN_MS ? "warn" : "ok";
+}
+
+function renderDelivery(delivery) {
+  const tile = kpiEl("delivery");
+  if (!tile || !delivery) return;
+  const p99 = delivery.ack_p99_ms;
+  const budget = isNum(delivery.budget_ms) ? delivery.budget_ms : 2000;
+  const errors = isNum(delivery.errors_1m) ? delivery.errors_1m : 0;
+  const state = deliveryState(p99, budget, errors);
+  tile.dataset.state = state;
+  setText(kpiEl("delivery-p99"), isNum(p99) ? fmtMs(p99) : "—");
+  const failing = errors > 0 ? ` · 5xx ${fmtInt(errors)} 次` : "";
+  setText(kpiEl("delivery-sub"), `${DELIVERY_STATES[state]} · 预算 ${fmtMs(budget)}${failing}`);
+}
+
 function mergeKpi(data) {
   for (const [key, value] of Object.entries(data ?? {})) {
     if (isNum(value)) kpi[key] = value;
@@ -116,7 +140,7 @@ function pushPoint(list, atMs, value) {
 }
 
 const p = palette();
-const timeAxis = () => ({ type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 4, axisLabel: { color: p.dim, hideOverlap: true } });
+const timeAxis = () => ({ type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 4, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } });
 const pctAxis = { min: 0, max: 1, axisLabel: { color: p.dim, formatter: (v) => `${Math.round(v * 100)}%` } };
 
 const viewersChart = new Chart($('[data-testid="chart-viewers"]'), {
@@ -184,8 +208,10 @@ function renderCharts() {
     viewersChart.update({ xAxis: timeWindow(series.viewers, series.returning), series: [{ data: series.viewers }, { data: series.returning }] });
   }
   if (dirty.has("sentiment") || dirty.has("alerts")) {
+    // Warnings and critical alerts only: info notices (a customer came back) arrive every few
+    // seconds and would turn the timeline into a barcode.
     const marks = [...alerts.values()]
-      .filter((a) => a.atMs)
+      .filter((a) => a.atMs && a.severity !== "info")
       .slice(-30)
       .map((a) => ({
         xAxis: a.atMs,
@@ -361,6 +387,7 @@ channel.on("snapshot", (snap, msg) => {
   const atMs = msgTime(msg);
   for (const key of Object.keys(kpi)) delete kpi[key];
   mergeKpi({ ...(snap.kpi ?? {}), ...(isNum(snap.viewers_now) ? { viewers_now: snap.viewers_now } : {}) });
+  renderDelivery(snap.kpi?.delivery);
   pushPoint(series.viewers, atMs, kpi.viewers_now);
   pushPoint(series.returning, atMs, kpi.returning_share);
   dirty.add("viewers");
@@ -384,6 +411,7 @@ channel.on("viewers", (data, msg) => {
 });
 channel.on("kpi", (data, msg) => {
   mergeKpi(data);
+  renderDelivery(data.delivery);
   const atMs = msgTime(msg);
   pushPoint(series.viewers, atMs, data.viewers_now);
   pushPoint(series.returning, atMs, data.returning_share);

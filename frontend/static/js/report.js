@@ -1,6 +1,6 @@
 // The post-session report, from GET /api/v1/rooms/{room}/report.
 import { getJSON, roomApi } from "./api.js";
-import { Chart, axisStyle, palette } from "./charts.js";
+import { Chart, axisStyle, palette, timeLabel } from "./charts.js";
 import { CAMPAIGN_KIND_LABELS, $, fmtDateTime, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, h, isNum, pageData, replace } from "./dom.js";
 
 const { roomId } = pageData();
@@ -21,6 +21,14 @@ function duration(startIso, endIso) {
   if (!Number.isFinite(ms) || ms <= 0) return "";
   const minutes = Math.round(ms / 60000);
   return minutes >= 60 ? `${Math.floor(minutes / 60)} 小时 ${minutes % 60} 分钟` : `${minutes} 分钟`;
+}
+
+/** Interaction depth under the peak: 累计 1,204 位观众 · 人均弹幕 3.1 条. */
+function audience(k) {
+  const parts = [];
+  if (isNum(k.viewers_seen) && k.viewers_seen > 0) parts.push(`累计 ${fmtInt(k.viewers_seen)} 位观众`);
+  if (isNum(k.comments_per_viewer)) parts.push(`人均弹幕 ${k.comments_per_viewer.toFixed(1)} 条`);
+  return parts.join(" · ");
 }
 
 function renderSummary(report) {
@@ -46,7 +54,7 @@ function renderSummary(report) {
     tile("GMV", fmtMoneyShort(k.gmv_cents), fmtMoney(k.gmv_cents), "", "gmv"),
     tile("订单数", fmtInt(k.orders), "", "", "orders"),
     tile("情绪指数", isNum(k.sentiment_index) ? k.sentiment_index.toFixed(2) : "—", "0 = 很负面，1 = 很正面", "", "sentiment"),
-    tile("在线峰值", peak ? fmtInt(peak) : "—", "", "", "viewers_peak"),
+    tile("在线峰值", peak ? fmtInt(peak) : "—", audience(k), "", "viewers_peak"),
   );
 }
 
@@ -133,7 +141,7 @@ function renderCharts(report, alerts) {
     new Chart(
       $('[data-testid="report-chart-viewers"]'),
       {
-        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true } },
+        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } },
         yAxis: [
           { type: "value", ...axisStyle(), minInterval: 1 },
           { type: "value", ...axisStyle(), min: 0, max: 1, splitLine: { show: false }, axisLabel: { color: p.dim, formatter: (v) => `${Math.round(v * 100)}%` } },
@@ -149,7 +157,7 @@ function renderCharts(report, alerts) {
       $('[data-testid="report-chart-sentiment"]'),
       {
         grid: { left: 40, right: 16, top: 28, bottom: 26 },
-        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true } },
+        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } },
         yAxis: { type: "value", ...axisStyle(), min: 0, max: 1 },
         series: [
           {
@@ -192,9 +200,9 @@ async function load() {
   renderIntents(Array.isArray(report.top_intents) ? report.top_intents : []);
   renderCustomers(Array.isArray(report.top_customers) ? report.top_customers : []);
   const alertMarks = (Array.isArray(report.alerts) ? report.alerts : [])
-    .map((a) => Date.parse(a?.ts ?? a?.opened_at ?? ""))
-    .filter(Number.isFinite)
-    .map((t) => ({ xAxis: t, lineStyle: { color: p.warn, type: "dashed" } }));
+    .map((a) => [Date.parse(a?.ts ?? ""), a?.severity])
+    .filter(([t]) => Number.isFinite(t))
+    .map(([t, severity]) => ({ xAxis: t, lineStyle: { color: severity === "critical" ? p.danger : p.warn, type: "dashed" } }));
   renderCharts(report, alertMarks);
   document.title = `复盘报告 ${report.title || roomId} · livedesk`;
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 # Webhook answers are budgeted in tens of milliseconds (Douyin gives up after 2 s).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+# One stage of one batch is often well under a millisecond.
+STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
 WEBHOOK_SECONDS = Histogram(
     "livedesk_webhook_seconds",
@@ -35,6 +38,14 @@ WEBHOOK_EVENTS = Counter(
     "Events in webhook bodies, by outcome (accepted, duplicate, rejected)",
     ["platform", "outcome"],
 )
+# Two units under one name, told apart by the reason: an `event_*` reason counts one event
+# dropped from a batch (the rest kept, or 422 when none was valid); any other reason counts a
+# request refused whole (4xx). The reasons are ingest.rejections.Reason.
+WEBHOOK_REJECTIONS = Counter(
+    "livedesk_webhook_rejections_total",
+    "Webhook requests refused whole, and events refused within a batch (event_*), by reason",
+    ["reason"],
+)
 PIPELINE_EVENTS = Counter("livedesk_pipeline_events_total", "Inbox events processed")
 PIPELINE_BATCH_SECONDS = Histogram(
     "livedesk_pipeline_batch_seconds",
@@ -45,6 +56,20 @@ PIPELINE_LAG_SECONDS = Histogram(
     "livedesk_pipeline_lag_seconds",
     "From an event's arrival in the inbox to the commit that processed it (oldest per batch)",
     buckets=LATENCY_BUCKETS,
+)
+# The latest figure wins across workers (a room moves between them); 0 when its inbox is empty.
+PIPELINE_ROOM_LAG_SECONDS = Gauge(
+    "livedesk_pipeline_room_lag_seconds",
+    "Latest processing lag of a room: its oldest event's wait in the inbox at the last commit",
+    ["room_id"],
+    multiprocess_mode="livemostrecent",
+)
+PIPELINE_STAGE_SECONDS = Histogram(
+    "livedesk_pipeline_stage_seconds",
+    "Time one room batch spends in each stage (lock, analyse, identify, tally, promotions, "
+    "cues, append, commit; prepare on SQLite)",
+    ["stage"],
+    buckets=STAGE_BUCKETS,
 )
 ROOM_LOG_MESSAGES = Counter(
     "livedesk_room_log_messages_total", "Messages appended to room logs", ["type"]
@@ -91,11 +116,34 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
-class WebhookTimer:
-    """ASGI middleware: observes every webhook answer's latency with its status code."""
+class StageTimer:
+    """One batch's time per stage: `lap(stage)` closes the stage that ran since the previous
+    lap (one perf_counter each); `observe()` records them all once the batch has committed."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self._laps: list[tuple[str, float]] = []
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self._laps.append((stage, now - self._last))
+        self._last = now
+
+    def observe(self) -> None:
+        for stage, seconds in self._laps:
+            PIPELINE_STAGE_SECONDS.labels(stage).observe(seconds)
+
+
+AckListener = Callable[[float, int], None]
+
+
+class WebhookTimer:
+    """ASGI middleware: observes every webhook answer's latency with its status code, and
+    hands each answer to `on_answer(seconds, status)` (the delivery-health window)."""
+
+    def __init__(self, app: ASGIApp, on_answer: AckListener | None = None):
         self.app = app
+        self.on_answer = on_answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(WEBHOOK_PATH):
@@ -108,12 +156,16 @@ class WebhookTimer:
             nonlocal answered
             if message["type"] == "http.response.start":
                 answered = True
-                status = str(message["status"])
-                WEBHOOK_SECONDS.labels(status).observe(time.perf_counter() - started)
+                self._observe(message["status"], time.perf_counter() - started)
             await send(message)
 
         try:
             await self.app(scope, receive, timed_send)
         finally:
             if not answered:  # the app failed before answering: the client sees a 500
-                WEBHOOK_SECONDS.labels("500").observe(time.perf_counter() - started)
+                self._observe(500, time.perf_counter() - started)
+
+    def _observe(self, status: int, seconds: float) -> None:
+        WEBHOOK_SECONDS.labels(str(status)).observe(seconds)
+        if self.on_answer is not None:
+            self.on_answer(seconds, status)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     # "generic=whsec_...,douyin=...,douyin.live_gift=..." (Douyin may sign each message type apart)
     webhook_secrets: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     demo_mode: bool = False
+    # livedesk's own log lines: "text" for people, "json" (one object a line) for collectors.
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # Origins allowed to open the live channel; empty means same-origin only.
     allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -28,6 +28,7 @@ class Claimed:
     payload: dict[str, Any]
     created_at: datetime
     attempt: int  # this attempt's number; also the fencing token for recording its outcome
+    room_id: str | None = None  # for log lines about it
 
 
 async def clock(session: AsyncSession) -> datetime:
@@ -89,6 +90,7 @@ async def claim_due(
             OutboxMessage.payload,
             OutboxMessage.created_at,
             OutboxMessage.attempts,
+            OutboxMessage.room_id,
         )
         .execution_options(synchronize_session=False)
     )

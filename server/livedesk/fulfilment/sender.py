@@ -33,7 +33,7 @@ from collections.abc import Callable
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livedesk.core import metrics
+from livedesk.core import logs, metrics
 from livedesk.core.db import commit
 from livedesk.core.tasks import raise_if_cancelling
 from livedesk.fulfilment import repository, webhook
@@ -144,14 +144,15 @@ class OutboxSender:
         self._backlog_at = time.monotonic()
 
     async def _attempt(self, claim: Claimed, deadline: float) -> None:
-        error = await self._send(claim, deadline)
-        try:
-            await self._record(claim, error)
-        except Exception as exc:
-            # The row keeps its lease and is sent again after it; the receiver dedupes.
-            log.warning(
-                "could not record outbox attempt %s of %s: %s", claim.attempt, claim.id, exc
-            )
+        with logs.bound(claim.room_id):
+            error = await self._send(claim, deadline)
+            try:
+                await self._record(claim, error)
+            except Exception as exc:
+                # The row keeps its lease and is sent again after it; the receiver dedupes.
+                log.warning(
+                    "could not record outbox attempt %s of %s: %s", claim.attempt, claim.id, exc
+                )
 
     async def _send(self, claim: Claimed, deadline: float) -> str | None:
         """POST one row; None when the receiver acknowledged it, else why not."""

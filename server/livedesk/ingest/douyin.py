@@ -19,7 +19,6 @@ from livedesk.ingest.schemas import (
     NotAnEventOrBatch,
     Rejection,
     TooManyEvents,
-    describe_errors,
 )
 
 FANSCLUB_JOINED = 2
@@ -136,5 +135,5 @@ def parse_douyin(
             if record is not None:
                 events.append(Event.model_validate(record))
         except ValidationError as exc:
-            rejections.append(Rejection(index=index, error=describe_errors(exc)))
+            rejections.append(Rejection.invalid(index, exc))
     return events, rejections

@@ -1,21 +1,27 @@
 """Webhook endpoints: size → signature → JSON → events → durable store → 202.
 
 Nothing slow sits between the request and the 202: the pipeline does the real work later.
+Every refusal is counted by reason (livedesk_webhook_rejections_total), and log lines written
+while a request is handled name its room and first event.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import orjson
 from fastapi import APIRouter, Request
 
+from livedesk.core import logs
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
-from livedesk.ingest import service
+from livedesk.ingest import rejections, service
 from livedesk.ingest.body import BodyTooLarge, read_limited_body
 from livedesk.ingest.douyin import UnknownMessageType, parse_douyin
+from livedesk.ingest.rejections import RequestReason
 from livedesk.ingest.schemas import Event, NotAnEventOrBatch, Rejection, TooManyEvents, parse_batch
 from livedesk.ingest.signing import SignatureError, verify_douyin, verify_standard
 
@@ -30,18 +36,34 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def _refuse(reason: RequestReason, status: int, message: str) -> ApiError:
+    rejections.count(reason)
+    return ApiError(status, message)
+
+
 async def _read_body(request: Request, max_bytes: int) -> bytes:
     try:
         return await read_limited_body(request, max_bytes)
     except BodyTooLarge:
-        raise ApiError(413, f"body over {max_bytes} bytes") from None
+        raise _refuse("body_too_large", 413, f"body over {max_bytes} bytes") from None
 
 
 def _decode(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise ApiError(400, "body is not valid JSON") from None
+        raise _refuse("malformed_json", 400, "body is not valid JSON") from None
+
+
+@contextmanager
+def _parsing() -> Iterator[None]:
+    """The shape errors both formats share, answered and counted the same way."""
+    try:
+        yield
+    except NotAnEventOrBatch as exc:
+        raise _refuse("not_an_event_or_batch", 400, str(exc)) from None
+    except TooManyEvents as exc:
+        raise _refuse("too_many_events", 413, str(exc)) from None
 
 
 async def _store(
@@ -52,11 +74,15 @@ async def _store(
     events: list[Event],
     rejected: list[Rejection],
 ) -> JsonResponse:
+    for rejection in rejected:
+        rejections.count(rejection.reason)
     if not events and rejected:
         raise ApiError(
             422, "no event in the body is valid", rejected=[r.model_dump() for r in rejected]
         )
-    result = await service.accept_events(session, bus, platform, events, rejected)
+    rooms = {event.room_id for event in events}
+    with logs.bound(rooms.pop() if len(rooms) == 1 else None, events[0].id if events else None):
+        result = await service.accept_events(session, bus, platform, events, rejected)
     return JsonResponse(result.body(), status_code=202)
 
 
@@ -70,7 +96,7 @@ async def douyin_push(
     room_id = request.headers.get("x-roomid", "")
     secret = settings.secret_for("douyin", msg_type)
     if secret is None:
-        raise ApiError(401, "no secret configured for douyin")
+        raise _refuse("unknown_platform", 401, "no secret configured for douyin")
     try:
         verify_douyin(
             request.headers,
@@ -80,19 +106,16 @@ async def douyin_push(
             tolerance_s=settings.webhook_tolerance_s,
         )
     except SignatureError as exc:
-        raise ApiError(401, str(exc)) from None
+        raise _refuse(exc.kind, 401, str(exc)) from None
     if not room_id:
-        raise ApiError(400, "missing x-roomid header")
+        raise _refuse("missing_room_id", 400, "missing x-roomid header")
     try:
-        events, rejected = parse_douyin(
-            msg_type, room_id, _decode(body), max_events=settings.webhook_max_events
-        )
+        with _parsing():
+            events, rejected = parse_douyin(
+                msg_type, room_id, _decode(body), max_events=settings.webhook_max_events
+            )
     except UnknownMessageType:
-        raise ApiError(400, f"unknown x-msg-type {msg_type!r}") from None
-    except NotAnEventOrBatch as exc:
-        raise ApiError(400, str(exc)) from None
-    except TooManyEvents as exc:
-        raise ApiError(413, str(exc)) from None
+        raise _refuse("unknown_msg_type", 400, f"unknown x-msg-type {msg_type!r}") from None
     return await _store(request, session, bus, "douyin", events, rejected)
 
 
@@ -104,7 +127,7 @@ async def generic_webhook(
     body = await _read_body(request, settings.webhook_max_body_bytes)
     secret = settings.secret_for(platform)
     if secret is None:
-        raise ApiError(404, f"unknown platform {platform!r}")
+        raise _refuse("unknown_platform", 404, f"unknown platform {platform!r}")
     try:
         verify_standard(
             secret,
@@ -114,11 +137,7 @@ async def generic_webhook(
             tolerance_s=settings.webhook_tolerance_s,
         )
     except SignatureError as exc:
-        raise ApiError(401, str(exc)) from None
-    try:
+        raise _refuse(exc.kind, 401, str(exc)) from None
+    with _parsing():
         events, rejected = parse_batch(_decode(body), max_events=settings.webhook_max_events)
-    except NotAnEventOrBatch as exc:
-        raise ApiError(400, str(exc)) from None
-    except TooManyEvents as exc:
-        raise ApiError(413, str(exc)) from None
     return await _store(request, session, bus, platform, events, rejected)

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Self, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from livedesk.ingest.rejections import EventReason
+
 EventType = Literal[
     "enter",
     "leave",
@@ -170,6 +172,17 @@ class Rejection(BaseModel):
 
     index: int
     error: str
+    # For the rejections metric only; the answer's body stays {"index", "error"}.
+    reason: EventReason = Field(default="event_invalid", exclude=True)
+
+    @classmethod
+    def invalid(cls, index: int, exc: ValidationError) -> Rejection:
+        unknown_type = any(
+            error["type"] == "literal_error" and error["loc"] == ("type",)
+            for error in exc.errors(include_url=False)
+        )
+        reason: EventReason = "event_unknown_type" if unknown_type else "event_invalid"
+        return cls(index=index, error=describe_errors(exc), reason=reason)
 
 
 class NotAnEventOrBatch(ValueError):
@@ -270,5 +283,5 @@ def parse_batch(payload: object, *, max_events: int = 1000) -> tuple[list[Event]
         try:
             events.append(Event.model_validate(item))
         except ValidationError as exc:
-            rejections.append(Rejection(index=index, error=describe_errors(exc)))
+            rejections.append(Rejection.invalid(index, exc))
     return events, rejections

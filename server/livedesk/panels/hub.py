@@ -9,7 +9,6 @@ Each message is encoded once and the same text goes to every socket.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Iterable
@@ -18,10 +17,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from livedesk.core import metrics
+from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
-from livedesk.core.tasks import raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
 from livedesk.panels.connection import CLOSE_SLOW, Connection
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
@@ -74,11 +73,7 @@ class Hub:
         ]
 
     async def close(self, code: int, reason: str) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._tasks)
         for feed in self._feeds.values():
             for connection in list(feed.connections):
                 connection.close(code, reason)
@@ -92,7 +87,8 @@ class Hub:
                     async for _channel, raw in subscription:
                         messages = rooms.decode_published(raw)
                         if messages:
-                            await self.deliver(messages[0].room_id, messages)
+                            with logs.bound(messages[0].room_id):
+                                await self.deliver(messages[0].room_id, messages)
             except asyncio.CancelledError:
                 raise
             except Exception:

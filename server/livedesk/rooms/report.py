@@ -17,23 +17,44 @@ TIMELINE_POINTS = 300
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
-async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[list[Any]]]:
-    """Viewers/returning share and sentiment over time, downsampled from the logged frames."""
+# Alerts worth marking on the sentiment timeline; info notices (a customer came back) are not.
+MARKED_SEVERITIES = ("warning", "critical")
+
+
+async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[Any]]:
+    """Viewers/returning share and sentiment over time, downsampled from the logged frames,
+    and the warnings and critical alerts of the session, each when it first opened."""
     query = (
         select(RoomLogEntry.type, RoomLogEntry.body)
-        .where(RoomLogEntry.room_id == room_id, RoomLogEntry.type.in_(("kpi", "sentiment")))
+        .where(
+            RoomLogEntry.room_id == room_id,
+            RoomLogEntry.type.in_(("kpi", "sentiment", "alert")),
+        )
         .order_by(RoomLogEntry.seq)
     )
     viewers: list[list[Any]] = []
     sentiment: list[list[Any]] = []
+    alerts: dict[str, dict[str, Any]] = {}
     for kind, body in (await session.execute(query)).all():
         message = orjson.loads(body)
         data = message["data"]
         if kind == "kpi":
             viewers.append([message["ts"], data.get("viewers_now"), data.get("returning_share")])
+        elif kind == "alert":
+            if data.get("severity") in MARKED_SEVERITIES and str(data.get("id")) not in alerts:
+                alerts[str(data.get("id"))] = {
+                    "ts": message["ts"],
+                    "kind": data.get("kind"),
+                    "severity": data["severity"],
+                    "title": data.get("title"),
+                }
         elif data.get("index_1m") is not None:
             sentiment.append([message["ts"], data["index_1m"]])
-    return {"viewers_timeline": _thin(viewers), "sentiment_timeline": _thin(sentiment)}
+    return {
+        "viewers_timeline": _thin(viewers),
+        "sentiment_timeline": _thin(sentiment),
+        "alerts": list(alerts.values()),
+    }
 
 
 def _thin(points: list[list[Any]]) -> list[list[Any]]:
@@ -47,6 +68,7 @@ def headline(room: Room) -> dict[str, Any]:
     state = room.state or {}
     counters: dict[str, int] = state.get("counters", {})
     kpi = dict(state.get("kpi") or {})
+    kpi.pop("delivery", None)  # live server health for ops, not a figure of the session
     comments = counters.get("comments", 0)
     viewers_seen = counters.get("viewers_seen", 0)
     kpi["comments"] = comments
@@ -114,6 +136,11 @@ def to_csv(report: dict[str, Any]) -> str:
             [c.get(k) for k in ("customer_id", "nickname", "tier_label", "gmv_cents", "orders")]
             for c in report["top_customers"]
         ],
+    )
+    rows(
+        "alerts",
+        ["ts", "kind", "severity", "title"],
+        [[a.get(k) for k in ("ts", "kind", "severity", "title")] for a in report["alerts"]],
     )
     rows("sentiment_timeline", ["ts", "index"], report["sentiment_timeline"])
     rows("viewers_timeline", ["ts", "viewers", "returning_share"], report["viewers_timeline"])

@@ -1,0 +1,48 @@
+"""The ack window's p99 and 5xx count, and the board's worst-of-workers figure."""
+
+from __future__ import annotations
+
+from livedesk.core.bus import MemoryBus
+from livedesk.core.delivery import AckWindow, Delivery, DeliveryBoard
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_p99_is_nearest_rank_over_the_last_minute_and_counts_5xx():
+    clock = FakeClock()
+    acks = AckWindow(clock=clock)
+    assert acks.figure() == Delivery(None, 0)
+    for ms in range(1, 201):
+        acks.record(ms / 1000, 202)
+    acks.record(0.004, 503)
+    # 201 answers: the p99 is the 199th fastest (ceil(0.99 × 201)), 198 ms, shown as 200.
+    assert acks.figure() == Delivery(200, 1)
+    clock.now += 61
+    acks.record(0.0383, 202)
+    assert acks.figure() == Delivery(38, 0)  # the old minute has gone; two significant figures
+
+
+def test_the_window_is_bounded():
+    acks = AckWindow(max_samples=10, clock=FakeClock())
+    for _ in range(100):
+        acks.record(3.0, 202)
+    for _ in range(10):
+        acks.record(0.01, 202)
+    assert acks.figure().ack_p99_ms == 10
+
+
+def test_the_board_reports_the_worst_worker_and_every_workers_errors():
+    board = DeliveryBoard(AckWindow(), MemoryBus())
+    board.note("a", Delivery(40, 0))
+    board.note("b", Delivery(None, 0))
+    board.note("c", Delivery(900, 3))
+    assert board.current == Delivery(900, 3)
+    board.note("c", Delivery(30, 1))  # a worker's newer figure replaces its older one
+    assert board.current == Delivery(40, 1)
+    assert board.current.to_dict() == {"ack_p99_ms": 40, "budget_ms": 2000, "errors_1m": 1}
