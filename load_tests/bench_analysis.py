@@ -120,6 +120,9 @@ async def panel(base: str, token: str, figures: Figures, started: float, stop: a
                 except websockets.ConnectionClosed as closed:
                     figures.closed_by_server = str(closed)
                     return
+                if raw == '{"type":"ping"}':
+                    await ws.send('{"type":"pong"}')  # as the pages do; unanswered is closed
+                    continue
                 now = time.perf_counter()
                 message = orjson.loads(raw)
                 kind = message.get("type")
@@ -189,7 +192,8 @@ def report(
     # Boundedness: the lag in the stream's last 10 s against its first 10 s.
     first = [ms for t, ms in loaded.lag if t < 11]
     last = [ms for t, ms in loaded.lag if t >= seconds - 9]
-    achieved = arrived / seconds
+    # Comments/s through analysis to the panel: arrivals over the time until the last one.
+    achieved = arrived / max((t for t, _ms in loaded.lag), default=seconds)
     table = Table(title=f"danmaku analysis: {rate:,} comments/s for {seconds:g} s, embedded")
     for column in ("figure", "value", "baseline", "ratio"):
         table.add_column(column, justify="right" if column != "figure" else "left")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -48,6 +49,10 @@ def serve(
     if settings.is_sqlite and workers > 1:
         err.print("[red]SQLite is for one process; use PostgreSQL for several workers[/red]")
         raise typer.Exit(2)
+    if "sentiment_processes" not in settings.model_fields_set:
+        # Each worker's share of the cores for snownlp (the workers inherit the environment).
+        share = max(1, (os.cpu_count() or 1) // workers)
+        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(share)
     uvicorn.run(
         "livedesk.app:create_app",
         factory=True,

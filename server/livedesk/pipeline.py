@@ -60,6 +60,8 @@ class Pipeline:
         self._queued: set[str] = set()
         self._busy: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
+        # SQLite only: the next batch's comments, scored while this one is processed.
+        self._read_ahead: dict[str, asyncio.Task[None]] = {}
         self.processed_events = 0
 
     async def start(self) -> None:
@@ -73,7 +75,8 @@ class Pipeline:
         ]
 
     async def close(self) -> None:
-        await cancel_and_wait(self._tasks)
+        await cancel_and_wait([*self._tasks, *self._read_ahead.values()])
+        self._read_ahead.clear()
 
     def wake(self, room_id: str) -> None:
         if room_id not in self._queued:
@@ -159,6 +162,8 @@ class Pipeline:
                 return False  # another worker holds it; it will see the same events
             rows = await inbox.pending_events(session, room_id, self._batch_size)
             timer.lap("lock")
+            if rows and parsed:  # SQLite: score what arrived behind this batch meanwhile
+                self._start_read_ahead(room_id, after_id=rows[-1].id)
             if rows:
                 logs.bind_event(rows[0].event_id)
             now = utcnow()
@@ -191,10 +196,33 @@ class Pipeline:
         race score the batch too.)"""
         if session.bind is None or session.bind.dialect.name != "sqlite":
             return {}
+        ahead = self._read_ahead.pop(room_id, None)
+        if ahead is not None:
+            await asyncio.wait([ahead])  # its failure only means a colder cache
         peeked = await inbox.pending_events(session, room_id, self._batch_size)
         parsed = {row.id: _event_of(row) for row in peeked}
-        await self._stages.prepare(list(parsed.values()))
+        await self._stages.prepare(list(parsed.values()))  # mostly cache hits after a read-ahead
         return parsed
+
+    def _start_read_ahead(self, room_id: str, after_id: int) -> None:
+        """Score the comments queued behind the batch being processed, in the sentiment
+        workers, while this batch holds the write turn: scoring and processing overlap."""
+
+        async def score_next() -> None:
+            try:
+                async with self._sessions() as session:
+                    rows = await inbox.pending_events(
+                        session, room_id, self._batch_size, after_id=after_id
+                    )
+                await self._stages.prepare([_event_of(row) for row in rows])
+            except Exception as exc:  # the batch scores what is missing itself
+                raise_if_cancelling()
+                log.debug("read-ahead for room %s failed: %s", room_id, exc)
+
+        previous = self._read_ahead.pop(room_id, None)
+        if previous is not None:
+            previous.cancel()
+        self._read_ahead[room_id] = asyncio.create_task(score_next(), name=f"read-ahead-{room_id}")
 
     async def _lock_or_create(self, session: AsyncSession, room_id: str) -> Room | None:
         room = await rooms.lock_room(session, room_id, skip_locked=True)

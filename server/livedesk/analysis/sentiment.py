@@ -290,7 +290,9 @@ class SentimentEngine:
         results, misses = self._plan(texts)
         if misses:
             keys = list(misses)
-            chunks = [keys[i : i + self.batch_size] for i in range(0, len(keys), self.batch_size)]
+            # Spread one call over every worker process: its caller waits for the slowest chunk.
+            size = min(self.batch_size, -(-len(keys) // max(1, self.processes)))
+            chunks = [keys[i : i + size] for i in range(0, len(keys), size)]
             scored = await asyncio.gather(*(self._run_batch(chunk) for chunk in chunks))
             self._fill(results, misses, [s for chunk_scores in scored for s in chunk_scores])
         return [NEUTRAL if score is None else score for score in results]

@@ -56,8 +56,10 @@ class Settings(BaseSettings):
     ws_pong_timeout_s: float = 20.0
     ws_auth_timeout_s: float = 5.0
     kpi_interval_s: float = 1.0
-    # snownlp worker processes per server process (0: a thread in-process, for tests).
-    sentiment_processes: int = 1
+    # snownlp worker processes per server process (0: a thread in-process, for tests). Unset,
+    # `livedesk serve` gives each worker its share of the cores (2 cores, 1 worker: 2), so a
+    # batch's comments are scored on every core while the event loop waits for them.
+    sentiment_processes: int = Field(default=1, ge=0)
 
     # Fulfilment: grants leave through the outbox as signed Standard Webhooks to this URL.
     # Unset: no sender runs and grants wait in the outbox, pending, until one is configured.

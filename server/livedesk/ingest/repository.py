@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,13 +34,15 @@ async def store_events(
         for record in records
     ]
     dialect = session.bind.dialect.name if session.bind else "sqlite"
-    insert_stmt = pg_insert(InboxEvent) if dialect == "postgresql" else sqlite_insert(InboxEvent)
-    statement = (
-        insert_stmt.values(rows)
-        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
-        .returning(InboxEvent.room_id, InboxEvent.event_id)
-    )
-    result = await session.execute(statement)
+    # The table, not the mapped class, and the rows as executemany parameters: one statement
+    # compiled once and cached (a VALUES list per batch size would be compiled per request),
+    # sent as multi-row INSERTs by SQLAlchemy's insertmanyvalues.
+    table = cast(Table, InboxEvent.__table__)
+    insert_stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
+    statement = insert_stmt.on_conflict_do_nothing(
+        index_elements=["platform", "event_id"]
+    ).returning(table.c.room_id, table.c.event_id)
+    result = await session.execute(statement, rows)
     return {(room_id, event_id) for room_id, event_id in result.all()}
 
 
@@ -54,10 +56,16 @@ async def pending_rooms(session: AsyncSession, limit: int = 1000) -> list[str]:
     return list((await session.execute(query)).scalars())
 
 
-async def pending_events(session: AsyncSession, room_id: str, limit: int) -> list[InboxEvent]:
+async def pending_events(
+    session: AsyncSession, room_id: str, limit: int, *, after_id: int = 0
+) -> list[InboxEvent]:
     query = (
         select(InboxEvent)
-        .where(InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None))
+        .where(
+            InboxEvent.room_id == room_id,
+            InboxEvent.processed_at.is_(None),
+            InboxEvent.id > after_id,
+        )
         .order_by(InboxEvent.id)
         .limit(limit)
     )
