@@ -45,13 +45,17 @@ lint: install
 	$(BIN)/lint-imports
 	cd frontend && npm run --silent check
 
-# Short runs (about 5 minutes); docs/benchmarks.md has the full-size commands and figures.
+# The runs behind docs/benchmarks.md (about 25 minutes; PostgreSQL and Redis on 127.0.0.1).
+BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 bench: install
-	$(BIN)/python load_tests/bench.py --backend sqlite --rate 1000 --seconds 20 --panels 200
-	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 2000 --seconds 20 --panels 500
-	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 30
+	$(BIN)/python load_tests/bench.py --backend sqlite --rate 1000 --seconds 60 --panels 200
+	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 1000 --seconds 60 --panels 1000
+	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 3000 --seconds 60 --panels 1000
+	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 60
 	$(BIN)/python load_tests/bench_sentiment.py
-	$(BIN)/python load_tests/bench_import.py --rows 100000
+	$(BIN)/python load_tests/bench_import.py --rows 1000000
+	LIVEDESK_BENCH_DATABASE_URL=$(BENCH_PG) $(BIN)/python load_tests/bench_import.py \
+		--rows 1000000 --backend postgres
 
 clean:
 	rm -rf $(VENV) frontend/node_modules frontend/static/vendor livedesk.db*

@@ -330,6 +330,12 @@ def report(args: argparse.Namespace, run: Run, facts: dict[str, Any], bare: Acks
             "",
             "",
         ),
+        (
+            "frames/s per panel (deliveries/s, all panels)",
+            f"{facts['frames_per_s']:.0f} ({facts['frames_per_s'] * args.panels:,.0f})",
+            "same to broadcast()",
+            "",
+        ),
         ("acknowledged events lost", f"{lost}", "", ""),
         ("acknowledged, never processed", f"{unprocessed}", "", ""),
         ("comments delivered twice (probe)", f"{run.seen_twice}", "", ""),
@@ -346,6 +352,7 @@ async def main(args: argparse.Namespace) -> None:
         run, facts = await livedesk_run(args, tmp)
         bare = await bare_uvicorn_acks(args, tmp)
     frames_per_s = run.frames_at_probe / max(1, args.rooms) / facts["elapsed"]
+    facts["frames_per_s"] = frames_per_s
     frame_size = 1500  # a comment frame of a 100 ms batch is about this size
     fan = await broadcast_latency(args.panels, max(1.0, frames_per_s), frame_size)
     report(args, run, facts, bare, fan)
