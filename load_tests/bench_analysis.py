@@ -238,9 +238,11 @@ def report(
     if loaded.closed_by_server:
         console.print(f"[red]the server closed the panel: {loaded.closed_by_server}")
     if beats:
-        over = sum(ms >= 100 for ms in beats)
+        slow = [f"{ms:.0f} ms at {t:.0f} s" for t, ms in loaded.heartbeat_ms if ms >= 100]
         console.print(
-            f"heartbeats ≥ 100 ms: {over} of {len(beats)}; mean {statistics.mean(beats):.1f} ms"
+            f"heartbeats ≥ 100 ms: {len(slow)} of {len(beats)}"
+            + (f" ({', '.join(slow)})" if slow else "")
+            + f"; mean {statistics.mean(beats):.1f} ms"
         )
 
 

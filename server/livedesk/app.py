@@ -101,6 +101,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # What start-up loaded (jieba's dictionary, the rules) lives as long as the process: keep
     # it out of the collector's full passes, which would otherwise stall the event loop.
     gc.freeze()
+    metrics.watch_gc()
     try:
         yield
     finally:

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+
+from prometheus_client import REGISTRY
+
+from livedesk.core import metrics
 from livedesk.core.bus import MemoryBus
 from livedesk.core.delivery import AckWindow, Delivery, DeliveryBoard
 
@@ -46,3 +51,13 @@ def test_the_board_reports_the_worst_worker_and_every_workers_errors():
     board.note("c", Delivery(30, 1))  # a worker's newer figure replaces its older one
     assert board.current == Delivery(40, 1)
     assert board.current.to_dict() == {"ack_p99_ms": 40, "budget_ms": 2000, "errors_1m": 1}
+
+
+def test_garbage_collector_pauses_are_timed_by_generation():
+    metrics.watch_gc()
+    metrics.watch_gc()  # a second call adds no second callback
+    assert sum(getattr(cb, "__qualname__", "").startswith("watch_gc") for cb in gc.callbacks) == 1
+    sample = ("livedesk_gc_pause_seconds_count", {"generation": "2"})
+    before = REGISTRY.get_sample_value(*sample) or 0
+    gc.collect()
+    assert REGISTRY.get_sample_value(*sample) == before + 1

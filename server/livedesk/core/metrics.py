@@ -7,6 +7,7 @@ multiprocess mode); without it a scrape sees the worker that answered it.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
@@ -104,7 +105,31 @@ OUTBOX_ATTEMPTS = Counter(
     ["outcome"],
 )
 
+# A full collection over a big heap stops the event loop: heartbeats and acks feel it.
+GC_PAUSE_SECONDS = Histogram(
+    "livedesk_gc_pause_seconds",
+    "Garbage-collector pauses (the event loop stands still), by generation",
+    ["generation"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+)
+
 WEBHOOK_PATH = "/api/v1/webhooks/"
+
+
+def watch_gc() -> None:
+    """Time every collection (once per process; the callback lives as long as it does)."""
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            GC_PAUSE_SECONDS.labels(str(info["generation"])).observe(
+                time.perf_counter() - started[0]
+            )
+
+    if not any(getattr(cb, "__qualname__", "").startswith("watch_gc") for cb in gc.callbacks):
+        gc.callbacks.append(on_gc)
 
 
 def render() -> tuple[bytes, str]:
