@@ -57,6 +57,18 @@ export function timeLabel(value) {
   return value % 60_000 === 0 ? fmtClock(value) : fmtTime(value);
 }
 
+/** A time x-axis in Beijing time: its labels and the tooltip's header (the pointer's label). */
+export function timeAxis(splitNumber) {
+  return {
+    type: "time",
+    ...axisStyle(),
+    splitLine: { show: false },
+    splitNumber,
+    axisLabel: { color: palette().dim, hideOverlap: true, formatter: timeLabel },
+    axisPointer: { label: { formatter: ({ value }) => fmtTime(value) } },
+  };
+}
+
 export class Chart {
   /** @param {HTMLElement} el */
   constructor(el, option, { renderer = "canvas" } = {}) {

@@ -1,6 +1,6 @@
 // Ops console: live KPIs, charts, comment stream, alerts, campaigns and controls.
 import { bindStatus, openChannel } from "./channel.js";
-import { Chart, axisStyle, palette, timeLabel } from "./charts.js";
+import { Chart, axisStyle, palette, timeAxis } from "./charts.js";
 import { CommentStream } from "./comment-stream.js";
 import { openCustomerCard } from "./customer-card.js";
 import {
@@ -140,11 +140,10 @@ function pushPoint(list, atMs, value) {
 }
 
 const p = palette();
-const timeAxis = () => ({ type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 4, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } });
 const pctAxis = { min: 0, max: 1, axisLabel: { color: p.dim, formatter: (v) => `${Math.round(v * 100)}%` } };
 
 const viewersChart = new Chart($('[data-testid="chart-viewers"]'), {
-  xAxis: timeAxis(),
+  xAxis: timeAxis(4),
   yAxis: [
     { type: "value", ...axisStyle(), minInterval: 1 },
     { type: "value", ...axisStyle(), ...pctAxis, splitLine: { show: false } },
@@ -157,7 +156,7 @@ const viewersChart = new Chart($('[data-testid="chart-viewers"]'), {
 
 const sentimentChart = new Chart($('[data-testid="chart-sentiment"]'), {
   grid: { left: 40, right: 16, top: 28, bottom: 26 },
-  xAxis: timeAxis(),
+  xAxis: timeAxis(4),
   yAxis: { type: "value", ...axisStyle(), min: 0, max: 1 },
   series: [
     {

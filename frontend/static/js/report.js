@@ -1,6 +1,6 @@
 // The post-session report, from GET /api/v1/rooms/{room}/report.
 import { getJSON, roomApi } from "./api.js";
-import { Chart, axisStyle, palette, timeLabel } from "./charts.js";
+import { Chart, axisStyle, palette, timeAxis } from "./charts.js";
 import { CAMPAIGN_KIND_LABELS, $, fmtDateTime, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, h, isNum, pageData, replace } from "./dom.js";
 
 const { roomId } = pageData();
@@ -141,7 +141,7 @@ function renderCharts(report, alerts) {
     new Chart(
       $('[data-testid="report-chart-viewers"]'),
       {
-        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } },
+        xAxis: timeAxis(6),
         yAxis: [
           { type: "value", ...axisStyle(), minInterval: 1 },
           { type: "value", ...axisStyle(), min: 0, max: 1, splitLine: { show: false }, axisLabel: { color: p.dim, formatter: (v) => `${Math.round(v * 100)}%` } },
@@ -157,7 +157,7 @@ function renderCharts(report, alerts) {
       $('[data-testid="report-chart-sentiment"]'),
       {
         grid: { left: 40, right: 16, top: 28, bottom: 26 },
-        xAxis: { type: "time", ...axisStyle(), splitLine: { show: false }, splitNumber: 6, axisLabel: { color: p.dim, hideOverlap: true, formatter: timeLabel } },
+        xAxis: timeAxis(6),
         yAxis: { type: "value", ...axisStyle(), min: 0, max: 1 },
         series: [
           {
