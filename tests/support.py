@@ -8,7 +8,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -204,3 +204,12 @@ async def open_panel(
     await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
     await ws.send(orjson.dumps({"type": "resume", "after_seq": after_seq}).decode())
     return Panel(ws)
+
+
+async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> None:
+    """Wait until the async `check()` returns true, polling."""
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or check}")
+        await asyncio.sleep(0.05)

@@ -50,9 +50,8 @@ def serve(
         err.print("[red]SQLite is for one process; use PostgreSQL for several workers[/red]")
         raise typer.Exit(2)
     if "sentiment_processes" not in settings.model_fields_set:
-        # Each worker's share of the cores for snownlp (the workers inherit the environment).
-        share = max(1, (os.cpu_count() or 1) // workers)
-        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(share)
+        # The workers inherit the environment: each takes its share of the cores for snownlp.
+        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(sentiment_share(workers))
     uvicorn.run(
         "livedesk.app:create_app",
         factory=True,
@@ -65,6 +64,11 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def sentiment_share(workers: int, cores: int | None = None) -> int:
+    """snownlp processes per worker when the setting is unset: the cores split among them."""
+    return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
 @user_app.command("add")

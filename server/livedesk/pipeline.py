@@ -60,8 +60,9 @@ class Pipeline:
         self._queued: set[str] = set()
         self._busy: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
-        # SQLite only: the next batch's comments, scored while this one is processed.
-        self._read_ahead: dict[str, asyncio.Task[None]] = {}
+        # SQLite only: the next batch's events, parsed and their comments scored while this
+        # batch is processed.
+        self._read_ahead: dict[str, asyncio.Task[dict[int, Event]]] = {}
         self.processed_events = 0
 
     async def start(self) -> None:
@@ -162,7 +163,7 @@ class Pipeline:
                 return False  # another worker holds it; it will see the same events
             rows = await inbox.pending_events(session, room_id, self._batch_size)
             timer.lap("lock")
-            if rows and parsed:  # SQLite: score what arrived behind this batch meanwhile
+            if rows and _scores_before_locking(session):
                 self._start_read_ahead(room_id, after_id=rows[-1].id)
             if rows:
                 logs.bind_event(rows[0].event_id)
@@ -194,13 +195,12 @@ class Pipeline:
         comments before taking it, so webhooks never queue behind the model. (On PostgreSQL
         the row lock blocks only this room, and peeking would make every worker that loses the
         race score the batch too.)"""
-        if session.bind is None or session.bind.dialect.name != "sqlite":
+        if not _scores_before_locking(session):
             return {}
         ahead = self._read_ahead.pop(room_id, None)
-        if ahead is not None:
-            await asyncio.wait([ahead])  # its failure only means a colder cache
+        known = await ahead if ahead is not None else {}
         peeked = await inbox.pending_events(session, room_id, self._batch_size)
-        parsed = {row.id: _event_of(row) for row in peeked}
+        parsed = {row.id: known.get(row.id) or _event_of(row) for row in peeked}
         await self._stages.prepare(list(parsed.values()))  # mostly cache hits after a read-ahead
         return parsed
 
@@ -208,16 +208,19 @@ class Pipeline:
         """Score the comments queued behind the batch being processed, in the sentiment
         workers, while this batch holds the write turn: scoring and processing overlap."""
 
-        async def score_next() -> None:
+        async def score_next() -> dict[int, Event]:
             try:
                 async with self._sessions() as session:
                     rows = await inbox.pending_events(
                         session, room_id, self._batch_size, after_id=after_id
                     )
-                await self._stages.prepare([_event_of(row) for row in rows])
-            except Exception as exc:  # the batch scores what is missing itself
+                parsed = {row.id: _event_of(row) for row in rows}
+                await self._stages.prepare(list(parsed.values()))
+                return parsed
+            except Exception as exc:  # the batch parses and scores what is missing itself
                 raise_if_cancelling()
                 log.debug("read-ahead for room %s failed: %s", room_id, exc)
+                return {}
 
         previous = self._read_ahead.pop(room_id, None)
         if previous is not None:
@@ -252,6 +255,12 @@ def _observe(
     lag_s = (utcnow() - oldest).total_seconds()
     metrics.PIPELINE_LAG_SECONDS.observe(lag_s)
     lag.set(lag_s)
+
+
+def _scores_before_locking(session: AsyncSession) -> bool:
+    """SQLite: the room lock is the database's one write lock, so comments are scored before
+    it is taken (see `_prepare_unlocked`)."""
+    return session.bind is not None and session.bind.dialect.name == "sqlite"
 
 
 def _event_of(row: InboxEvent) -> Event:

@@ -55,8 +55,7 @@ def test_the_board_reports_the_worst_worker_and_every_workers_errors():
 
 def test_garbage_collector_pauses_are_timed_by_generation():
     metrics.watch_gc()
-    metrics.watch_gc()  # a second call adds no second callback
-    assert sum(getattr(cb, "__qualname__", "").startswith("watch_gc") for cb in gc.callbacks) == 1
+    metrics.watch_gc()  # a second call adds no second callback: one collection, one count
     sample = ("livedesk_gc_pause_seconds_count", {"generation": "2"})
     before = REGISTRY.get_sample_value(*sample) or 0
     gc.collect()

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -25,7 +24,7 @@ from livedesk.fulfilment import outbox
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.fulfilment.receiver import PATH, Receiver, create_app
 from livedesk.ingest.models import InboxEvent
-from support import DEMO_SECRET, free_port, serving
+from support import DEMO_SECRET, eventually, free_port, serving
 
 SECRET = DEMO_SECRET  # any whsec_ secret; the sender and the receiver share it
 
@@ -120,15 +119,6 @@ async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     async with serving(config):
         yield f"http://127.0.0.1:{port}{PATH}"
-
-
-async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> None:
-    """Wait until the async `check()` returns true, polling."""
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s} s waiting for {what or check}")
-        await asyncio.sleep(0.05)
 
 
 async def enqueue_rows(database_url: str, room_id: str, n: int) -> list[str]:

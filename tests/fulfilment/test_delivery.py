@@ -14,7 +14,6 @@ from fulfilment_support import (
     SECRET,
     BrandSystem,
     enqueue_rows,
-    eventually,
     ops,
     outbox_rows,
     seed_viewers,
@@ -28,7 +27,15 @@ from sqlalchemy import select
 from livedesk.core.db import create_engine, session_factory
 from livedesk.fulfilment.models import DEAD, DELIVERED
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
-from support import add_operator, event, free_port, post_events, run_server, settings_for
+from support import (
+    add_operator,
+    event,
+    eventually,
+    free_port,
+    post_events,
+    run_server,
+    settings_for,
+)
 
 PASSPHRASE = "老铁666"
 

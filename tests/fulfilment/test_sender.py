@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
-from fulfilment_support import SECRET, BrandSystem, enqueue_rows, eventually, outbox_rows, serve
+from fulfilment_support import SECRET, BrandSystem, enqueue_rows, outbox_rows, serve
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livedesk.core.db import create_engine, session_factory
@@ -17,7 +17,7 @@ from livedesk.fulfilment.models import DEAD, DELIVERED, PENDING
 from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.signing import verify_standard
-from support import free_port
+from support import eventually, free_port
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05)
 

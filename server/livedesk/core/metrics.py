@@ -116,20 +116,21 @@ GC_PAUSE_SECONDS = Histogram(
 WEBHOOK_PATH = "/api/v1/webhooks/"
 
 
+_gc_started: list[float] = []  # the running collection's start (collections never nest)
+
+
+def _time_gc(phase: str, info: dict[str, int]) -> None:
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        elapsed = time.perf_counter() - _gc_started[0]
+        GC_PAUSE_SECONDS.labels(str(info["generation"])).observe(elapsed)
+
+
 def watch_gc() -> None:
-    """Time every collection (once per process; the callback lives as long as it does)."""
-    started: list[float] = []
-
-    def on_gc(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            started[:] = [time.perf_counter()]
-        elif started:
-            GC_PAUSE_SECONDS.labels(str(info["generation"])).observe(
-                time.perf_counter() - started[0]
-            )
-
-    if not any(getattr(cb, "__qualname__", "").startswith("watch_gc") for cb in gc.callbacks):
-        gc.callbacks.append(on_gc)
+    """Time every collection from now on (once per process, however often called)."""
+    if _time_gc not in gc.callbacks:
+        gc.callbacks.append(_time_gc)
 
 
 def render() -> tuple[bytes, str]:

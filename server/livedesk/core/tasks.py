@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from typing import Any
 
 
 def raise_if_cancelling() -> None:
@@ -18,7 +20,7 @@ def raise_if_cancelling() -> None:
         raise asyncio.CancelledError
 
 
-async def cancel_and_wait(tasks: list[asyncio.Task[None]]) -> None:
+async def cancel_and_wait(tasks: Sequence[asyncio.Task[Any]]) -> None:
     """Stop background loops and wait until each has finished unwinding."""
     for task in tasks:
         task.cancel()
