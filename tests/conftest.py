@@ -75,6 +75,25 @@ async def database_url(
     await _drop_pg_database(PG_URL, url)
 
 
+@pytest.fixture
+async def private_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """A database of the same backend that no other test's pipeline polls: for tests that
+    count what this test's own pipeline did (the session's live server would otherwise take
+    pending rooms from the shared database too)."""
+    if database_url.startswith("sqlite"):
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('private') / 'livedesk.db'}"
+        await migrate(url)
+        yield url
+        return
+    assert PG_URL
+    url = await _create_pg_database(PG_URL)
+    await migrate(url)
+    yield url
+    await _drop_pg_database(PG_URL, url)
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str | None:
     return REDIS_URL

@@ -20,9 +20,9 @@ from support import REPO, event, eventually
 BATCH = 5
 
 
-async def test_the_next_batch_is_scored_while_this_one_is_processed(database_url):
+async def test_the_next_batch_is_scored_while_this_one_is_processed(private_database_url):
     room_id = f"ra-{uuid.uuid4().hex[:8]}"
-    engine = create_engine(database_url)
+    engine = create_engine(private_database_url)
     sessions = session_factory(engine)
     sentiment = SentimentEngine(processes=0)
     await sentiment.start()
@@ -44,7 +44,7 @@ async def test_the_next_batch_is_scored_while_this_one_is_processed(database_url
             await session.commit()
 
         assert await pipeline.process_room(room_id)  # a full batch: more are waiting
-        if database_url.startswith("sqlite"):
+        if private_database_url.startswith("sqlite"):
 
             async def scored_ahead() -> bool:
                 return sentiment.stats.model_texts == 2 * BATCH
