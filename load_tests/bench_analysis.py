@@ -1,7 +1,8 @@
 """Danmaku analysis at stream speed: a steady stream of mixed comments into one embedded server
-(SQLite, one process, the snownlp worker pool on), watched by an ops panel. Does analysis keep
+(SQLite, one process, the snownlp worker pool on), watched by two ops panels. Does analysis keep
 up — every comment reaches the panel analysed, with a bounded lag — and does the live channel's
-heartbeat (ping → pong through the same socket) stay under 100 ms the whole time?
+heartbeat (ping → pong through the same socket, on a panel in a process of its own) stay under
+100 ms the whole time? The server's own event-loop lag probe is read from /metrics beside it.
 
     .venv/bin/python load_tests/bench_analysis.py [--rate 1000] [--seconds 60]
 
@@ -21,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +30,21 @@ from typing import Any
 import httpx
 import orjson
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 from snownlp import SnowNLP
 
-from harness import Acks, livedesk_server, paced, percentile, post_signed, spread
+from harness import (
+    Acks,
+    PanelStats,
+    livedesk_server,
+    paced,
+    panel,
+    percentile,
+    post_signed,
+    spread,
+)
 from livedesk.simulator.danmaku import DanmakuSampler
 
 ROOM = "bench-analysis"
@@ -53,7 +65,7 @@ class Figures:
     # Set once every comment sent has reached the panel (after the stream ends).
     all_arrived: asyncio.Event = field(default_factory=asyncio.Event)
     expected: int | None = None
-    closed_by_server: str | None = None
+    panel: PanelStats = field(default_factory=PanelStats)
 
 
 def comment_batch(
@@ -93,51 +105,80 @@ async def stream(base: str, rate: int, seconds: float, figures: Figures) -> None
         await paced(seconds, TICK_S, lambda: comment_batch(sampler, rng, per_tick, figures), send)
 
 
-async def panel(base: str, token: str, figures: Figures, started: float, stop: asyncio.Event):
-    """An ops panel that reads everything and pings every PING_EVERY_S."""
+async def attach(base: str, token: str) -> websockets.ClientConnection:
+    """An ops panel socket, signed in and past its snapshot."""
     url = base.replace("http", "ws", 1) + f"/ws/rooms/{ROOM}"
-    pings: deque[float] = deque()
-    async with websockets.connect(url, max_size=None, origin=base) as ws:  # type: ignore[arg-type]
-        await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
-        await ws.send('{"type":"resume","after_seq":null}')  # a fresh panel, as the pages say
-        # Ping only once attached, so every pong answers the ping it is matched with.
-        while orjson.loads(await ws.recv()).get("type") != "snapshot":
-            pass
+    ws = await websockets.connect(url, max_size=None, origin=base)  # type: ignore[arg-type]
+    await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
+    await ws.send('{"type":"resume","after_seq":null}')  # a fresh panel, as the pages say
+    while orjson.loads(await ws.recv()).get("type") != "snapshot":
+        pass
+    return ws
 
-        async def pinger() -> None:
-            while not stop.is_set():
-                pings.append(time.perf_counter())
-                await ws.send('{"type":"ping"}')
-                await asyncio.sleep(PING_EVERY_S)
 
-        ping_task = asyncio.create_task(pinger())
-        try:
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
-                except TimeoutError:
-                    continue
-                except websockets.ConnectionClosed as closed:
-                    figures.closed_by_server = str(closed)
-                    return
-                if raw == '{"type":"ping"}':
-                    await ws.send('{"type":"pong"}')  # as the pages do; unanswered is closed
-                    continue
-                now = time.perf_counter()
-                message = orjson.loads(raw)
-                kind = message.get("type")
-                if kind == "pong" and pings:
-                    figures.heartbeat_ms.append((now - started, (now - pings.popleft()) * 1000))
-                elif kind == "comment":
-                    for item in message["data"]["comments"]:
-                        sent = figures.sent_at.get(item["id"])
-                        if sent is not None:
-                            figures.lag.append((now - started, (now - sent) * 1000))
-                            figures.analysed += item.get("sentiment") is not None
-                    if figures.expected is not None and len(figures.lag) >= figures.expected:
-                        figures.all_arrived.set()
-        finally:
-            ping_task.cancel()
+async def reader(base: str, token: str, figures: Figures, started: float, stop: asyncio.Event):
+    """An ops panel that reads everything and times each comment from send to arrival."""
+
+    def on_message(message: dict[str, Any], now: float) -> None:
+        if message.get("type") != "comment":
+            return
+        for item in message["data"]["comments"]:
+            sent = figures.sent_at.get(item["id"])
+            if sent is not None:
+                figures.lag.append((now - started, (now - sent) * 1000))
+                figures.analysed += item.get("sentiment") is not None
+        if figures.expected is not None and len(figures.lag) >= figures.expected:
+            figures.all_arrived.set()
+
+    await panel(base, ROOM, token, figures.panel, stop, on_message)
+
+
+def heartbeats(base: str, token: str, seconds: float) -> list[tuple[float, float]]:
+    """Another ops panel, in a process of its own (as a real panel is a browser elsewhere, not
+    the load generator whose own busy loop would delay its pongs): it reads everything and
+    pings every PING_EVERY_S. Returns (perf_counter at the pong, round trip ms) per ping."""
+
+    async def run() -> list[tuple[float, float]]:
+        beats: list[tuple[float, float]] = []
+        pings: deque[float] = deque()
+        deadline = time.perf_counter() + seconds
+        async with await attach(base, token) as ws:
+
+            async def pinger() -> None:
+                while time.perf_counter() < deadline:
+                    pings.append(time.perf_counter())
+                    await ws.send('{"type":"ping"}')
+                    await asyncio.sleep(PING_EVERY_S)
+
+            ping_task = asyncio.create_task(pinger())
+            try:
+                while time.perf_counter() < deadline:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), timeout=0.5)
+                    except TimeoutError:
+                        continue
+                    if raw == '{"type":"ping"}':
+                        await ws.send('{"type":"pong"}')
+                    elif raw == '{"type":"pong"}' and pings:
+                        now = time.perf_counter()
+                        beats.append((now, (now - pings.popleft()) * 1000))
+            finally:
+                ping_task.cancel()
+        return beats
+
+    return asyncio.run(run())
+
+
+async def loop_lag(base: str) -> dict[str, float]:
+    """The server's event-loop lag probe histogram: cumulative counts by upper bound."""
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        text = (await client.get("/metrics")).text
+    return {
+        sample.labels["le"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "livedesk_event_loop_lag_seconds_bucket"
+    }
 
 
 def raw_snownlp_rate(texts: list[str], budget_s: float = 5.0) -> float:
@@ -154,41 +195,48 @@ def raw_snownlp_rate(texts: list[str], budget_s: float = 5.0) -> float:
 
 async def main(rate: int, seconds: float) -> None:
     console = Console()
-    with tempfile.TemporaryDirectory() as tmp:
+    loop = asyncio.get_running_loop()
+    with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(1) as pinger:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        async with livedesk_server(url, Path(tmp) / "server.log") as live:
+        async with livedesk_server(url, Path("/tmp/server_dbg.log")) as live:
             base, token = live.base_url, live.token
-            idle, loaded = Figures(), Figures()
-            # One comment opens the room, so the idle panel has a room to watch.
+            loaded = Figures()
+            # One comment opens the room, so the panels have a room to watch.
             await stream(base, 10, TICK_S, Figures())
             # Baseline: the heartbeat of the idle server.
-            stop = asyncio.Event()
-            reader = asyncio.create_task(panel(base, token, idle, time.perf_counter(), stop))
-            await asyncio.sleep(5)
-            stop.set()
-            await reader
-            # The stream, watched by a fresh panel; then a grace period for the tail to drain.
+            idle_beats = await loop.run_in_executor(pinger, heartbeats, base, token, 5.0)
+            # The stream, watched by two fresh panels; then a grace period for the tail.
             stop = asyncio.Event()
             started = time.perf_counter()
-            reader = asyncio.create_task(panel(base, token, loaded, started, stop))
+            lag_before = await loop_lag(base)
+            reading = asyncio.create_task(reader(base, token, loaded, started, stop))
+            beating = loop.run_in_executor(pinger, heartbeats, base, token, seconds + 2)
             await asyncio.sleep(1)
             await stream(base, rate, seconds, loaded)
+            loaded.heartbeat_ms = [(at - started, ms) for at, ms in await beating]
+            lag_during = await loop_lag(base)
             loaded.expected = len(loaded.sent_at)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(loaded.all_arrived.wait(), timeout=30)
             stop.set()
-            await reader
+            await reading
     raw_rate = await asyncio.to_thread(raw_snownlp_rate, loaded.texts)
-    report(console, rate, seconds, idle, loaded, raw_rate)
+    stalls = {le: lag_during[le] - lag_before.get(le, 0.0) for le in lag_during}
+    report(console, rate, seconds, [ms for _at, ms in idle_beats], loaded, stalls, raw_rate)
 
 
 def report(
-    console: Console, rate: int, seconds: float, idle: Figures, loaded: Figures, raw_rate: float
+    console: Console,
+    rate: int,
+    seconds: float,
+    idle_beats: list[float],
+    loaded: Figures,
+    stalls: dict[str, float],
+    raw_rate: float,
 ) -> None:
     sent, arrived = len(loaded.sent_at), len(loaded.lag)
     lag = [ms for _t, ms in loaded.lag]
     beats = [ms for _t, ms in loaded.heartbeat_ms]
-    idle_beats = [ms for _t, ms in idle.heartbeat_ms]
     # Boundedness: the lag in the stream's last 10 s against its first 10 s.
     first = [ms for t, ms in loaded.lag if t < 11]
     last = [ms for t, ms in loaded.lag if t >= seconds - 9]
@@ -231,12 +279,19 @@ def report(
             f"{percentile(idle_beats, 0.5):.1f} / {percentile(idle_beats, 0.99):.1f} idle",
             f"{percentile(beats, 0.99) / max(percentile(idle_beats, 0.99), 0.1):.1f}× (p99)",
         ),
+        (
+            "server event-loop probes late by ≥ 50 / ≥ 100 ms (of all)",
+            f"{stalls['+Inf'] - stalls['0.05']:.0f} / {stalls['+Inf'] - stalls['0.1']:.0f}"
+            f" (of {stalls['+Inf']:,.0f})",
+            "",
+            "",
+        ),
     ]
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    if loaded.closed_by_server:
-        console.print(f"[red]the server closed the panel: {loaded.closed_by_server}")
+    if loaded.panel.closed:
+        console.print(f"[red]the server closed the panel: {loaded.panel.closed}")
     if beats:
         slow = [f"{ms:.0f} ms at {t:.0f} s" for t, ms in loaded.heartbeat_ms if ms >= 100]
         console.print(

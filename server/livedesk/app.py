@@ -29,6 +29,7 @@ from livedesk.core.delivery import AckWindow, DeliveryBoard
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
+from livedesk.core.tasks import cancel_and_wait
 from livedesk.customers.endpoints import router as customers_router
 from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
@@ -102,9 +103,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     # it out of the collector's full passes, which would otherwise stall the event loop.
     gc.freeze()
     metrics.watch_gc()
+    loop_watch = asyncio.create_task(metrics.watch_event_loop(), name="event-loop-lag")
     try:
         yield
     finally:
+        await cancel_and_wait([loop_watch])
         if sender is not None:
             await sender.close()
         await pipeline.close()

@@ -6,7 +6,7 @@ from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder,
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
-from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer
+from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
 
 __all__ = [
     "AuditEntry",
@@ -26,4 +26,5 @@ __all__ = [
     "Room",
     "RoomLogEntry",
     "RoomViewer",
+    "RoomWindowsState",
 ]

@@ -25,7 +25,7 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.jsonutil import loads
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling, yielding
 from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
@@ -169,7 +169,7 @@ class Pipeline:
                 logs.bind_event(rows[0].event_id)
             now = utcnow()
             started = time.perf_counter()
-            events = [parsed.get(row.id) or _event_of(row) for row in rows]
+            events = [parsed.get(row.id) or _event_of(row) async for row in yielding(rows)]
             messages = await self._stages.process(session, room, events, now, timer)
             if rows:
                 await inbox.mark_processed(session, [row.id for row in rows])

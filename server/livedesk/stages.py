@@ -4,7 +4,8 @@ identify (customers) → analyse (danmaku) → decide (cues) → messages for th
 Stages read and write rows in the caller's transaction and return messages; nothing here
 commits or publishes. Per-room decision state (greeting queue, hint cooldowns, open alerts,
 counters) is saved in the room row with every batch, so a room can move to another worker;
-the rolling windows are kept in this worker's memory and saved every few seconds, because
+the rolling windows are kept in this worker's memory and saved (in a row of their own: they
+grow to megabytes) every few seconds, because
 they are statistics (a few seconds lost on a hand-over skew a chart, never a decision that
 must happen once).
 """
@@ -27,6 +28,7 @@ from livedesk.analysis.windows import RoomWindows
 from livedesk.core import metrics
 from livedesk.core.db import after_commit
 from livedesk.core.delivery import DeliveryBoard
+from livedesk.core.tasks import yielding
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
 from livedesk.cues.greetings import DoNotGreet, GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
@@ -34,6 +36,7 @@ from livedesk.customers import service as customers
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
+from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rooms.viewers import ViewerBook, dwell_s
 from livedesk.rulebook.book import Rulebook
@@ -102,16 +105,15 @@ class RoomStages:
         self._runtimes.pop(room_id, None)
         self._promotions.forget(room_id)
 
-    def _runtime(self, room: Room) -> RoomRuntime:
+    async def _runtime(self, session: AsyncSession, room: Room) -> RoomRuntime:
         cached = self._runtimes.get(room.id)
         if cached is not None and cached.seq == room.last_seq:
             return cached
         state = room.state or {}
+        saved_windows = await rooms.load_windows(session, room.id)
         runtime = RoomRuntime(
             seq=room.last_seq,
-            windows=RoomWindows.from_dict(state["windows"])
-            if "windows" in state
-            else RoomWindows(),
+            windows=RoomWindows.from_dict(saved_windows) if saved_windows else RoomWindows(),
             hints=HintState.from_dict(state.get("hints", {})),
             alerts=AlertState.from_dict(state.get("alerts", {})),
             greetings=GreetingQueue.from_dict(state["greetings"], self._greeting_rules)
@@ -143,7 +145,7 @@ class RoomStages:
         timer: metrics.StageTimer | None = None,
     ) -> list[Message]:
         lap = timer.lap if timer is not None else _no_lap
-        runtime = self._runtime(room)
+        runtime = await self._runtime(session, room)
         messages: list[Message] = []
         comments = await self._analyse_comments(runtime, events)
         lap("analyse")
@@ -156,7 +158,7 @@ class RoomStages:
         counters = runtime.counters
         viewers_before = room.viewers_now
         comment_items: list[dict[str, Any]] = []
-        for event, identified in zip(events, who, strict=True):
+        async for event, identified in yielding(zip(events, who, strict=True)):
             user_id = event.user.id if event.user else None
             returning = identified is not None and identified.is_returning
             if returning and event.type in SIGHTINGS:
@@ -219,7 +221,7 @@ class RoomStages:
         messages.extend(self._greetings(runtime, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
-        self._save(room, runtime, now, appended=len(messages))
+        await self._save(session, room, runtime, now, appended=len(messages))
         lap("cues")
         return messages
 
@@ -319,7 +321,7 @@ class RoomStages:
         """Comment items for the ops stream, keyed by event id, with sentiment and intents;
         the windows are fed as a side effect. Spam counts as activity, never as signal."""
         pending: list[tuple[Event, str, bool]] = []
-        for event in events:
+        async for event in yielding(events):
             if event.type != "comment" or event.user is None or event.content is None:
                 continue
             normalized = normalize_text(event.content)
@@ -328,7 +330,7 @@ class RoomStages:
         to_score = [event.content or "" for event, _n, is_spam in pending if not is_spam]
         scores = iter(await self._sentiment.score_many(to_score)) if to_score else iter(())
         items: dict[str, dict[str, Any]] = {}
-        for event, normalized, is_spam in pending:
+        async for event, normalized, is_spam in yielding(pending):
             assert event.user is not None
             signals = self._matcher.match_normalized(normalized)
             sentiment = None if is_spam else next(scores)
@@ -432,7 +434,15 @@ class RoomStages:
             room.state = {**state, "kpi": kpi, "sentiment": sentiment, "kpi_at": now.timestamp()}
         return messages
 
-    def _save(self, room: Room, runtime: RoomRuntime, now: datetime, *, appended: int) -> None:
+    async def _save(
+        self,
+        session: AsyncSession,
+        room: Room,
+        runtime: RoomRuntime,
+        now: datetime,
+        *,
+        appended: int,
+    ) -> None:
         state = dict(room.state or {})
         state["hints"] = runtime.hints.to_dict()
         state["alerts"] = runtime.alerts.to_dict()
@@ -440,7 +450,7 @@ class RoomStages:
         state["counters"] = runtime.counters
         state["stock"] = runtime.stock
         if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
-            state["windows"] = runtime.windows.to_dict()
+            await rooms.save_windows(session, room.id, runtime.windows.to_dict())
             runtime.windows_saved_at = now.timestamp()
         if state != room.state:
             room.state = state

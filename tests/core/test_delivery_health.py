@@ -1,14 +1,18 @@
-"""The ack window's p99 and 5xx count, and the board's worst-of-workers figure."""
+"""The ack window's p99 and 5xx count, the board's worst-of-workers figure, and the process
+health probes (GC pauses, event-loop lag)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import time
 
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from livedesk.core import metrics
 from livedesk.core.bus import MemoryBus
 from livedesk.core.delivery import AckWindow, Delivery, DeliveryBoard
+from livedesk.core.tasks import cancel_and_wait
 
 
 class FakeClock:
@@ -60,3 +64,19 @@ def test_garbage_collector_pauses_are_timed_by_generation():
     before = REGISTRY.get_sample_value(*sample) or 0
     gc.collect()
     assert REGISTRY.get_sample_value(*sample) == before + 1
+
+
+async def test_a_blocked_event_loop_shows_in_the_lag_probe():
+    # A registry of its own: a live server in this process runs the process-wide probe too.
+    registry = CollectorRegistry()
+    lag = Histogram("lag_seconds", "probe", buckets=(0.1,), registry=registry)
+    watch = asyncio.create_task(metrics.watch_event_loop(probe_s=0.01, into=lag))
+    await asyncio.sleep(0.05)  # the probe is sleeping
+    time.sleep(0.2)  # noqa: ASYNC251  the stall being measured
+    await asyncio.sleep(0.05)
+    await cancel_and_wait([watch])
+    on_time = registry.get_sample_value("lag_seconds_bucket", {"le": "0.1"})
+    every = registry.get_sample_value("lag_seconds_bucket", {"le": "+Inf"})
+    assert on_time is not None and every is not None
+    assert every - on_time == 1  # the probe that slept through the stall woke 100 ms late
+    assert on_time >= 4  # and the ones before and after it on time

@@ -1,9 +1,12 @@
-"""The migrations build exactly the models' schema on every backend (`alembic check`)."""
+"""The migrations build exactly the models' schema on every backend (`alembic check`), and
+move what older versions saved to where newer ones read it."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 
+import orjson
 from alembic import command
 
 from livedesk.core.migrations import alembic_config
@@ -23,4 +26,41 @@ async def test_sqlite_runs_in_wal_with_full_sync(tmp_path):
     async with engine.connect() as connection:
         assert (await connection.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
         assert (await connection.execute(text("PRAGMA synchronous"))).scalar() == 2  # FULL
+    await engine.dispose()
+
+
+async def test_windows_saved_in_the_room_row_move_to_their_own_table(private_database_url):
+    from sqlalchemy import text
+
+    from livedesk.core.db import create_engine
+
+    config = alembic_config(private_database_url)
+    await asyncio.to_thread(command.downgrade, config, "0005")
+    engine = create_engine(private_database_url)
+    windows = {"v": 1, "negative_below": 0.4, "newest": 1, "buckets": [], "totals": {}}
+    state = orjson.dumps({"counters": {"comments": 3}, "windows": windows}).decode()
+    async with engine.begin() as connection:
+        await connection.execute(
+            text(
+                "INSERT INTO rooms (id, platform, title, status, last_seq, viewers_now,"
+                " promotions_paused, state, created_at)"
+                " VALUES ('old', 'generic', 'old', 'live', 0, 0, false, :state, :now)"
+            ),
+            {"state": state, "now": datetime.now(UTC)},
+        )
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as connection:
+        body = (await connection.execute(text("SELECT body FROM room_windows"))).scalar_one()
+        room_state = (await connection.execute(text("SELECT state FROM rooms"))).scalar_one()
+    assert orjson.loads(body) == windows
+    if isinstance(room_state, str):  # SQLite hands JSON back as text
+        room_state = orjson.loads(room_state)
+    assert room_state == {"counters": {"comments": 3}}
+
+    await asyncio.to_thread(command.downgrade, config, "0005")
+    async with engine.connect() as connection:
+        room_state = (await connection.execute(text("SELECT state FROM rooms"))).scalar_one()
+    if isinstance(room_state, str):
+        room_state = orjson.loads(room_state)
+    assert room_state == {"counters": {"comments": 3}, "windows": windows}
     await engine.dispose()

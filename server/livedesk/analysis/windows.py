@@ -109,8 +109,9 @@ class _Bucket:
             "intents": dict(self.intents),
             "keywords": dict(self.keywords),
             "interest": dict(self.interest),
-            "commenters": sorted(self.commenters),
-            "interactors": sorted(self.interactors),
+            # Unsorted: sorting thousands of ids per bucket was most of the cost of a save.
+            "commenters": list(self.commenters),
+            "interactors": list(self.interactors),
             "enters": self.enters,
             "leaves": self.leaves,
             "likes": self.likes,

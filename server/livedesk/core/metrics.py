@@ -7,6 +7,7 @@ multiprocess mode); without it a scrape sees the worker that answered it.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import time
@@ -113,6 +114,15 @@ GC_PAUSE_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
 )
 
+# Anything that holds the event loop (a long batch, a big serialisation) delays every
+# heartbeat, ack and panel frame by as much: a probe timer measures how late it fires.
+EVENT_LOOP_LAG_SECONDS = Histogram(
+    "livedesk_event_loop_lag_seconds",
+    "How late the event loop ran a timer due every 50 ms (every task waits as long)",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+LOOP_PROBE_S = 0.05
+
 WEBHOOK_PATH = "/api/v1/webhooks/"
 
 
@@ -131,6 +141,17 @@ def watch_gc() -> None:
     """Time every collection from now on (once per process, however often called)."""
     if _time_gc not in gc.callbacks:
         gc.callbacks.append(_time_gc)
+
+
+async def watch_event_loop(
+    probe_s: float = LOOP_PROBE_S, into: Histogram = EVENT_LOOP_LAG_SECONDS
+) -> None:
+    """Run for the life of the process: observe how late each `probe_s` sleep wakes."""
+    loop = asyncio.get_running_loop()
+    while True:
+        started = loop.time()
+        await asyncio.sleep(probe_s)
+        into.observe(max(0.0, loop.time() - started - probe_s))
 
 
 def render() -> tuple[bytes, str]:

@@ -24,10 +24,26 @@ class Room(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     viewers_now: Mapped[int] = mapped_column(Integer, default=0)
     promotions_paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Decision state that must follow the room from worker to worker (windows, queues, cooldowns).
+    # Decision state that must follow the room from worker to worker (queues, cooldowns,
+    # counters, the panels' snapshot); the bulky rolling windows live in `room_windows`.
     state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class RoomWindowsState(Base):
+    """A room's rolling windows (livedesk.analysis.windows), saved every few seconds so another
+    worker can take the room over. Its own row, because it grows to megabytes over a long
+    stream: in the room row it would be read and rewritten with every batch."""
+
+    __tablename__ = "room_windows"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    # RoomWindows.to_dict() as orjson text.
+    body: Mapped[str] = mapped_column(Text)
+    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RoomLogEntry(Base):

@@ -22,7 +22,7 @@ from livedesk.core.clock import iso_local, utcnow
 from livedesk.core.db import after_commit
 from livedesk.core.jsonutil import dumps, dumps_str, loads
 from livedesk.rooms import snapshot as snapshots
-from livedesk.rooms.models import Room, RoomLogEntry
+from livedesk.rooms.models import Room, RoomLogEntry, RoomWindowsState
 
 # What a host's teleprompter receives; ops receive everything.
 HOST_TYPES = frozenset(
@@ -73,6 +73,28 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
     dialect = session.bind.dialect.name if session.bind else "sqlite"
     upsert = pg_insert(Room) if dialect == "postgresql" else sqlite_insert(Room)
     await session.execute(upsert.values(values).on_conflict_do_nothing(index_elements=["id"]))
+
+
+async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> None:
+    """Upsert a room's rolling windows (`RoomWindows.to_dict()`)."""
+    body = dumps_str(state)
+    values = {"room_id": room_id, "body": body, "saved_at": utcnow()}
+    dialect = session.bind.dialect.name if session.bind else "sqlite"
+    upsert = (
+        pg_insert(RoomWindowsState) if dialect == "postgresql" else sqlite_insert(RoomWindowsState)
+    )
+    await session.execute(
+        upsert.values(values).on_conflict_do_update(
+            index_elements=["room_id"], set_={"body": body, "saved_at": values["saved_at"]}
+        )
+    )
+
+
+async def load_windows(session: AsyncSession, room_id: str) -> dict[str, Any] | None:
+    body = await session.scalar(
+        select(RoomWindowsState.body).where(RoomWindowsState.room_id == room_id)
+    )
+    return loads(body) if body is not None else None
 
 
 async def lock_room(
