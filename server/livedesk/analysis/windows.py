@@ -8,6 +8,12 @@ Granularity: a window of `n` buckets is the current (partial) bucket plus the `n
 it, so "the last 60 s" really covers between 50 and 60 s of history. Events older than the
 retention (90 buckets behind the newest event seen) are dropped.
 
+Distinct users (unique commenters, interacting users) are kept as each user's newest bucket,
+not as a set per bucket: one entry per user instead of one per user and bucket, so counting
+them is one pass over users and saving the windows stays small. For a window ending at or after
+the newest event that count is exact; for a window further back it counts only those whose
+newest sighting falls in it (a lower bound — nothing asks for those).
+
 Sentiment follows snownlp's scale: 0.0 very negative, 0.5 neutral, 1.0 very positive.
 """
 
@@ -49,14 +55,12 @@ def buckets_for(within_s: int) -> int:
 
 class _Bucket:
     __slots__ = (
-        "commenters",
         "comments",
         "enters",
         "gift_value_cents",
         "gifts",
         "index",
         "intents",
-        "interactors",
         "interest",
         "keywords",
         "leaves",
@@ -83,9 +87,6 @@ class _Bucket:
         self.intents: Counter[str] = Counter()
         self.keywords: Counter[str] = Counter()
         self.interest: Counter[str] = Counter()
-        self.commenters: set[str] = set()
-        # Users who liked, gifted or ordered (commenters are counted from `commenters`).
-        self.interactors: set[str] = set()
         self.enters = 0
         self.leaves = 0
         self.likes = 0
@@ -109,9 +110,6 @@ class _Bucket:
             "intents": dict(self.intents),
             "keywords": dict(self.keywords),
             "interest": dict(self.interest),
-            # Unsorted: sorting thousands of ids per bucket was most of the cost of a save.
-            "commenters": list(self.commenters),
-            "interactors": list(self.interactors),
             "enters": self.enters,
             "leaves": self.leaves,
             "likes": self.likes,
@@ -149,8 +147,6 @@ class _Bucket:
         bucket.intents = Counter({str(k): int(v) for k, v in data.get("intents", {}).items()})
         bucket.keywords = Counter({str(k): int(v) for k, v in data.get("keywords", {}).items()})
         bucket.interest = Counter({str(k): int(v) for k, v in data.get("interest", {}).items()})
-        bucket.commenters = {str(u) for u in data.get("commenters", ())}
-        bucket.interactors = {str(u) for u in data.get("interactors", ())}
         last = data.get("viewers_last")
         bucket.viewers_last = int(last) if last is not None else None
         return bucket
@@ -213,6 +209,26 @@ class WindowStats:
         return data
 
 
+class _LastSeen:
+    """Each user's newest bucket (see the module docstring)."""
+
+    def __init__(self, newest_by_user: dict[str, int] | None = None) -> None:
+        self._newest_by_user: dict[str, int] = newest_by_user or {}
+
+    def see(self, user_id: str, index: int) -> None:
+        if self._newest_by_user.get(user_id, index - 1) < index:
+            self._newest_by_user[user_id] = index
+
+    def count_since(self, index: int, until: int) -> int:
+        return sum(1 for seen in self._newest_by_user.values() if index <= seen <= until)
+
+    def forget_before(self, index: int) -> None:
+        self._newest_by_user = {u: i for u, i in self._newest_by_user.items() if i >= index}
+
+    def to_dict(self) -> dict[str, int]:
+        return dict(self._newest_by_user)
+
+
 class RoomWindows:
     """Rolling per-room counters; feed it events, ask it for windows (see module docstring)."""
 
@@ -221,6 +237,9 @@ class RoomWindows:
         self._slots: list[_Bucket | None] = [None] * MAX_BUCKETS
         self._newest: int | None = None
         self.totals = SessionTotals()
+        # Commenters, and everyone who commented, liked, gifted or ordered.
+        self._commented = _LastSeen()
+        self._active = _LastSeen()
 
     # -- feeding ---------------------------------------------------------------------------
 
@@ -231,6 +250,8 @@ class RoomWindows:
             return None  # older than the retention: dropped
         if newest is None or index > newest:
             self._newest = index
+            self._commented.forget_before(index - MAX_BUCKETS + 1)
+            self._active.forget_before(index - MAX_BUCKETS + 1)
         slot = index % MAX_BUCKETS
         bucket = self._slots[slot]
         if bucket is None or bucket.index != index:
@@ -262,7 +283,8 @@ class RoomWindows:
         if is_spam:
             bucket.spam += 1
             return True
-        bucket.commenters.add(user_id)
+        self._commented.see(user_id, bucket.index)
+        self._active.see(user_id, bucket.index)
         if sentiment is not None:
             bucket.sentiment_sum += sentiment
             bucket.sentiment_n += 1
@@ -323,7 +345,7 @@ class RoomWindows:
         else:
             bucket.refunds += 1
         if user_id is not None and kind in _INTERACTING_KINDS:
-            bucket.interactors.add(user_id)
+            self._active.see(user_id, bucket.index)
         return True
 
     def record_viewers(self, at: datetime, online: int) -> bool:
@@ -372,6 +394,7 @@ class RoomWindows:
         if window_s % BUCKET_S or not BUCKET_S <= window_s <= MAX_WINDOW_S:
             raise ValueError(f"window_s must be a multiple of {BUCKET_S} up to {MAX_WINDOW_S}")
         buckets = self._buckets(now, window_s // BUCKET_S)
+        commenters, interactors = self._distinct_users(bucket_index(now), window_s // BUCKET_S)
         comments = spam = sentiment_n = negative_n = 0
         sentiment_sum = 0.0
         enters = leaves = likes = gifts = gift_cents = orders = order_cents = refunds = 0
@@ -380,8 +403,6 @@ class RoomWindows:
         intents: Counter[str] = Counter()
         keywords: Counter[str] = Counter()
         interest: Counter[str] = Counter()
-        commenters: set[str] = set()
-        interactors: set[str] = set()
         for b in buckets:
             comments += b.comments
             spam += b.spam
@@ -391,8 +412,6 @@ class RoomWindows:
             intents.update(b.intents)
             keywords.update(b.keywords)
             interest.update(b.interest)
-            commenters |= b.commenters
-            interactors |= b.interactors
             enters += b.enters
             leaves += b.leaves
             likes += b.likes
@@ -405,14 +424,13 @@ class RoomWindows:
             viewers_n += b.viewers_n
             if b.viewers_last is not None:
                 viewers_last = b.viewers_last
-        interactors |= commenters
         viewer_base = viewers if viewers is not None else viewers_last
         # Interactors are counted over the whole window, so the base is everyone who was in the
         # room during it, not only who is here now: in a room whose audience turns over every
         # minute or two, dividing by the viewers now reads 100 % however quiet the room is.
         # (Someone who left and came back within the window counts twice: a slight under-read.)
         audience = viewer_base + leaves if viewer_base is not None else None
-        rate = min(1.0, len(interactors) / audience) if audience else None
+        rate = min(1.0, interactors / audience) if audience else None
         return WindowStats(
             window_s=window_s,
             comments=comments,
@@ -423,8 +441,8 @@ class RoomWindows:
             intent_counts=dict(intents),
             top_keywords=keywords.most_common(TOP_KEYWORDS),
             interest_counts=dict(interest),
-            unique_commenters=len(commenters),
-            interacting_users=len(interactors),
+            unique_commenters=commenters,
+            interacting_users=interactors,
             viewers=viewer_base,
             viewers_avg=viewers_sum / viewers_n if viewers_n else None,
             audience=audience,
@@ -441,27 +459,48 @@ class RoomWindows:
             intents_total=sum(intents.values()),
         )
 
+    def _distinct_users(self, end: int, n: int) -> tuple[int, int]:
+        """(commenters, interacting users) whose newest sighting is in the n buckets ending
+        with `end`: exact when nobody was seen after `end` (see the module docstring)."""
+        since = end - n + 1
+        return (
+            self._commented.count_since(since, until=end),
+            self._active.count_since(since, until=end),
+        )
+
     # -- persistence -----------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe state, so a room can move to another worker process."""
         return {
-            "v": 1,
+            "v": 2,
             "negative_below": self.negative_below,
             "newest": self._newest,
             "buckets": [b.to_dict() for b in self._slots if b is not None],
+            "commented": self._commented.to_dict(),
+            "active": self._active.to_dict(),
             "totals": asdict(self.totals),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RoomWindows:
-        if data.get("v") != 1:
-            raise ValueError(f"unknown RoomWindows state version {data.get('v')!r}")
+        version = data.get("v")
+        if version not in (1, 2):
+            raise ValueError(f"unknown RoomWindows state version {version!r}")
         windows = cls(negative_below=float(data["negative_below"]))
         newest = data.get("newest")
         windows._newest = int(newest) if newest is not None else None
         for raw in data.get("buckets", ()):
             bucket = _Bucket.from_dict(raw)
             windows._slots[bucket.index % MAX_BUCKETS] = bucket
+            # Version 1 kept each bucket's users (saved by livedesk before 2026-12-03).
+            for user_id in raw.get("commenters", ()):
+                windows._commented.see(str(user_id), bucket.index)
+                windows._active.see(str(user_id), bucket.index)
+            for user_id in raw.get("interactors", ()):
+                windows._active.see(str(user_id), bucket.index)
+        if version == 2:
+            windows._commented = _LastSeen({str(u): int(i) for u, i in data["commented"].items()})
+            windows._active = _LastSeen({str(u): int(i) for u, i in data["active"].items()})
         windows.totals = SessionTotals(**{k: int(v) for k, v in data.get("totals", {}).items()})
         return windows
