@@ -38,14 +38,16 @@ COMPLAINTS = [
 
 
 @pytest.fixture
-async def strict_server(database_url, tmp_path):
+async def strict_server(private_database_url, tmp_path):
+    # Its own database: the session's server (default rules, no automatic pause) polls the
+    # shared one and would sometimes process this room's comments first.
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     alerts = (rules / "alerts.yaml").read_text(encoding="utf-8")
     (rules / "alerts.yaml").write_text(
         alerts.replace("action: suggest_pause", "action: pause_promotions"), encoding="utf-8"
     )
-    async with run_server(settings_for(database_url, rules_dir=rules)) as live:
+    async with run_server(settings_for(private_database_url, rules_dir=rules)) as live:
         yield live
 
 
@@ -96,9 +98,9 @@ async def test_chit_chat_and_666_spam_fire_no_hint(server, database_url, room_id
 
 
 async def test_complaint_surge_alerts_ops_and_pauses_promotions(
-    strict_server, database_url, room_id
+    strict_server, private_database_url, room_id
 ):
-    token = await add_operator(database_url, "ops")
+    token = await add_operator(private_database_url, "ops")
     ops = await open_panel(strict_server.ws_url, room_id, token)
     await ops.until(lambda m: m["type"] == "snapshot")
     async with httpx.AsyncClient(base_url=strict_server.base_url) as client:

@@ -97,12 +97,13 @@ async def test_resume_from_too_old_gets_reset_and_snapshot(server, database_url,
     await panel.close()
 
 
-async def test_slow_client_is_closed_and_others_keep_flowing(database_url, room_id):
+async def test_slow_client_is_closed_and_others_keep_flowing(private_database_url, room_id):
     from support import run_server, settings_for
 
-    settings = settings_for(database_url, ws_send_buffer_bytes=256 * 1024)
+    # Its own database, so the session's server never takes this room's batches.
+    settings = settings_for(private_database_url, ws_send_buffer_bytes=256 * 1024)
     async with run_server(settings) as live, httpx.AsyncClient(base_url=live.base_url) as client:
-        token = await add_operator(database_url, "ops")
+        token = await add_operator(private_database_url, "ops")
         slow = await websockets.connect(
             f"{live.ws_url}/ws/rooms/{room_id}", max_size=None, compression=None
         )
