@@ -198,7 +198,7 @@ async def main(rate: int, seconds: float) -> None:
     loop = asyncio.get_running_loop()
     with tempfile.TemporaryDirectory() as tmp, ProcessPoolExecutor(1) as pinger:
         url = f"sqlite+aiosqlite:///{tmp}/bench.db"
-        async with livedesk_server(url, Path("/tmp/server_dbg.log")) as live:
+        async with livedesk_server(url, Path(tmp) / "server.log") as live:
             base, token = live.base_url, live.token
             loaded = Figures()
             # One comment opens the room, so the panels have a room to watch.

@@ -4,6 +4,7 @@ Alembic-migrated schemas, and a real uvicorn on an ephemeral port for end-to-end
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -59,20 +60,31 @@ async def migrate(url: str) -> None:
 BACKENDS = ["sqlite"] + (["postgres"] if PG_URL else [])
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-async def database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+@contextlib.asynccontextmanager
+async def _fresh_database(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[str]:
-    if request.param == "sqlite":
+    """A new, migrated database of the backend, dropped afterwards."""
+    if backend == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'livedesk.db'}"
         await migrate(url)
         yield url
         return
     assert PG_URL
     url = await _create_pg_database(PG_URL)
-    await migrate(url)
-    yield url
-    await _drop_pg_database(PG_URL, url)
+    try:
+        await migrate(url)
+        yield url
+    finally:
+        await _drop_pg_database(PG_URL, url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    async with _fresh_database(request.param, tmp_path_factory) as url:
+        yield url
 
 
 @pytest.fixture
@@ -82,16 +94,9 @@ async def private_database_url(
     """A database of the same backend that no other test's pipeline polls: for tests that
     count what this test's own pipeline did (the session's live server would otherwise take
     pending rooms from the shared database too)."""
-    if database_url.startswith("sqlite"):
-        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('private') / 'livedesk.db'}"
-        await migrate(url)
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    async with _fresh_database(backend, tmp_path_factory) as url:
         yield url
-        return
-    assert PG_URL
-    url = await _create_pg_database(PG_URL)
-    await migrate(url)
-    yield url
-    await _drop_pg_database(PG_URL, url)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ Stages read and write rows in the caller's transaction and return messages; noth
 commits or publishes. Per-room decision state (greeting queue, hint cooldowns, open alerts,
 counters) is saved in the room row with every batch, so a room can move to another worker;
 the rolling windows are kept in this worker's memory and saved (in a row of their own: they
-grow to megabytes) every few seconds, because
+run to hundreds of kilobytes) every few seconds, because
 they are statistics (a few seconds lost on a hand-over skew a chart, never a decision that
 must happen once).
 """

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import insert_for
 from livedesk.customers import repository as repo
 from livedesk.customers.models import Customer, CustomerOrder
 from livedesk.customers.profile import (
@@ -129,7 +130,7 @@ async def apply_order(
         return _unchanged("order", order, customer)
     paid = paid_order_from_event(order, at, item_names or {})
     inserted = await session.execute(
-        repo.insert_for(session, CustomerOrder)
+        insert_for(session, CustomerOrder)
         .values(
             platform=platform,
             order_id=order.order_id,
@@ -185,7 +186,7 @@ async def apply_refund(
     ).scalar_one_or_none()
     if row is None:
         inserted = await session.execute(
-            repo.insert_for(session, CustomerOrder)
+            insert_for(session, CustomerOrder)
             .values(
                 platform=platform,
                 order_id=order.order_id,

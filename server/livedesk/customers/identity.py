@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import insert_for
 from livedesk.customers import repository as repo
 from livedesk.customers.history import recompute, store_history
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder
@@ -166,7 +167,7 @@ async def claim_identity(
 ) -> int:
     """Give the account to `customer_id` unless it has an owner; returns the owner."""
     inserted = await session.execute(
-        repo.insert_for(session, CustomerIdentity)
+        insert_for(session, CustomerIdentity)
         .values(platform=platform, platform_user_id=user_id, customer_id=customer_id)
         .on_conflict_do_nothing(index_elements=["platform", "platform_user_id"])
         .returning(CustomerIdentity.customer_id)

@@ -7,24 +7,17 @@ from typing import Any, cast
 
 from sqlalchemy import Select, Table, bindparam, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from livedesk.core.clock import utcnow
+from livedesk.core.db import insert_for
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder
 from livedesk.customers.profile import ItemLine, PaidOrder
 
 # Keeps IN lists well under SQLite's and asyncpg's bound-parameter limits.
 CHUNK = 500
-
-
-def insert_for(session: AsyncSession, model: type[Any]) -> PgInsert | SqliteInsert:
-    """An INSERT that knows ON CONFLICT on both backends."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert(model) if dialect == "postgresql" else sqlite_insert(model)
 
 
 def insert_ignoring(
@@ -35,10 +28,7 @@ def insert_ignoring(
     Executed with many rows it stays one cached statement (SQLAlchemy batches the VALUES),
     where `.values([...])` would be compiled anew for every batch.
     """
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    table = model.__table__
-    statement = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    return statement.on_conflict_do_nothing(index_elements=list(keys))
+    return insert_for(session, model.__table__).on_conflict_do_nothing(index_elements=list(keys))
 
 
 def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:

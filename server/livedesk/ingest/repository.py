@@ -6,11 +6,10 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
+from livedesk.core.db import insert_for
 from livedesk.ingest.models import InboxEvent
 
 
@@ -33,15 +32,15 @@ async def store_events(
         }
         for record in records
     ]
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
     # The table, not the mapped class, and the rows as executemany parameters: one statement
     # compiled once and cached (a VALUES list per batch size would be compiled per request),
     # sent as multi-row INSERTs by SQLAlchemy's insertmanyvalues.
     table = cast(Table, InboxEvent.__table__)
-    insert_stmt = pg_insert(table) if dialect == "postgresql" else sqlite_insert(table)
-    statement = insert_stmt.on_conflict_do_nothing(
-        index_elements=["platform", "event_id"]
-    ).returning(table.c.room_id, table.c.event_id)
+    statement = (
+        insert_for(session, table)
+        .on_conflict_do_nothing(index_elements=["platform", "event_id"])
+        .returning(table.c.room_id, table.c.event_id)
+    )
     result = await session.execute(statement, rows)
     return {(room_id, event_id) for room_id, event_id in result.all()}
 

@@ -33,8 +33,8 @@ class Room(Base):
 
 class RoomWindowsState(Base):
     """A room's rolling windows (livedesk.analysis.windows), saved every few seconds so another
-    worker can take the room over. Its own row, because it grows to megabytes over a long
-    stream: in the room row it would be read and rewritten with every batch."""
+    worker can take the room over. Its own row, because it runs to hundreds of kilobytes in a
+    busy room: in the room row it would be read and rewritten with every batch."""
 
     __tablename__ = "room_windows"
 

@@ -12,14 +12,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core import metrics, sqlite
 from livedesk.core.bus import Bus
 from livedesk.core.clock import iso_local, utcnow
-from livedesk.core.db import after_commit
+from livedesk.core.db import after_commit, insert_for
 from livedesk.core.jsonutil import dumps, dumps_str, loads
 from livedesk.rooms import snapshot as snapshots
 from livedesk.rooms.models import Room, RoomLogEntry, RoomWindowsState
@@ -70,21 +68,18 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
         "state": {},
         "created_at": utcnow(),
     }
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    upsert = pg_insert(Room) if dialect == "postgresql" else sqlite_insert(Room)
-    await session.execute(upsert.values(values).on_conflict_do_nothing(index_elements=["id"]))
+    upsert = insert_for(session, Room).values(values)
+    await session.execute(upsert.on_conflict_do_nothing(index_elements=["id"]))
 
 
 async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> None:
     """Upsert a room's rolling windows (`RoomWindows.to_dict()`)."""
     body = dumps_str(state)
     values = {"room_id": room_id, "body": body, "saved_at": utcnow()}
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    upsert = (
-        pg_insert(RoomWindowsState) if dialect == "postgresql" else sqlite_insert(RoomWindowsState)
-    )
     await session.execute(
-        upsert.values(values).on_conflict_do_update(
+        insert_for(session, RoomWindowsState)
+        .values(values)
+        .on_conflict_do_update(
             index_elements=["room_id"], set_={"body": body, "saved_at": values["saved_at"]}
         )
     )
