@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI, Request
@@ -19,36 +17,30 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
-from livedesk.analysis import intents
-from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.auth.deps import LoginRequired
-from livedesk.core import logs, metrics
+from livedesk.core import logs, metrics, runtime
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.delivery import AckWindow, DeliveryBoard
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
-from livedesk.core.tasks import cancel_and_wait
 from livedesk.customers.endpoints import router as customers_router
-from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.endpoints import router as webhooks_router
 from livedesk.panels import channel, pages
 from livedesk.panels.connection import CLOSE_RESTART
 from livedesk.panels.hub import Hub
 from livedesk.pipeline import Pipeline
+from livedesk.processing import running_pipeline
 from livedesk.promotions.report import drops as drops_report
 from livedesk.rooms.endpoints import router as rooms_router
 from livedesk.rooms.outbox_endpoints import router as outbox_router
 from livedesk.rooms.promotion_endpoints import router as promotions_router
 from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
-from livedesk.stages import RoomStages
 
 log = logging.getLogger(__name__)
-
-GC_YOUNG_THRESHOLD = 50_000
 
 
 @dataclass
@@ -60,10 +52,12 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     rulebook: Rulebook
-    pipeline: Pipeline
     hub: Hub
-    sender: OutboxSender | None  # None: no LIVEDESK_FULFILMENT_URL, grants wait in the outbox
     delivery: DeliveryBoard
+    # Both None when `livedesk pipeline` processes process the inbox (LIVEDESK_RUN_PIPELINE
+    # off); the sender is None too without LIVEDESK_FULFILMENT_URL (grants wait in the outbox).
+    pipeline: Pipeline | None
+    sender: OutboxSender | None
 
 
 @asynccontextmanager
@@ -74,77 +68,39 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessions = session_factory(engine)
     bus = create_bus(settings.redis_url)
-    sentiment = SentimentEngine(processes=settings.sentiment_processes)
-    await sentiment.start()  # loads snownlp once, off the event loop
-    await asyncio.to_thread(intents.warm_up)
     delivery = DeliveryBoard(app.state.acks, bus)
-    stages = RoomStages(
-        rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s, delivery=delivery
-    )
-    pipeline = Pipeline(
-        sessions,
-        bus,
-        stages,
-        batch_size=settings.pipeline_batch_size,
-        poll_interval_s=settings.pipeline_poll_interval_s,
-        concurrency=settings.pipeline_concurrency,
-    )
     hub = Hub(sessions, bus, settings.resume_max_messages)
-    sender = _outbox_sender(settings, sessions)
-    services = Services(settings, engine, sessions, bus, rulebook, pipeline, hub, sender, delivery)
-    for name, value in vars(services).items():
-        setattr(app.state, name, value)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
     app.state.report_parts = [drops_report]
-    await delivery.start()
-    await hub.start()
-    await pipeline.start()
-    if sender is not None:
-        await sender.start()
-    # What start-up loaded (jieba's dictionary, the rules) lives as long as the process: keep
-    # it out of the collector's full passes, which would otherwise stall the event loop.
-    gc.freeze()
-    # A batch's objects live across awaits, long enough to outlast CPython's default young
-    # collection (every 700 allocations) and be promoted; they then die in the old generation
-    # and set off a full collection every couple of seconds, 50–100 ms each under a comment
-    # flood. Collecting young objects less often lets them die young.
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-    metrics.watch_gc()
-    loop_watch = asyncio.create_task(metrics.watch_event_loop(), name="event-loop-lag")
-    try:
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(engine.dispose)
+        stack.push_async_callback(bus.close)
+        await delivery.start()
+        stack.push_async_callback(delivery.close)
+        await hub.start()
+        stack.push_async_callback(
+            hub.close, CLOSE_RESTART, "server restarting: reconnect and resume"
+        )
+        processing = None
+        if settings.run_pipeline:
+            processing = await stack.enter_async_context(
+                running_pipeline(settings, sessions, bus, rulebook, delivery)
+            )
+        services = Services(
+            settings,
+            engine,
+            sessions,
+            bus,
+            rulebook,
+            hub,
+            delivery,
+            pipeline=processing.pipeline if processing else None,
+            sender=processing.sender if processing else None,
+        )
+        for name, value in vars(services).items():
+            setattr(app.state, name, value)
+        await stack.enter_async_context(runtime.settled())
         yield
-    finally:
-        await cancel_and_wait([loop_watch])
-        if sender is not None:
-            await sender.close()
-        await pipeline.close()
-        await hub.close(CLOSE_RESTART, "server restarting: reconnect and resume")
-        await delivery.close()
-        await bus.close()
-        await engine.dispose()
-        await sentiment.close()
-
-
-def _outbox_sender(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> OutboxSender | None:
-    secret = settings.fulfilment_signing_secret()
-    if not settings.fulfilment_url or secret is None:
-        log.warning("LIVEDESK_FULFILMENT_URL is not set: grants stay in the outbox, pending")
-        return None
-    return OutboxSender(
-        sessions,
-        url=settings.fulfilment_url,
-        secret=secret,
-        policy=RetryPolicy(
-            max_attempts=settings.fulfilment_max_attempts,
-            base_delay_s=settings.fulfilment_base_delay_s,
-            max_delay_s=settings.fulfilment_max_delay_s,
-        ),
-        timeout_s=settings.fulfilment_timeout_s,
-        batch_size=settings.fulfilment_batch_size,
-        poll_interval_s=settings.fulfilment_poll_interval_s,
-    )
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,10 +1,14 @@
-"""The `livedesk` command: serve, migrate, operators, rules, replay, import."""
+"""The `livedesk` command: serve, pipeline, migrate, operators, rules, replay, import."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
 import sys
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -36,39 +40,127 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Worker processes (needs LIVEDESK_REDIS_URL if > 1).")
     ] = 1,
+    pipeline_processes: Annotated[
+        int,
+        typer.Option(
+            help="Processes that only process the inbox; the web workers then only take "
+            "webhooks and serve panels (needs LIVEDESK_REDIS_URL and PostgreSQL). "
+            "0: each web worker processes too.",
+            min=0,
+        ),
+    ] = 0,
 ) -> None:
     """Run the server (uvicorn underneath)."""
     import uvicorn
 
     settings = Settings()
-    if workers > 1 and not settings.redis_url:
+    several = (
+        "--workers > 1" if workers > 1 else "--pipeline-processes" if pipeline_processes else ""
+    )
+    if several and not settings.redis_url:
         err.print(
-            "[red]--workers > 1 needs LIVEDESK_REDIS_URL[/red] (the in-process bus is per process)"
+            f"[red]{several} needs LIVEDESK_REDIS_URL[/red] (the in-process bus is per process)"
         )
         raise typer.Exit(2)
-    if settings.is_sqlite and workers > 1:
-        err.print("[red]SQLite is for one process; use PostgreSQL for several workers[/red]")
+    if several and settings.is_sqlite:
+        err.print("[red]SQLite is for one process; use PostgreSQL for several processes[/red]")
         raise typer.Exit(2)
+    processors = pipeline_processes or workers
     if "sentiment_processes" not in settings.model_fields_set:
-        # The workers inherit the environment: each takes its share of the cores for snownlp.
-        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(sentiment_share(workers))
-    uvicorn.run(
-        "livedesk.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,  # deflate doubles CPU per delivery (MEASURED.md)
-        log_level="info",
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+        # Children inherit the environment: each processor takes its share of the cores.
+        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(sentiment_share(processors))
+    children = None
+    if pipeline_processes:
+        os.environ["LIVEDESK_RUN_PIPELINE"] = "false"  # for the web workers, started below
+        children = PipelineProcesses(pipeline_processes)
+        # uvicorn shuts down on SIGTERM, then raises it again for the handler it found: make
+        # that an exit that runs the `finally` below instead of the default sudden death.
+        signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        uvicorn.run(
+            "livedesk.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            ws="websockets-sansio",
+            ws_per_message_deflate=False,  # deflate doubles CPU per delivery (MEASURED.md)
+            log_level="info",
+            access_log=False,
+            timeout_graceful_shutdown=10,
+        )
+    finally:
+        if children is not None:
+            children.stop()
+
+
+class PipelineProcesses:
+    """`serve --pipeline-processes N`: N `livedesk pipeline` children, each replaced when it
+    dies (as uvicorn replaces a dead web worker), all stopped on the way out."""
+
+    def __init__(self, count: int):
+        self._preexec = _dying_with_parent()
+        self._children = [self._start() for _ in range(count)]
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="pipeline-watch", daemon=True)
+        self._watcher.start()
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        # A process of its own (not multiprocessing): it is `livedesk pipeline`, as an operator
+        # would run it on another host, and it dies with this one.
+        command = [sys.executable, "-c", "from livedesk.cli import app; app()", "pipeline"]
+        return subprocess.Popen(command, preexec_fn=self._preexec)
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(1.0):
+            for index, child in enumerate(self._children):
+                if child.poll() is not None:
+                    err.print(
+                        f"pipeline process {child.pid} exited ({child.returncode}); restarting"
+                    )
+                    self._children[index] = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watcher.join()
+        for child in self._children:
+            child.terminate()  # SIGTERM: the batch in hand rolls back, the next run redoes it
+        for child in self._children:
+            child.wait()
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _dying_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` by which the child gets SIGTERM when this process dies (Linux). Made
+    here, in the parent: between fork and exec the child must not import anything."""
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    pr_set_pdeathsig = 1
+    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def sentiment_share(workers: int, cores: int | None = None) -> int:
     """snownlp processes per worker when the setting is unset: the cores split among them."""
     return max(1, (cores or os.cpu_count() or 1) // workers)
+
+
+@app.command()
+def pipeline() -> None:
+    """Process the inbox only, no HTTP: beside `serve` workers that run with
+    LIVEDESK_RUN_PIPELINE=false (`serve --pipeline-processes N` starts these itself)."""
+    from livedesk.processing import serve_pipeline
+
+    settings = Settings()
+    if not settings.redis_url or settings.is_sqlite:
+        err.print("[red]a pipeline process needs LIVEDESK_REDIS_URL and PostgreSQL[/red]")
+        raise typer.Exit(2)
+    asyncio.run(serve_pipeline(settings))
 
 
 @user_app.command("add")
@@ -131,7 +223,6 @@ def import_customers(
     """Load CRM members and order history (docs/crm-import.md); safe to re-run or resume."""
     import contextlib
     import csv
-    from collections.abc import Callable
 
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 

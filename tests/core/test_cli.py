@@ -81,3 +81,23 @@ def test_serve_splits_the_cores_among_workers_for_snownlp():
     assert sentiment_share(1, cores=2) == 2  # one embedded process: both cores
     assert sentiment_share(2, cores=2) == 1
     assert sentiment_share(4, cores=2) == 1  # never none
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["serve", "--pipeline-processes", "1"], {}, "needs LIVEDESK_REDIS_URL"),
+        (
+            ["serve", "--pipeline-processes", "1"],
+            {"LIVEDESK_REDIS_URL": "redis://127.0.0.1:6379/0"},
+            "SQLite is for one process",
+        ),
+        (["pipeline"], {}, "needs LIVEDESK_REDIS_URL and PostgreSQL"),
+    ],
+)
+async def test_pipeline_processes_need_redis_and_postgresql(args, env, says):
+    """Out of the web workers the pipeline hears of new events over Redis only, and SQLite
+    is one process's database."""
+    result = await run([*args], "sqlite+aiosqlite:///./never-created.db", **env)
+    assert result.returncode == 2
+    assert says in " ".join(result.stderr.split())

@@ -11,7 +11,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from livedesk.core import metrics
 from livedesk.core.bus import MemoryBus
-from livedesk.core.delivery import AckWindow, Delivery, DeliveryBoard
+from livedesk.core.delivery import CHANNEL, AckWindow, Delivery, DeliveryBoard
+from livedesk.core.jsonutil import loads
 from livedesk.core.tasks import cancel_and_wait
 
 
@@ -55,6 +56,39 @@ def test_the_board_reports_the_worst_worker_and_every_workers_errors():
     board.note("c", Delivery(30, 1))  # a worker's newer figure replaces its older one
     assert board.current == Delivery(40, 1)
     assert board.current.to_dict() == {"ack_p99_ms": 40, "budget_ms": 2000, "errors_1m": 1}
+
+
+async def test_a_pipeline_process_board_reads_the_web_workers_figures_and_shares_none():
+    """A `livedesk pipeline` process answers no webhook: its board (for the KPI tile it puts
+    in the room log) only listens, and never adds an empty figure of its own."""
+    bus = MemoryBus()
+    acks = AckWindow()
+    acks.record(0.05, 202)
+    web = DeliveryBoard(acks, bus, interval_s=0.01)
+    pipeline = DeliveryBoard(None, bus, interval_s=0.01)
+    shared: list[dict[str, object]] = []
+
+    async def record() -> None:
+        async with bus.subscribe(CHANNEL) as subscription:
+            async for _channel, raw in subscription:
+                shared.append(loads(raw))
+
+    recorder = asyncio.create_task(record())
+    await asyncio.sleep(0.01)  # subscribed before anyone shares
+    await pipeline.start()
+    await web.start()
+    try:
+        for _ in range(100):
+            if pipeline.current == Delivery(50, 0):
+                break
+            await asyncio.sleep(0.01)
+        assert pipeline.current == Delivery(50, 0)
+        assert len({m["worker"] for m in shared}) == 1  # the web worker's figure only
+        assert {m["ack_p99_ms"] for m in shared} == {50}
+    finally:
+        await web.close()
+        await pipeline.close()
+        await cancel_and_wait([recorder])
 
 
 def test_garbage_collector_pauses_are_timed_by_generation():

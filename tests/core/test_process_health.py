@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import gc
 
-from livedesk.app import GC_YOUNG_THRESHOLD
+from livedesk.core.runtime import GC_YOUNG_THRESHOLD
 from livedesk.core.tasks import yielding
 
 

@@ -24,6 +24,7 @@ class ServerProcess:
         redis_url: str | None,
         log_path: Path,
         extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
     ):
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
@@ -41,7 +42,7 @@ class ServerProcess:
         env.update(extra_env or {})  # other LIVEDESK_* settings, e.g. for the fault tests
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [LIVEDESK, "serve", "--port", str(port)],
+            [LIVEDESK, "serve", "--port", str(port), *args],
             env=env,
             cwd=REPO,
             stdout=self._log,
@@ -61,6 +62,14 @@ class ServerProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"server not ready: {self.log_path.read_text()[-2000:]}")
+
+    def children(self) -> list[int]:
+        """The processes `serve` started itself (pipeline processes, uvicorn's workers)."""
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        pids: list[int] = []
+        for task in tasks.iterdir():
+            pids.extend(int(pid) for pid in (task / "children").read_text().split())
+        return pids
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)

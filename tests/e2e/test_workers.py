@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import signal
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +17,16 @@ from sqlalchemy import func, select
 from livedesk.core.db import create_engine, session_factory
 from livedesk.ingest.models import InboxEvent
 from livedesk.rooms.models import RoomLogEntry
-from support import PG_URL, REDIS_URL, add_operator, event, free_port, open_panel, post_events
+from support import (
+    PG_URL,
+    REDIS_URL,
+    add_operator,
+    event,
+    eventually,
+    free_port,
+    open_panel,
+    post_events,
+)
 
 pytestmark = pytest.mark.slow
 needs_scale_out = pytest.mark.skipif(
@@ -188,3 +201,97 @@ async def test_kill_9_loses_no_acknowledged_event(database_url, redis_url, tmp_p
         await _wait_processed(database_url, room_id, timeout_s=60)
     finally:
         restarted.stop()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def _metric(text: str, name: str) -> float:
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
+
+
+def _with_a_pipeline_process(database_url: str, log_path: Path) -> ServerProcess:
+    """`livedesk serve --pipeline-processes 1`: one web worker, one pipeline process."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pipeline processes need PostgreSQL")
+    args = ("--pipeline-processes", "1")
+    return ServerProcess(free_port(), database_url, REDIS_URL, log_path, args=args)
+
+
+@needs_scale_out
+async def test_pipeline_processes_process_what_the_web_worker_acknowledges(
+    private_database_url, tmp_path, room_id
+):
+    """`serve --pipeline-processes 1`: the web worker only acknowledges and fans out; a
+    process of its own (at a lower CPU priority) processes; both stop together."""
+    server = _with_a_pipeline_process(private_database_url, tmp_path / "split.log")
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        (pipeline_pid,) = server.children()
+
+        async def lowered() -> bool:  # it lowers its priority once it has started
+            return os.getpriority(os.PRIO_PROCESS, pipeline_pid) == 10
+
+        await eventually(lowered, timeout_s=30, what="the pipeline process at nice 10")
+        token = await add_operator(private_database_url, "ops")
+        panel = await open_panel(server.ws_url, room_id, token)
+        await panel.until(lambda m: m["type"] == "snapshot")
+        batch = [event(room_id, "comment", f"u{n}", content=f"第{n}条") for n in range(20)]
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
+            assert (await post_events(client, batch)).status_code == 202
+            await _wait_processed(private_database_url, room_id)
+            delivered: set[str] = set()
+
+            def has_all(message: dict[str, Any]) -> bool:
+                if message["type"] == "comment":
+                    delivered.update(c["id"] for c in message["data"]["comments"])
+                return delivered == {e["id"] for e in batch}
+
+            await panel.until(has_all, timeout_s=10)
+            metrics = (await client.get("/metrics")).text
+        # The web worker answered the webhook and processed none of it.
+        assert _metric(metrics, "livedesk_webhook_events_total") == len(batch)
+        assert _metric(metrics, "livedesk_pipeline_events_total") == 0
+        await panel.close()
+    finally:
+        server.stop()
+    assert not _running(pipeline_pid)
+
+
+@needs_scale_out
+async def test_a_pipeline_process_dies_with_its_server(private_database_url, tmp_path):
+    server = _with_a_pipeline_process(private_database_url, tmp_path / "orphan.log")
+    await asyncio.to_thread(server.wait_ready)
+    (pipeline_pid,) = server.children()
+    server.kill()
+    server.stop()  # closes its log
+    for _ in range(100):
+        if not _running(pipeline_pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not _running(pipeline_pid), "the pipeline process outlived a SIGKILLed server"
+
+
+@needs_scale_out
+async def test_a_dead_pipeline_process_is_replaced(private_database_url, tmp_path, room_id):
+    server = _with_a_pipeline_process(private_database_url, tmp_path / "restart.log")
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        (first,) = server.children()
+        os.kill(first, signal.SIGKILL)
+
+        async def replaced() -> bool:
+            return bool(server.children()) and server.children() != [first]
+
+        await eventually(replaced, timeout_s=10, what="a new pipeline process")
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
+            batch = [event(room_id, "comment", f"u{n}", content="还在吗") for n in range(10)]
+            assert (await post_events(client, batch)).status_code == 202
+        await _wait_processed(private_database_url, room_id)
+    finally:
+        server.stop()

@@ -332,23 +332,35 @@ class LedgerMachine(RuleBasedStateMachine):
             else:
                 model.state = PAUSED if paused else RUNNING
 
-    @rule(person=st.integers(0, PEOPLE - 1), ref=st.integers(0, 5), points=st.integers(-5, 120))
-    def earn_points(self, person: int, ref: int, points: int) -> None:
-        customer = self.people[person]
-        reference = f"order:{self.room_id}:{ref}"
+    @rule(
+        orders=st.lists(
+            st.tuples(st.integers(0, PEOPLE - 1), st.integers(0, 5), st.integers(-5, 120)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    def earn_points(self, orders: list[tuple[int, int, int]]) -> None:
+        """A batch's orders, credited together; a ref already credited, or twice in the
+        batch, or worth nothing, earns nothing."""
+        credits = [
+            ledger.Credit(self.people[person], f"order:{self.room_id}:{ref}", points)
+            for person, ref, points in orders
+        ]
 
-        async def go() -> bool:
+        async def go() -> set[str]:
             async with self.sessions() as session:
-                earned = await ledger.earn_points(session, customer, reference, points)
+                earned = await ledger.earn_points(session, credits)
                 await commit(session)
                 return earned
 
         earned = self.run(go())
-        expected = points > 0 and reference not in self.refs
-        assert earned is expected
-        if expected:
-            self.refs.add(reference)
-            self.points[customer] += points
+        expected: set[str] = set()
+        for credit in credits:
+            if credit.points > 0 and credit.ref not in self.refs | expected:
+                expected.add(credit.ref)
+                self.points[credit.customer_id] += credit.points
+        assert earned == expected
+        self.refs |= expected
 
     # --- invariants -----------------------------------------------------------------------
 

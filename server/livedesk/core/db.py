@@ -8,12 +8,12 @@ A rollback drops them, so nothing is announced that was not stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import JSON, BigInteger, ColumnElement, DateTime, Integer, MetaData, any_, literal
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -41,10 +41,22 @@ NAMING = {
 }
 
 
+def _is_postgres(session: AsyncSession) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
 def insert_for(session: AsyncSession, target: Any) -> PgInsert | SqliteInsert:
     """An INSERT (of a mapped class or a Table) that knows ON CONFLICT on both backends."""
-    dialect = session.bind.dialect.name if session.bind else "sqlite"
-    return pg_insert(target) if dialect == "postgresql" else sqlite_insert(target)
+    return pg_insert(target) if _is_postgres(session) else sqlite_insert(target)
+
+
+def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one statement text for any
+    number of values: an IN list renders a new text for each length, and asyncpg prepares
+    every new text in a round trip of its own (its cache of 100 statements then churns)."""
+    if _is_postgres(session):
+        return column == any_(literal(list(values), ARRAY(column.type)))
+    return column.in_(list(values))
 
 
 # JSONB on PostgreSQL, JSON text elsewhere.

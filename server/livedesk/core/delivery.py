@@ -82,9 +82,10 @@ class AckWindow:
 
 
 class DeliveryBoard:
-    """The worst fresh figure over every worker, in `current`; shared on the bus each second."""
+    """The worst fresh figure over every worker, in `current`; this worker's own (if it answers
+    webhooks: `acks`) shared on the bus each second."""
 
-    def __init__(self, acks: AckWindow, bus: Bus, *, interval_s: float = SHARE_INTERVAL_S):
+    def __init__(self, acks: AckWindow | None, bus: Bus, *, interval_s: float = SHARE_INTERVAL_S):
         self._acks = acks
         self._bus = bus
         self._interval_s = interval_s
@@ -94,10 +95,9 @@ class DeliveryBoard:
         self.current = Delivery(None, 0)
 
     async def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self._listen(), name="delivery-listen"),
-            asyncio.create_task(self._share(), name="delivery-share"),
-        ]
+        self._tasks = [asyncio.create_task(self._listen(), name="delivery-listen")]
+        if self._acks is not None:
+            self._tasks.append(asyncio.create_task(self._share(self._acks), name="delivery-share"))
 
     async def close(self) -> None:
         await cancel_and_wait(self._tasks)
@@ -110,9 +110,9 @@ class DeliveryBoard:
         p99s = [f.ack_p99_ms for f in fresh if f.ack_p99_ms is not None]
         self.current = Delivery(max(p99s, default=None), sum(f.errors_1m for f in fresh))
 
-    async def _share(self) -> None:
+    async def _share(self, acks: AckWindow) -> None:
         while True:
-            figure = self._acks.figure()
+            figure = acks.figure()
             self.note(self._worker, figure)
             message = {"worker": self._worker, **figure.to_dict()}
             await self._bus.publish(CHANNEL, dumps(message))

@@ -13,12 +13,14 @@ from livedesk.core.db import rollback
 from livedesk.core.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, two thread hops
+# per webhook for what is an attribute read.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_bus(request: Request) -> Bus:
+async def get_bus(request: Request) -> Bus:
     bus: Bus = request.app.state.bus
     return bus
 

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     pipeline_batch_size: int = 500
     pipeline_poll_interval_s: float = 1.0
     pipeline_concurrency: int = 4
+    # False: this web worker only takes webhooks and serves panels, and `livedesk pipeline`
+    # processes (started by `livedesk serve --pipeline-processes N`) process the inbox.
+    run_pipeline: bool = True
+    # How much a `livedesk pipeline` process lowers its CPU priority (os.nice): on a saturated
+    # machine the web workers' acks go first and processing lags, the inbox holding the events.
+    pipeline_nice: int = Field(default=10, ge=0, le=19)
 
     # Live channel bounds: history kept for resume, per-connection send buffer, heartbeats.
     resume_max_messages: int = 5000

@@ -116,11 +116,14 @@ async def apply_order(
     room_id: str | None,
     at: datetime,
     item_names: Mapping[str, str] | None = None,
+    locked: bool = False,
 ) -> OrderOutcome:
     """Record a paid order once per (platform, order_id); a redelivery changes nothing.
 
     An `order` event whose status is `refunded` is a refund; any other status than `paid`
-    (created, cancelled…) is not a purchase and is not recorded.
+    (created, cancelled…) is not a purchase and is not recorded. `locked`: the caller holds
+    the customer's row lock and read it under that lock (`identify_batch` locks every buyer
+    of a batch at once), so its values are current and need no fresh read here.
     """
     if order.status == REFUNDED:
         return await apply_refund(
@@ -156,8 +159,9 @@ async def apply_order(
     )
     if inserted.scalar_one_or_none() is None:
         return _unchanged("order", order, customer)  # seen before (maybe already refunded)
-    await session.flush()  # pending changes must not be overwritten by the fresh read below
-    customer = await repo.lock_customer(session, customer.id)
+    if not locked:
+        await session.flush()  # pending changes must not be overwritten by the fresh read below
+        customer = await repo.lock_customer(session, customer.id)
     before = customer.order_count
     add_paid(customer, paid)
     return _outcome("order", order, customer, before=before, is_new=True)

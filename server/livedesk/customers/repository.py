@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for
+from livedesk.core.db import insert_for, one_of
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder
 from livedesk.customers.profile import ItemLine, PaidOrder
 
@@ -120,7 +120,8 @@ async def identity_owners(
     owners: dict[str, int] = {}
     for part in chunks(sorted(user_ids)):
         query = select(CustomerIdentity.platform_user_id, CustomerIdentity.customer_id).where(
-            CustomerIdentity.platform == platform, CustomerIdentity.platform_user_id.in_(part)
+            CustomerIdentity.platform == platform,
+            one_of(session, CustomerIdentity.platform_user_id, part),
         )
         owners.update(
             {user_id: customer_id for user_id, customer_id in await session.execute(query)}
@@ -149,7 +150,7 @@ async def linked_customers(
     found: dict[int, Customer] = {}
     for column, values in ((Customer.union_id, union_ids), (Customer.phone_hash, phone_hashes)):
         for part in chunks(sorted(values)):
-            rows = await session.execute(select(Customer).where(column.in_(part)))
+            rows = await session.execute(select(Customer).where(one_of(session, column, part)))
             found.update({customer.id: customer for customer in rows.scalars()})
     return list(found.values())
 
@@ -157,7 +158,9 @@ async def linked_customers(
 async def customers_by_member(session: AsyncSession, member_ids: Collection[str]) -> list[Customer]:
     found: list[Customer] = []
     for part in chunks(sorted(member_ids)):
-        rows = await session.execute(select(Customer).where(Customer.member_id.in_(part)))
+        rows = await session.execute(
+            select(Customer).where(one_of(session, Customer.member_id, part))
+        )
         found.extend(rows.scalars())
     return found
 
@@ -168,7 +171,7 @@ async def load_customers(session: AsyncSession, ids: Collection[int]) -> dict[in
     wanted = set(ids)
     while wanted:
         for part in chunks(sorted(wanted)):
-            rows = await session.execute(select(Customer).where(Customer.id.in_(part)))
+            rows = await session.execute(select(Customer).where(one_of(session, Customer.id, part)))
             loaded.update({customer.id: customer for customer in rows.scalars()})
         wanted = {
             c.merged_into for c in loaded.values() if c.merged_into and c.merged_into not in loaded
@@ -252,7 +255,7 @@ async def customers_with_orders_elsewhere(
         query = (
             select(CustomerOrder.customer_id)
             .where(
-                CustomerOrder.customer_id.in_(part),
+                one_of(session, CustomerOrder.customer_id, part),
                 CustomerOrder.status == "paid",
                 or_(CustomerOrder.room_id.is_(None), CustomerOrder.room_id != room_id),
             )

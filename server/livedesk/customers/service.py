@@ -103,6 +103,7 @@ async def identify_batch(
                     room_id=event.room_id,
                     at=event.ts,
                     item_names=item_names,
+                    locked=True,  # every buyer was locked above
                 )
             else:
                 outcome = await apply_refund(

@@ -9,7 +9,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for
+from livedesk.core.db import insert_for, one_of
 from livedesk.ingest.models import InboxEvent
 
 
@@ -72,5 +72,7 @@ async def pending_events(
 
 
 async def mark_processed(session: AsyncSession, ids: Sequence[int]) -> None:
-    statement = update(InboxEvent).where(InboxEvent.id.in_(ids)).values(processed_at=utcnow())
+    statement = (
+        update(InboxEvent).where(one_of(session, InboxEvent.id, ids)).values(processed_at=utcnow())
+    )
     await session.execute(statement.execution_options(synchronize_session=False))

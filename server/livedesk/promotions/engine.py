@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import one_of
 from livedesk.customers import repository as customer_repo
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.customers.profile import profile_for, tier_rank
@@ -121,6 +122,7 @@ class PromotionEngine:
         out: Outcome,
         touched: dict[int, Campaign],
     ) -> None:
+        credits: list[ledger.Credit] = []
         for event, identified in zip(events, who, strict=True):
             order, outcome = event.order, identified.order if identified else None
             if event.type != "order" or order is None or outcome is None or not outcome.is_new:
@@ -141,7 +143,8 @@ class PromotionEngine:
                         touched[campaign.id] = campaign
             points = order.amount_cents // 100 * self._red.points_per_yuan
             ref = f"order:{room.platform}:{order.order_id}"
-            await ledger.earn_points(session, outcome.customer_id, ref, points)
+            credits.append(ledger.Credit(outcome.customer_id, ref, points))
+        await ledger.earn_points(session, credits)
 
     # --- claims ---------------------------------------------------------------------------
 
@@ -309,7 +312,7 @@ class PromotionEngine:
         loaded = await customer_repo.load_customers(session, people)
         linked_query = (
             select(CustomerIdentity.customer_id, func.count())
-            .where(CustomerIdentity.customer_id.in_(people))
+            .where(one_of(session, CustomerIdentity.customer_id, people))
             .group_by(CustomerIdentity.customer_id)
         )
         linked = {cid: int(n) for cid, n in (await session.execute(linked_query)).all()}
@@ -318,7 +321,7 @@ class PromotionEngine:
             select(Grant.customer_id, func.count())
             .where(
                 Grant.room_id == room.room_id,
-                Grant.customer_id.in_(people),
+                one_of(session, Grant.customer_id, people),
                 Grant.state.in_(PAID_STATES),
                 Grant.created_at >= since,
             )
@@ -382,13 +385,18 @@ async def _grant_counts(
     second platform account linked later) count for that person: the unique key cannot see
     them, as they carry the old customer id."""
     root_of = {person: person for person in people}
-    merged = select(Customer.id, Customer.merged_into).where(Customer.merged_into.in_(people))
+    merged = select(Customer.id, Customer.merged_into).where(
+        one_of(session, Customer.merged_into, people)
+    )
     for cid, root in (await session.execute(merged)).all():
         if root is not None:
             root_of[cid] = root
     query = (
         select(Grant.campaign_id, Grant.customer_id, func.count())
-        .where(Grant.campaign_id.in_(campaign_ids), Grant.customer_id.in_(root_of))
+        .where(
+            one_of(session, Grant.campaign_id, campaign_ids),
+            one_of(session, Grant.customer_id, root_of),
+        )
         .group_by(Grant.campaign_id, Grant.customer_id)
     )
     counts: Counter[tuple[int, int]] = Counter()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import one_of
 from livedesk.promotions.messages import Message, campaign_message
 from livedesk.promotions.models import (
     ACTIVE_STATES,
@@ -186,7 +187,7 @@ async def redeemed_counts(session: AsyncSession, campaign_ids: Sequence[int]) ->
         return {}
     query = (
         select(Grant.campaign_id, func.count())
-        .where(Grant.campaign_id.in_(campaign_ids), Grant.state == REDEEMED)
+        .where(one_of(session, Grant.campaign_id, campaign_ids), Grant.state == REDEEMED)
         .group_by(Grant.campaign_id)
     )
     return {campaign_id: int(n) for campaign_id, n in (await session.execute(query)).all()}

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import one_of
 from livedesk.rooms.models import RoomViewer
 
 
@@ -34,7 +35,8 @@ class ViewerBook:
         if not missing:
             return
         query = select(RoomViewer).where(
-            RoomViewer.room_id == self._room_id, RoomViewer.user_key.in_(missing)
+            RoomViewer.room_id == self._room_id,
+            one_of(self._session, RoomViewer.user_key, missing),
         )
         found = {row.user_key: row for row in (await self._session.execute(query)).scalars()}
         for key in missing:

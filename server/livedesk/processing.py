@@ -1,0 +1,133 @@
+"""What processes the inbox — the pipeline, its snownlp workers and the outbox sender — and
+the process that runs only that.
+
+By default every `livedesk serve` worker runs this bundle beside its webhooks and panels (the
+embedded setup: one process does everything). With `--pipeline-processes N`, the web workers
+only take webhooks and fan out to panels, and N processes of their own run the bundle at a
+lower CPU priority (`LIVEDESK_PIPELINE_NICE`): when the machine is saturated the kernel serves
+the acks first and processing lags, the events safe in the inbox — a platform that is answered
+late drops data, a panel that is a few seconds late does not. Redis carries the doorbell
+between them and PostgreSQL's room locks keep one consumer per room, wherever it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from livedesk.analysis import intents
+from livedesk.analysis.sentiment import SentimentEngine
+from livedesk.core import logs, runtime
+from livedesk.core.bus import Bus, create_bus
+from livedesk.core.db import create_engine, session_factory
+from livedesk.core.delivery import DeliveryBoard
+from livedesk.core.settings import Settings
+from livedesk.fulfilment.retry import RetryPolicy
+from livedesk.fulfilment.sender import OutboxSender
+from livedesk.pipeline import Pipeline
+from livedesk.rulebook.book import Rulebook, load_rulebook
+from livedesk.stages import RoomStages
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Processing:
+    pipeline: Pipeline
+    sender: OutboxSender | None  # None: no LIVEDESK_FULFILMENT_URL, grants wait in the outbox
+
+
+@asynccontextmanager
+async def running_pipeline(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    bus: Bus,
+    rulebook: Rulebook,
+    delivery: DeliveryBoard,
+) -> AsyncIterator[Processing]:
+    """Start the pipeline (and the outbox sender, when a fulfilment URL is set); stop both."""
+    sentiment = SentimentEngine(processes=settings.sentiment_processes)
+    await sentiment.start()  # loads snownlp once, off the event loop
+    try:
+        await asyncio.to_thread(intents.warm_up)
+        stages = RoomStages(
+            rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s, delivery=delivery
+        )
+        pipeline = Pipeline(
+            sessions,
+            bus,
+            stages,
+            batch_size=settings.pipeline_batch_size,
+            poll_interval_s=settings.pipeline_poll_interval_s,
+            concurrency=settings.pipeline_concurrency,
+        )
+        sender = _outbox_sender(settings, sessions)
+        await pipeline.start()
+        if sender is not None:
+            await sender.start()
+        try:
+            yield Processing(pipeline, sender)
+        finally:
+            if sender is not None:
+                await sender.close()
+            await pipeline.close()
+    finally:
+        await sentiment.close()
+
+
+def _outbox_sender(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> OutboxSender | None:
+    secret = settings.fulfilment_signing_secret()
+    if not settings.fulfilment_url or secret is None:
+        log.warning("LIVEDESK_FULFILMENT_URL is not set: grants stay in the outbox, pending")
+        return None
+    return OutboxSender(
+        sessions,
+        url=settings.fulfilment_url,
+        secret=secret,
+        policy=RetryPolicy(
+            max_attempts=settings.fulfilment_max_attempts,
+            base_delay_s=settings.fulfilment_base_delay_s,
+            max_delay_s=settings.fulfilment_max_delay_s,
+        ),
+        timeout_s=settings.fulfilment_timeout_s,
+        batch_size=settings.fulfilment_batch_size,
+        poll_interval_s=settings.fulfilment_poll_interval_s,
+    )
+
+
+async def serve_pipeline(settings: Settings) -> None:
+    """Run the pipeline alone until SIGTERM or SIGINT; the batch in hand rolls back and
+    another process takes the room over."""
+    logs.configure(settings.log_format, settings.log_level)
+    # Before the snownlp workers start: they inherit it.
+    os.nice(settings.pipeline_nice)
+    rulebook = load_rulebook(settings.rules_dir)
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    bus = create_bus(settings.redis_url)
+    delivery = DeliveryBoard(None, bus)  # answers no webhook: it only reads the others' figures
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await delivery.start()
+    try:
+        async with (
+            running_pipeline(settings, session_factory(engine), bus, rulebook, delivery),
+            runtime.settled(),
+        ):
+            log.info("pipeline process started")
+            await stop.wait()
+    finally:
+        await delivery.close()
+        await bus.close()
+        await engine.dispose()
+    log.info("pipeline process stopped")
