@@ -45,12 +45,16 @@ lint: install
 	$(BIN)/lint-imports
 	cd frontend && npm run --silent check
 
-# The runs behind docs/benchmarks.md (about 35 minutes; PostgreSQL and Redis on 127.0.0.1).
+# The runs behind docs/benchmarks.md (about 45 minutes; PostgreSQL and Redis on 127.0.0.1).
 BENCH_PG ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+STREAM_PG := $(BIN)/python load_tests/bench.py --backend pg --workers 2 --seconds 60 --panels 1000
 bench: install
 	$(BIN)/python load_tests/bench.py --backend sqlite --rate 1000 --seconds 60 --panels 200
-	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 1000 --seconds 60 --panels 1000
-	$(BIN)/python load_tests/bench.py --backend pg --workers 2 --rate 3000 --seconds 60 --panels 1000
+	$(STREAM_PG) --rate 1000
+	$(STREAM_PG) --rate 1000 --pipeline-processes 1
+	$(STREAM_PG) --rate 3000
+	$(STREAM_PG) --rate 3000 --pipeline-processes 1
+	$(BIN)/python load_tests/bench_statements.py --batch 75
 	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 60
 	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 300
 	$(BIN)/python load_tests/bench_sentiment.py

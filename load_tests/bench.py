@@ -20,13 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +67,24 @@ REDIS = os.environ.get("LIVEDESK_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @dataclass
+class Watched:
+    """What the panels saw, reported by their process."""
+
+    panels: list[PanelStats] = field(default_factory=list)
+    arrivals: dict[str, float] = field(default_factory=dict)  # comment id → perf_counter
+    seen_twice: int = 0
+    frames_at_probe: int = 0
+
+    def e2e_ms(self, sent_at: dict[str, float]) -> list[float]:
+        # perf_counter is CLOCK_MONOTONIC: one clock for every process of the machine.
+        return [(at - sent_at[i]) * 1000 for i, at in self.arrivals.items() if i in sent_at]
+
+
+@dataclass
 class Run:
     acks: Acks = field(default_factory=Acks)
-    sent_at: dict[str, float] = field(default_factory=dict)
-    e2e_ms: list[float] = field(default_factory=list)
-    seen_twice: int = 0
-    panels: list[PanelStats] = field(default_factory=list)
-    frames_at_probe: int = 0
+    sent_at: dict[str, float] = field(default_factory=dict)  # event id → perf_counter at POST
+    watched: Watched = field(default_factory=Watched)
 
 
 @contextlib.asynccontextmanager
@@ -100,43 +115,60 @@ def batch_maker(simulator: SessionSimulator, per_post: int, run: Run):
     return make
 
 
-def probe(run: Run):
-    """The probe panel of a room: times each comment from its POST to its arrival."""
+def probe(watched: Watched):
+    """The probe panel of a room: notes when each comment arrives."""
     seen: set[str] = set()
 
     def on_message(message: dict[str, Any], now: float) -> None:
-        run.frames_at_probe += 1
+        watched.frames_at_probe += 1
         if message.get("type") != "comment":
             return
         for item in message["data"]["comments"]:
             event_id = item["id"]
             if event_id in seen:
-                run.seen_twice += 1
+                watched.seen_twice += 1
                 continue
             seen.add(event_id)
-            sent = run.sent_at.get(event_id)
-            if sent is not None:
-                run.e2e_ms.append((now - sent) * 1000)
+            watched.arrivals[event_id] = now
 
     return on_message
 
 
-async def connect_panels(
-    base_url: str, rooms: list[str], token: str, count: int, run: Run, stop: asyncio.Event
-) -> list[asyncio.Task[None]]:
-    tasks = []
-    for index in range(count):
-        room = rooms[index % len(rooms)]
-        stats = PanelStats()
-        run.panels.append(stats)
-        on_message = probe(run) if index < len(rooms) else None
-        tasks.append(asyncio.create_task(panel(base_url, room, token, stats, stop, on_message)))
-        if index % 50 == 49:
-            await asyncio.sleep(0.05)  # a stream night's panels don't all open in one ms
-    return tasks
+def watch_panels(base_url: str, rooms: list[str], token: str, count: int, ready, stop) -> Watched:
+    """The panels, in a process of their own (a real panel is a browser elsewhere, not the
+    load generator: reading a thousand sockets in its loop would delay the webhook answers
+    it times). `ready` is set once they are all connected; they read until `stop`."""
+
+    async def run() -> Watched:
+        watched = Watched()
+        done = asyncio.Event()
+        tasks = []
+        for index in range(count):
+            room = rooms[index % len(rooms)]
+            stats = PanelStats()
+            watched.panels.append(stats)
+            on_message = probe(watched) if index < len(rooms) else None
+            tasks.append(asyncio.create_task(panel(base_url, room, token, stats, done, on_message)))
+            if index % 50 == 49:
+                await asyncio.sleep(0.05)  # a stream night's panels don't all open in one ms
+        await asyncio.sleep(2)
+        ready.set()
+        await asyncio.to_thread(stop.wait)
+        done.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return watched
+
+    return asyncio.run(run())
 
 
 async def livedesk_run(args: argparse.Namespace, tmp: str) -> tuple[Run, dict[str, Any]]:
+    with ProcessPoolExecutor(1) as watchers, multiprocessing.Manager() as manager:
+        return await _stream_night(args, tmp, watchers, manager)
+
+
+async def _stream_night(
+    args: argparse.Namespace, tmp: str, watchers: ProcessPoolExecutor, manager: SyncManager
+) -> tuple[Run, dict[str, Any]]:
     run = Run()
     tag = uuid.uuid4().hex[:6]
     rooms = [f"bench-{tag}-{i}" for i in range(args.rooms)]
@@ -145,7 +177,11 @@ async def livedesk_run(args: argparse.Namespace, tmp: str) -> tuple[Run, dict[st
     async with (
         database(args.backend, tmp) as url,
         livedesk_server(
-            url, Path(tmp) / "server.log", redis_url=redis, workers=args.workers
+            url,
+            Path(tmp) / "server.log",
+            redis_url=redis,
+            workers=args.workers,
+            pipeline_processes=args.pipeline_processes,
         ) as server,
         httpx.AsyncClient(base_url=server.base_url, timeout=10) as client,
     ):
@@ -153,9 +189,13 @@ async def livedesk_run(args: argparse.Namespace, tmp: str) -> tuple[Run, dict[st
         # One batch per room opens the rooms before the panels connect.
         for simulator in simulators:
             await post_signed(client, WEBHOOK, batch_maker(simulator, 20, run)(), run.acks)
-        stop = asyncio.Event()
-        readers = await connect_panels(server.base_url, rooms, server.token, args.panels, run, stop)
-        await asyncio.sleep(2)
+        loop = asyncio.get_running_loop()
+        ready, stop = manager.Event(), manager.Event()
+        watching = loop.run_in_executor(
+            watchers, watch_panels, server.base_url, rooms, server.token, args.panels, ready, stop
+        )
+        if not await asyncio.to_thread(ready.wait, 120):
+            raise RuntimeError("the panels did not connect")
 
         async def send_all(batches: list[list[dict[str, Any]]]) -> None:
             await asyncio.gather(*(post_signed(client, WEBHOOK, b, run.acks) for b in batches))
@@ -164,16 +204,18 @@ async def livedesk_run(args: argparse.Namespace, tmp: str) -> tuple[Run, dict[st
         started = time.perf_counter()
         await paced(args.seconds, TICK_S, lambda: [make() for make in makers], send_all)
         elapsed = time.perf_counter() - started
-        lag = await drain(url, timeout_s=60)
+        ended = datetime.now(UTC)
+        lag, processed = await drain(url, timeout_s=60, by=ended)
         await asyncio.sleep(1)
         stop.set()
-        await asyncio.gather(*readers, return_exceptions=True)
+        run.watched = await watching
         stored = await stored_events(url)
-    return run, {"elapsed": elapsed, "lag": lag, "stored": stored}
+    return run, {"elapsed": elapsed, "lag": lag, "processed": processed, "stored": stored}
 
 
-async def drain(url: str, timeout_s: float) -> list[float]:
-    """Wait until the inbox is processed; then each event's processing lag in ms."""
+async def drain(url: str, timeout_s: float, by: datetime) -> tuple[list[float], int]:
+    """Wait until the inbox is processed; then each event's processing lag in ms, and how
+    many events were processed `by` then (the end of the stream)."""
     engine = create_engine(url)
     try:
         deadline = time.monotonic() + timeout_s
@@ -183,11 +225,12 @@ async def drain(url: str, timeout_s: float) -> list[float]:
                     await session.execute(select(InboxEvent.received_at, InboxEvent.processed_at))
                 ).all()
             if all(done is not None for _, done in rows) or time.monotonic() > deadline:
-                return [
+                lag = [
                     (done - received).total_seconds() * 1000
                     for received, done in rows
                     if done is not None
                 ]
+                return lag, sum(1 for _, done in rows if done is not None and done <= by)
             await asyncio.sleep(0.5)
     finally:
         await engine.dispose()
@@ -284,12 +327,16 @@ def report(args: argparse.Namespace, run: Run, facts: dict[str, Any], bare: Acks
     acked = acks.acknowledged
     lost = sum(1 for event_id in acked if event_id not in stored)
     unprocessed = sum(1 for event_id in acked if stored.get(event_id, 1) > 1)
-    gaps = sum(p.gaps for p in run.panels)
-    repeats = sum(p.repeats for p in run.panels)
-    closed = sum(1 for p in run.panels if p.closed)
+    watched = run.watched
+    gaps = sum(p.gaps for p in watched.panels)
+    repeats = sum(p.repeats for p in watched.panels)
+    closed = sum(1 for p in watched.panels if p.closed)
+    e2e_ms = watched.e2e_ms(run.sent_at)
     rate = len(acked) / facts["elapsed"]
     title = (
-        f"stream night: {args.backend}, {args.workers} worker(s), {args.rooms} rooms, "
+        f"stream night: {args.backend}, {args.workers} worker(s)"
+        + (f" + {args.pipeline_processes} pipeline" if args.pipeline_processes else "")
+        + f", {args.rooms} rooms, "
         f"{args.panels} panels, {args.rate:,}/s asked for {args.seconds:g} s"
     )
     table = Table(title=title)
@@ -301,6 +348,12 @@ def report(args: argparse.Namespace, run: Run, facts: dict[str, Any], bare: Acks
 
     rows = [
         ("events/s acknowledged", f"{rate:,.0f}", f"{args.rate:,} asked", ""),
+        (
+            "events/s processed while the stream ran",
+            f"{facts['processed'] / facts['elapsed']:,.0f}",
+            "",
+            "",
+        ),
         ("webhook errors (non-202)", f"{acks.errors}", f"{bare.errors}", ""),
     ]
     for label, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
@@ -314,7 +367,7 @@ def report(args: argparse.Namespace, run: Run, facts: dict[str, Any], bare: Acks
             )
         )
     for label, q in (("p50", 0.5), ("p99", 0.99)):
-        ours, base = percentile(run.e2e_ms, q), percentile(fan, q)
+        ours, base = percentile(e2e_ms, q), percentile(fan, q)
         rows.append(
             (
                 f"event → panel {label} ms",
@@ -338,7 +391,7 @@ def report(args: argparse.Namespace, run: Run, facts: dict[str, Any], bare: Acks
         ),
         ("acknowledged events lost", f"{lost}", "", ""),
         ("acknowledged, never processed", f"{unprocessed}", "", ""),
-        ("comments delivered twice (probe)", f"{run.seen_twice}", "", ""),
+        ("comments delivered twice (probe)", f"{watched.seen_twice}", "", ""),
         ("seq gaps / repeats (all panels)", f"{gaps} / {repeats}", "", ""),
         ("panels closed by the server", f"{closed}", "", ""),
     ]
@@ -351,7 +404,7 @@ async def main(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run, facts = await livedesk_run(args, tmp)
         bare = await bare_uvicorn_acks(args, tmp)
-    frames_per_s = run.frames_at_probe / max(1, args.rooms) / facts["elapsed"]
+    frames_per_s = run.watched.frames_at_probe / max(1, args.rooms) / facts["elapsed"]
     facts["frames_per_s"] = frames_per_s
     frame_size = 1500  # a comment frame of a 100 ms batch is about this size
     fan = await broadcast_latency(args.panels, max(1.0, frames_per_s), frame_size)
@@ -362,11 +415,17 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=["sqlite", "pg"], default="sqlite")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--pipeline-processes",
+        type=int,
+        default=0,
+        help="processes that only process the inbox (0: the web workers process too)",
+    )
     parser.add_argument("--rooms", type=int, default=4)
     parser.add_argument("--rate", type=int, default=1000, help="events per second")
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--panels", type=int, default=200)
     arguments = parser.parse_args()
-    if arguments.backend == "sqlite" and arguments.workers != 1:
-        parser.error("SQLite is one process: --workers 1")
+    if arguments.backend == "sqlite" and (arguments.workers != 1 or arguments.pipeline_processes):
+        parser.error("SQLite is one process: --workers 1, no --pipeline-processes")
     asyncio.run(main(arguments))

@@ -69,7 +69,12 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def livedesk_server(
-    database_url: str, log_path: Path, *, redis_url: str | None = None, workers: int = 1
+    database_url: str,
+    log_path: Path,
+    *,
+    redis_url: str | None = None,
+    workers: int = 1,
+    pipeline_processes: int = 0,
 ) -> AsyncIterator[Server]:
     """Migrate, add an ops operator, run `livedesk serve`; SIGTERM on the way out."""
     port = free_port()
@@ -87,6 +92,7 @@ async def livedesk_server(
     process = await asyncio.create_subprocess_exec(
         LIVEDESK,
         *("serve", "--port", str(port), "--workers", str(workers)),
+        *(("--pipeline-processes", str(pipeline_processes)) if pipeline_processes else ()),
         env=env,
         cwd=REPO,
         stdout=log,

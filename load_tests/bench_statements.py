@@ -1,0 +1,109 @@
+"""Statements per pipeline batch on PostgreSQL: a figure that does not move with the machine.
+
+    .venv/bin/python load_tests/bench_statements.py --batch 75
+
+Feeds the simulator's stream-night mix into one room of a throwaway database, processes it in
+batches of `--batch` events (75 is what a 2-worker server takes per batch at 1,000 events/s),
+and counts every statement the pipeline sends after a warm-up, by statement text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import asyncpg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import event as sa_event
+
+from harness import REPO
+from livedesk.analysis.sentiment import SentimentEngine
+from livedesk.core.bus import MemoryBus
+from livedesk.core.db import create_engine, session_factory
+from livedesk.core.migrations import upgrade
+from livedesk.ingest import repository
+from livedesk.ingest.schemas import parse_batch
+from livedesk.pipeline import Pipeline
+from livedesk.rulebook.book import load_rulebook
+from livedesk.simulator.session import SessionSimulator
+from livedesk.stages import RoomStages
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+WARM_UP = 30
+
+
+async def count(batch: int, batches: int) -> tuple[Counter[str], float]:
+    name = f"stmts_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        engine = create_engine(url)
+        statements: Counter[str] = Counter()
+        counting = False  # only while the pipeline runs, not while the test feeds the inbox
+
+        @sa_event.listens_for(engine.sync_engine, "before_cursor_execute")
+        def _count(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+            if counting:
+                statements[" ".join(statement.split())] += 1
+
+        sessions = session_factory(engine)
+        sentiment = SentimentEngine(processes=0)
+        await sentiment.start()
+        stages = RoomStages(load_rulebook(Path(REPO / "rules")), sentiment)
+        pipeline = Pipeline(sessions, MemoryBus(), stages, batch_size=batch)
+        simulator = SessionSimulator("statements", seed=1)
+        now_ms, busy_s = int(time.time() * 1000), 0.0
+        try:
+            for n in range(WARM_UP + batches):
+                events, _rejected = parse_batch(
+                    {"events": simulator.next_batch(batch, now_ms + n * 100, span_ms=100)}
+                )
+                async with sessions() as session:
+                    await repository.store_events(
+                        session, "generic", [e.to_record() for e in events]
+                    )
+                    await session.commit()
+                counting = n >= WARM_UP
+                started = time.perf_counter()
+                await pipeline.process_room("statements")
+                if counting:
+                    busy_s += time.perf_counter() - started
+                counting = False
+        finally:
+            await pipeline.close()
+            await sentiment.close()
+            await engine.dispose()
+        return statements, busy_s / batches
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=75, help="events per batch")
+    parser.add_argument("--batches", type=int, default=30, help="batches counted")
+    args = parser.parse_args()
+    statements, batch_s = asyncio.run(count(args.batch, args.batches))
+    total = sum(statements.values())
+    console = Console()
+    console.print(
+        f"{total / args.batches:.1f} statements per batch of {args.batch} events "
+        f"({total / args.batches / args.batch:.2f} per event); "
+        f"{batch_s * 1000:.1f} ms per batch on this machine, one process, nothing else running"
+    )
+    table = Table("per batch", "statement")
+    for text, n in statements.most_common(12):
+        table.add_row(f"{n / args.batches:.2f}", text[:100])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()
