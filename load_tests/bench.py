@@ -186,9 +186,12 @@ async def _stream_night(
         httpx.AsyncClient(base_url=server.base_url, timeout=10) as client,
     ):
         simulators = [SessionSimulator(room, seed=i + 1) for i, room in enumerate(rooms)]
-        # One batch per room opens the rooms before the panels connect.
+        # One batch per room opens the rooms before the panels connect. The stream starts once
+        # they are processed: with --pipeline-processes the web workers answer before the
+        # pipeline process has loaded its models, and its start-up is not stream-night lag.
         for simulator in simulators:
             await post_signed(client, WEBHOOK, batch_maker(simulator, 20, run)(), run.acks)
+        await drain(url, timeout_s=60, by=datetime.now(UTC))
         loop = asyncio.get_running_loop()
         ready, stop = manager.Event(), manager.Event()
         watching = loop.run_in_executor(
