@@ -29,6 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from livedesk.core import sqlite
 from livedesk.core.clock import ensure_aware
+from livedesk.core.jsonutil import dumps_str, loads
 
 log = logging.getLogger(__name__)
 
@@ -82,13 +83,22 @@ class Base(DeclarativeBase):
 AfterCommit = Callable[[], Awaitable[None]]
 
 
+# JSON columns through orjson rather than the json module: the pipeline reads every inbox
+# payload and writes the room state each batch (the json module's decoding alone was 3 % of a
+# pipeline process's samples at 3,000 events/s).
+JSON_CODEC: dict[str, Any] = {"json_serializer": dumps_str, "json_deserializer": loads}
+
+
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": sqlite.LOCK_TIMEOUT_S})
+        engine = create_async_engine(
+            url, connect_args={"timeout": sqlite.LOCK_TIMEOUT_S}, **JSON_CODEC
+        )
         sqlite.configure(engine.sync_engine)
         return engine
     return create_async_engine(
         url,
+        **JSON_CODEC,
         pool_size=pool_size,
         max_overflow=pool_size,
         pool_pre_ping=True,
