@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
-from livedesk.core.db import commit
+from livedesk.core.db import commit, is_postgres
 from livedesk.core.jsonutil import loads
 from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling, yielding
 from livedesk.ingest import repository as inbox
@@ -260,7 +260,7 @@ def _observe(
 def _scores_before_locking(session: AsyncSession) -> bool:
     """SQLite: the room lock is the database's one write lock, so comments are scored before
     it is taken (see `_prepare_unlocked`)."""
-    return session.bind is not None and session.bind.dialect.name == "sqlite"
+    return not is_postgres(session)
 
 
 def _event_of(row: InboxEvent) -> Event:

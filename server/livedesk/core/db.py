@@ -42,20 +42,21 @@ NAMING = {
 }
 
 
-def _is_postgres(session: AsyncSession) -> bool:
+def is_postgres(session: AsyncSession) -> bool:
+    """PostgreSQL, else the embedded SQLite: the two backends livedesk runs on."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
 def insert_for(session: AsyncSession, target: Any) -> PgInsert | SqliteInsert:
     """An INSERT (of a mapped class or a Table) that knows ON CONFLICT on both backends."""
-    return pg_insert(target) if _is_postgres(session) else sqlite_insert(target)
+    return pg_insert(target) if is_postgres(session) else sqlite_insert(target)
 
 
 def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
     """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one statement text for any
     number of values: an IN list renders a new text for each length, and asyncpg prepares
     every new text in a round trip of its own (its cache of 100 statements then churns)."""
-    if _is_postgres(session):
+    if is_postgres(session):
         return column == any_(literal(list(values), ARRAY(column.type)))
     return column.in_(list(values))
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for, one_of
+from livedesk.core.db import insert_for, is_postgres, one_of
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder
 from livedesk.customers.profile import ItemLine, PaidOrder
 
@@ -64,7 +64,7 @@ async def create_customers(
     own_keys = sorted({key for row in rows for key in row})
     created: list[Customer] = []
     for part in chunks(values):
-        if unique_key is None and _dialect(session) == "sqlite":
+        if unique_key is None and not is_postgres(session):
             ids = await _insert_blank_then_fill(session, table, part, blank, own_keys)
         elif unique_key is None:
             statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
@@ -107,10 +107,6 @@ async def _insert_blank_then_fill(
             ],
         )
     return ids
-
-
-def _dialect(session: AsyncSession) -> str:
-    return session.bind.dialect.name if session.bind else "sqlite"
 
 
 async def identity_owners(

@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import ensure_aware, utcnow
+from livedesk.core.db import is_postgres
 from livedesk.fulfilment.models import DEAD, DELIVERED, PENDING, OutboxMessage
 
 
@@ -32,7 +33,7 @@ class Claimed:
 
 
 async def clock(session: AsyncSession) -> datetime:
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         now = await session.scalar(select(func.now()))
         assert now is not None
         return ensure_aware(now)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for
+from livedesk.core.db import insert_for, is_postgres
 from livedesk.customers import repository as customers_repo
 from livedesk.customers.models import Customer
 from livedesk.fulfilment import outbox
@@ -318,7 +318,7 @@ def _enqueue(session: AsyncSession, grant: Grant, campaign: Campaign) -> None:
 async def _open_transaction(session: AsyncSession) -> None:
     # pysqlite begins a transaction lazily, at the first write: a SAVEPOINT issued before any
     # write would *be* the transaction and its RELEASE would commit. A no-op write opens it.
-    if session.get_bind().dialect.name == "sqlite":
+    if not is_postgres(session):
         await session.execute(text("UPDATE campaigns SET id = id WHERE 1 = 0"))
 
 
