@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for, is_postgres
+from livedesk.core.db import is_postgres
 from livedesk.customers import repository as customers_repo
 from livedesk.customers.models import Customer
 from livedesk.fulfilment import outbox
@@ -227,12 +227,10 @@ async def earn_points(session: AsyncSession, credits: Sequence[Credit]) -> set[s
         {"ref": c.ref, "customer_id": c.customer_id, "delta": c.points, "created_at": now}
         for c in fresh.values()
     ]
-    inserted = await session.execute(
-        insert_for(session, PointsEntry)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["ref"])
-        .returning(PointsEntry.ref)
-    )
+    # Executemany rows, not `.values(rows)`: one cached statement whatever the batch's size.
+    ledger_rows = cast(Table, PointsEntry.__table__)
+    statement = customers_repo.insert_ignoring(session, PointsEntry, ["ref"])
+    inserted = await session.execute(statement.returning(ledger_rows.c.ref), rows)
     credited = set(inserted.scalars())
     earned: Counter[int] = Counter()
     for ref in credited:
