@@ -34,7 +34,6 @@ from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 import orjson
 import websockets
@@ -52,6 +51,7 @@ from harness import (
     paced,
     panel,
     percentile,
+    pg_database,
     post_signed,
     spread,
     wait_healthy,
@@ -62,7 +62,6 @@ from livedesk.simulator.session import SessionSimulator
 
 TICK_S = 0.1
 WEBHOOK = "/api/v1/webhooks/generic"
-PG_ADMIN = os.environ.get("LIVEDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("LIVEDESK_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 
 
@@ -92,15 +91,8 @@ async def database(backend: str, tmp: str) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp}/bench.db"
         return
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-        yield f"{base}/{name}"
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with pg_database("bench") as url:
+        yield url
 
 
 def batch_maker(simulator: SessionSimulator, per_post: int, run: Run):

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-import uuid
 from collections import Counter
-from pathlib import Path
 
-import asyncpg
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import event as sa_event
 
-from harness import REPO
+from harness import REPO, pg_database
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.core.bus import MemoryBus
 from livedesk.core.db import create_engine, session_factory
@@ -33,16 +30,11 @@ from livedesk.rulebook.book import load_rulebook
 from livedesk.simulator.session import SessionSimulator
 from livedesk.stages import RoomStages
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 WARM_UP = 30
 
 
 async def count(batch: int, batches: int) -> tuple[Counter[str], float]:
-    name = f"stmts_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    try:
+    async with pg_database("stmts") as url:
         await asyncio.to_thread(upgrade, url)
         engine = create_engine(url)
         statements: Counter[str] = Counter()
@@ -56,7 +48,7 @@ async def count(batch: int, batches: int) -> tuple[Counter[str], float]:
         sessions = session_factory(engine)
         sentiment = SentimentEngine(processes=0)
         await sentiment.start()
-        stages = RoomStages(load_rulebook(Path(REPO / "rules")), sentiment)
+        stages = RoomStages(load_rulebook(REPO / "rules"), sentiment)
         pipeline = Pipeline(sessions, MemoryBus(), stages, batch_size=batch)
         simulator = SessionSimulator("statements", seed=1)
         now_ms, busy_s = int(time.time() * 1000), 0.0
@@ -81,9 +73,6 @@ async def count(batch: int, batches: int) -> tuple[Counter[str], float]:
             await sentiment.close()
             await engine.dispose()
         return statements, busy_s / batches
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:

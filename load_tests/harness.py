@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import orjson
 import websockets
@@ -22,6 +23,7 @@ import websockets
 from livedesk.ingest.signing import sign_standard
 
 REPO = Path(__file__).resolve().parents[1]
+PG_ADMIN = os.environ.get("LIVEDESK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 BIN = Path(sys.executable).parent
 LIVEDESK = str(BIN / "livedesk")
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -58,6 +60,20 @@ async def wait_healthy(base_url: str, what: str, path: str = "/healthz") -> None
                     return
             await asyncio.sleep(0.1)
     raise RuntimeError(f"{what} did not start")
+
+
+@contextlib.asynccontextmanager
+async def pg_database(prefix: str) -> AsyncIterator[str]:
+    """A throwaway PostgreSQL database on the `LIVEDESK_BENCH_PG` server, dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+        yield f"{base}/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 @dataclass
