@@ -17,6 +17,7 @@ import httpx
 import orjson
 import uvicorn
 import websockets
+from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import ClientConnection
 
 from livedesk.auth import service as auth
@@ -204,6 +205,21 @@ async def open_panel(
     await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
     await ws.send(orjson.dumps({"type": "resume", "after_seq": after_seq}).decode())
     return Panel(ws)
+
+
+async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """/metrics as {(sample name, sorted labels): value}."""
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def value(samples: dict, name: str, **labels: str) -> float:
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: str = "") -> None:

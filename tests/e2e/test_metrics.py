@@ -9,25 +9,10 @@ from unittest.mock import ANY
 
 import httpx
 import orjson
-from prometheus_client.parser import text_string_to_metric_families
 
-from support import add_operator, event, open_panel, post_events, signed_headers
+from support import add_operator, event, open_panel, post_events, scrape, signed_headers, value
 
 STAGES = ("lock", "analyse", "identify", "tally", "promotions", "cues", "append", "commit")
-
-
-async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = await client.get("/metrics")
-    assert response.status_code == 200
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
-
-
-def value(samples: dict, name: str, **labels: str) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 async def test_metrics_follow_webhooks_pipeline_and_panels(server, database_url, room_id):

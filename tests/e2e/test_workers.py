@@ -26,6 +26,8 @@ from support import (
     free_port,
     open_panel,
     post_events,
+    scrape,
+    value,
 )
 
 pytestmark = pytest.mark.slow
@@ -211,10 +213,6 @@ def _running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited; only its parent's wait is missing
 
 
-def _metric(text: str, name: str) -> float:
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name))
-
-
 def _with_a_pipeline_process(database_url: str, log_path: Path) -> ServerProcess:
     """`livedesk serve --pipeline-processes 1`: one web worker, one pipeline process."""
     if not database_url.startswith("postgresql"):
@@ -253,10 +251,11 @@ async def test_pipeline_processes_process_what_the_web_worker_acknowledges(
                 return delivered == {e["id"] for e in batch}
 
             await panel.until(has_all, timeout_s=10)
-            metrics = (await client.get("/metrics")).text
+            samples = await scrape(client)
         # The web worker answered the webhook and processed none of it.
-        assert _metric(metrics, "livedesk_webhook_events_total") == len(batch)
-        assert _metric(metrics, "livedesk_pipeline_events_total") == 0
+        accepted = {"platform": "generic", "outcome": "accepted"}
+        assert value(samples, "livedesk_webhook_events_total", **accepted) == len(batch)
+        assert value(samples, "livedesk_pipeline_events_total") == 0
         await panel.close()
     finally:
         server.stop()
@@ -270,11 +269,11 @@ async def test_a_pipeline_process_dies_with_its_server(private_database_url, tmp
     (pipeline_pid,) = server.children()
     server.kill()
     server.stop()  # closes its log
-    for _ in range(100):
-        if not _running(pipeline_pid):
-            break
-        await asyncio.sleep(0.1)
-    assert not _running(pipeline_pid), "the pipeline process outlived a SIGKILLed server"
+
+    async def gone() -> bool:
+        return not _running(pipeline_pid)
+
+    await eventually(gone, timeout_s=10, what="the pipeline process to die with its server")
 
 
 @needs_scale_out

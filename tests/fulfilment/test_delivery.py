@@ -21,7 +21,6 @@ from fulfilment_support import (
     start_rain,
     wait_processed,
 )
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
@@ -34,6 +33,7 @@ from support import (
     free_port,
     post_events,
     run_server,
+    scrape,
     settings_for,
 )
 
@@ -154,7 +154,7 @@ async def test_dead_letters_show_in_the_api_and_a_manual_retry_delivers(db, room
             run_server(settings) as desk,
             httpx.AsyncClient(base_url=desk.base_url) as client,
         ):
-            before = await _scrape(client)
+            before = await scrape(client)
             grants = await grants_by_rain(client, db, room_id, token, 3)
             await eventually(rows_where(db, room_id, lambda r: r.state == DEAD))
 
@@ -175,7 +175,7 @@ async def test_dead_letters_show_in_the_api_and_a_manual_retry_delivers(db, room
             assert missing.status_code == 404 and "error" in missing.json()
 
             await desk.state.sender.refresh_backlog()
-            after = await _scrape(client)
+            after = await scrape(client)
             assert after[("livedesk_outbox_backlog", (("state", "dead"),))] == 3
             dead_attempts = ("livedesk_outbox_attempts_total", (("outcome", "dead"),))
             assert after[dead_attempts] - before.get(dead_attempts, 0) == 3
@@ -231,14 +231,3 @@ async def test_without_a_url_grants_wait_in_the_outbox(db, room_id):
     assert {"200", "401", "403", "404"} <= set(listing["responses"])
     assert {"200", "401", "403", "404", "409"} <= set(retry["responses"])
     assert listing["responses"]["200"]["content"]["application/json"]["schema"]
-
-
-async def _scrape(
-    client: httpx.AsyncClient,
-) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    text = (await client.get("/metrics")).text
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
