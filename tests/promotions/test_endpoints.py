@@ -246,3 +246,42 @@ async def test_money_actions_need_ops(server, database_url, room_id, path):
             f"/api/v1/rooms/{room_id}/{path}", json={}, headers=ops(host, "k")
         )
     assert response.status_code == 403
+
+
+async def test_banned_words_in_what_the_host_reads_are_a_422_that_names_them(
+    server, database_url, room_id
+):
+    """Campaign titles, passphrases and hints typed by ops are checked for 广告法 words, seen
+    through disguises; nothing is created, and the answer names the words per field."""
+    token = await add_operator(database_url)
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _room(client, room_id)
+        await wait_processed(database_url, room_id)
+        rain = await client.post(
+            f"/api/v1/rooms/{room_id}/red-packets",
+            json=rain_body(title="國家級红包雨", passphrase="ZUI好666"),
+            headers=ops(token, uuid.uuid4().hex),
+        )
+        coupon = await client.post(
+            f"/api/v1/rooms/{room_id}/coupons",
+            json={"title": "绝 对划算", "audience": "all", "value_cents": 500, "quantity": 5},
+            headers=ops(token, uuid.uuid4().hex),
+        )
+        hint = await client.post(
+            f"/api/v1/rooms/{room_id}/hints", json={"text": "销量 di yi"}, headers=ops(token)
+        )
+        fine = await client.post(
+            f"/api/v1/rooms/{room_id}/red-packets",
+            json=rain_body(title="最近上新红包雨", passphrase="第一次来666"),
+            headers=ops(token, uuid.uuid4().hex),
+        )
+        listed = await client.get(f"/api/v1/rooms/{room_id}/campaigns", headers=ops(token))
+    assert rain.status_code == 422, rain.text
+    assert rain.json()["banned"] == ["国家级", "最"]
+    assert rain.json()["fields"] == {"title": ["国家级"], "passphrase": ["最"]}
+    assert "国家级" in rain.json()["error"] and "口令" in rain.json()["error"]
+    assert coupon.status_code == 422 and coupon.json()["banned"] == ["绝对"]
+    assert hint.status_code == 422 and hint.json()["fields"] == {"text": ["第一"]}
+    assert fine.status_code == 201, fine.text
+    titles = [c["title"] for c in listed.json()["campaigns"] if c["kind"] == "rain"]
+    assert titles == ["最近上新红包雨"]

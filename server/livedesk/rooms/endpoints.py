@@ -21,7 +21,7 @@ from livedesk.customers.report import top_customers
 from livedesk.rooms import report, service
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import Rulebook
-from livedesk.rulebook.compliance import ComplianceRules
+from livedesk.rulebook.compliance import ComplianceRules, ensure_compliant
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
@@ -111,9 +111,7 @@ async def push_hint(
     _operator: OpsOnly,
 ) -> dict[str, Any]:
     """Push a hint to the host's teleprompter now (checked against the banned-word list)."""
-    banned = _rulebook(request).get(ComplianceRules).banned_in(hint.text)
-    if banned:
-        raise ApiError(422, f"提示含广告法禁用词：{'、'.join(banned)}", banned=banned)
+    ensure_compliant(_rulebook(request).get(ComplianceRules), text=hint.text)
     room = await _locked_room(session, room_id)
     now = utcnow()
     manual = Hint(

@@ -33,6 +33,7 @@ from livedesk.promotions.models import (
 )
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
+from livedesk.rulebook.compliance import ComplianceRules, ensure_compliant
 from livedesk.rulebook.promotions import (
     CouponOffer,
     CouponRules,
@@ -51,7 +52,10 @@ MONEY: Responses = {
     **NOT_FOUND,
     400: {"description": "Idempotency-Key header missing or too long"},
     409: {"description": "A request with this Idempotency-Key is still running"},
-    422: {"description": "Invalid body, or the Idempotency-Key was used with another body"},
+    422: {
+        "description": "Invalid body, banned advertising words (广告法) in a text the host"
+        " reads, or the Idempotency-Key was used with another body"
+    },
 }
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 Cents = Annotated[int, Field(ge=0, le=10**9)]
@@ -110,7 +114,14 @@ async def start_red_packets(
 ) -> Response:
     """Start a red-packet campaign (announced for `countdown_s`, then running for
     `duration_s`). A budget above the rules' threshold waits for a second operator."""
-    rules: RedPacketRules = request.app.state.rulebook.get(RedPacketRules)
+    rulebook = request.app.state.rulebook
+    ensure_compliant(
+        rulebook.get(ComplianceRules),
+        title=body.title,
+        passphrase=body.passphrase,
+        keyword=body.keyword,
+    )
+    rules: RedPacketRules = rulebook.get(RedPacketRules)
     config = _red_packet_config(body, rules)
 
     async def act() -> tuple[int, dict[str, Any]]:
@@ -145,6 +156,7 @@ async def drop_coupons(
 ) -> Response:
     """Drop a coupon batch to an audience: each viewer in it who is seen in the room while the
     drop runs claims one. Face value × quantity above the rules' threshold needs approval."""
+    ensure_compliant(request.app.state.rulebook.get(ComplianceRules), title=body.title)
     rules: CouponRules = request.app.state.rulebook.get(CouponRules)
     budget = service.coupon_budget(body.value_cents, body.quantity)
 
