@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -101,6 +102,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             setattr(app.state, name, value)
         await stack.enter_async_context(runtime.settled())
         yield
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How uvicorn serves the app (`livedesk serve` and the tests alike): the sans-io
+    websockets without deflate (it doubles CPU per delivery, MEASURED.md), and client frames
+    capped before anything reads them (1009 beyond the cap, even before authentication)."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_per_message_deflate": False,
+        "ws_max_size": settings.ws_max_frame_bytes,
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -53,6 +53,8 @@ def serve(
     """Run the server (uvicorn underneath)."""
     import uvicorn
 
+    from livedesk.app import uvicorn_options
+
     settings = Settings()
     several = (
         "--workers > 1" if workers > 1 else "--pipeline-processes" if pipeline_processes else ""
@@ -83,8 +85,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            ws="websockets-sansio",
-            ws_per_message_deflate=False,  # deflate doubles CPU per delivery (MEASURED.md)
+            **uvicorn_options(settings),
             log_level="info",
             access_log=False,
             timeout_graceful_shutdown=10,

@@ -82,6 +82,11 @@ PANEL_CONNECTIONS = Gauge(
 PANEL_SLOW_CLOSES = Counter(
     "livedesk_panel_slow_closes_total", "Panel sockets closed for not keeping up (4008)"
 )
+PANEL_REFUSED = Counter(
+    "livedesk_panel_refused_total",
+    "Live-channel sockets refused or shut out, by reason (origin, authentication, frame_rate)",
+    ["reason"],
+)
 PANEL_ATTACHES = Counter(
     "livedesk_panel_attaches_total",
     "Panel sockets brought up to date, by source: memory (this worker's recent history, no "

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # (kernel buffers hide a slow reader from the send buffer's bound): closed as slow (4008).
     ws_pong_timeout_s: float = 20.0
     ws_auth_timeout_s: float = 5.0
+    # How long a new socket may take to say where it resumes before it gets a snapshot.
+    ws_resume_grace_s: float = Field(default=0.1, ge=0, le=1.0)
+    # What a client may send: frames of at most this size (closed 1009 beyond), at this rate.
+    ws_max_frame_bytes: int = Field(default=4096, ge=512)
+    ws_client_frames_per_s: float = Field(default=10.0, gt=0)
     kpi_interval_s: float = 1.0
     # snownlp worker processes per server process (0: a thread in-process, for tests). Unset,
     # `livedesk serve` gives each worker its share of the cores (2 cores, 1 worker: 2), so a

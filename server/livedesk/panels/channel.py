@@ -1,10 +1,15 @@
-"""WS /ws/rooms/{room_id}: authenticate, check Origin, resume, then stream the room log."""
+"""WS /ws/rooms/{room_id}: authenticate, check Origin, resume, then stream the room log.
+
+What a client may send is small and slow (auth, resume, pings and pongs): frames are capped in
+size by the server (`ws_max_frame_bytes`, closed 1009 beyond it) and in rate here (closed 1008),
+so a hostile or broken client costs a bounded amount before it is shut out."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import random
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,20 +18,23 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from livedesk.auth import service as auth
 from livedesk.auth.models import Operator
+from livedesk.core import metrics
 from livedesk.core.settings import Settings
 from livedesk.panels.connection import (
     CLOSE_FORBIDDEN,
+    CLOSE_POLICY,
     CLOSE_SLOW,
     CLOSE_UNAUTHORIZED,
     PING,
     Connection,
 )
-from livedesk.panels.hub import Hub
+from livedesk.panels.hub import Hub, Resume
 
 router = APIRouter()
 
 # What each role may send on the channel.
 CLIENT_TYPES = {"auth", "resume", "pong", "ping"}
+MAX_SEQ = 2**63 - 1  # seqs are BIGINT
 
 
 def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
@@ -72,6 +80,7 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
     settings: Settings = websocket.app.state.settings
     hub: Hub = websocket.app.state.hub
     if not origin_allowed(websocket, settings):
+        metrics.PANEL_REFUSED.labels("origin").inc()
         await websocket.close(CLOSE_FORBIDDEN, "origin not allowed")
         return
     await websocket.accept()
@@ -80,20 +89,23 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
     except WebSocketDisconnect:
         return  # gone before signing in (a reconnect storm's impatient clients): nothing to do
     if operator is None:
+        metrics.PANEL_REFUSED.labels("authentication").inc()
         await websocket.close(CLOSE_UNAUTHORIZED, "authentication required")
         return
     connection = Connection(websocket, operator.role, room_id, settings.ws_send_buffer_bytes)
     writer = asyncio.create_task(connection.write_loop(), name=f"ws-writer:{room_id}")
     try:
-        # The client says where it left off; a fresh client (or silence) gets a snapshot.
-        first = await _receive_json(websocket, settings.ws_auth_timeout_s)
-        after_seq = None
+        # The client says where it left off, right after opening; a fresh client (or one
+        # silent for the short grace) gets its snapshot at once.
+        first = await _receive_json(websocket, settings.ws_resume_grace_s)
+        resume = None
         if first and first.get("type") == "resume":
-            value = first.get("after_seq")
-            after_seq = value if isinstance(value, int) and value >= 0 else None
-        await hub.attach(connection, after_seq)
+            resume, problem = parse_resume(first)
+            if problem:
+                connection.offer(_error(problem))
+        await hub.attach(connection, resume)
         await asyncio.gather(
-            _read_loop(websocket, connection),
+            _read_loop(websocket, connection, FrameBudget(settings.ws_client_frames_per_s)),
             _heartbeat(connection, settings.ws_heartbeat_s, settings.ws_pong_timeout_s),
         )
     except (WebSocketDisconnect, RuntimeError):
@@ -105,7 +117,41 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
             await writer
 
 
-async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
+def parse_resume(message: dict[str, Any]) -> tuple[Resume | None, str | None]:
+    """The resume point a client asked for, strictly: a non-negative integer seq (not a
+    bool, not a float), or null for a fresh start. Anything else is answered with an error
+    and a snapshot, as for a fresh client."""
+    value = message.get("after_seq")
+    if value is None:
+        return None, None
+    if type(value) is not int or not 0 <= value <= MAX_SEQ:
+        return None, "after_seq must be null or an integer from 0 to 2**63-1"
+    return Resume(value), None
+
+
+def _error(reason: str) -> str:
+    return orjson.dumps({"type": "error", "data": {"reason": reason}}).decode()
+
+
+class FrameBudget:
+    """A token bucket for client frames: `per_s` a second, bursts of twice that."""
+
+    def __init__(self, per_s: float):
+        self._rate = per_s
+        self._tokens = self._capacity = 2 * per_s
+        self._at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self._capacity, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+async def _read_loop(websocket: WebSocket, connection: Connection, budget: FrameBudget) -> None:
     receive = asyncio.ensure_future(websocket.receive_text())
     closed = asyncio.ensure_future(connection.closed.wait())
     try:
@@ -114,6 +160,10 @@ async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
             if closed in done:
                 return
             raw = receive.result()
+            if not budget.take():
+                metrics.PANEL_REFUSED.labels("frame_rate").inc()
+                connection.close(CLOSE_POLICY, "too many frames from the client")
+                return
             with contextlib.suppress(orjson.JSONDecodeError):
                 message = orjson.loads(raw)
                 if isinstance(message, dict) and message.get("type") == "ping":
@@ -121,7 +171,7 @@ async def _read_loop(websocket: WebSocket, connection: Connection) -> None:
                 elif isinstance(message, dict) and message.get("type") == "pong":
                     connection.ponged.set()
                 elif not isinstance(message, dict) or message.get("type") not in CLIENT_TYPES:
-                    connection.offer('{"type":"error","data":{"reason":"unknown message type"}}')
+                    connection.offer(_error("unknown message type"))
             receive = asyncio.ensure_future(websocket.receive_text())
     finally:
         receive.cancel()

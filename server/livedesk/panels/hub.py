@@ -4,14 +4,23 @@ The database log is the truth and the bus a doorbell (centrifugo's split of hub 
 published messages carry their encoded envelopes so the common case needs no query, and when
 a doorbell was lost (a gap in seq, Redis away) the hub reads the missing range from the log.
 Each message is encoded once and the same text goes to every socket.
+
+A socket joins in two steps. First it is brought to a starting point under the feed's lock: the
+seq it resumes after, or a snapshot when it is new, too far behind, ahead of the room (a seq
+from a database restored to an earlier state) or from another incarnation of the room. Then its
+backlog is replayed in pages without the lock, each page waiting for room in its send queue, and
+it joins live delivery the moment it has caught up with the feed — with no await between that
+check and the join, so no message can fall between them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -30,7 +39,18 @@ log = logging.getLogger(__name__)
 
 RECENT_PER_ROOM = 2000
 RECONCILE_INTERVAL_S = 2.0
+# A feed nobody has watched for this long is dropped (its memory serves reconnect storms).
+IDLE_FEED_S = 300.0
+# A replay page: enough to keep a socket busy, small enough to hold a lock-free turn short.
+PAGE_MESSAGES = 200
 HOST_HIDDEN_SNAPSHOT_KEYS = ("recent_comments", "alerts", "kpi", "sentiment")
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """What a client said it has seen: the last seq it processed."""
+
+    after_seq: int
 
 
 class RoomFeed:
@@ -39,9 +59,15 @@ class RoomFeed:
     def __init__(self, room_id: str):
         self.room_id = room_id
         self.connections: set[Connection] = set()
+        self.joining: set[Connection] = set()  # replaying their backlog, not yet live
         self.last_seq: int | None = None
         self.recent: deque[rooms.LogMessage] = deque(maxlen=RECENT_PER_ROOM)
         self.lock = asyncio.Lock()
+        self.idle_since = time.monotonic()
+
+    @property
+    def watched(self) -> bool:
+        return bool(self.connections or self.joining)
 
     def send(self, messages: Iterable[rooms.LogMessage]) -> None:
         for message in messages:
@@ -51,6 +77,13 @@ class RoomFeed:
                     connection.offer(message.body)
             self.recent.append(message)
             self.last_seq = message.seq
+
+    def remembers(self, after_seq: int) -> bool:
+        """Whether the recent history holds everything after `after_seq`."""
+        assert self.last_seq is not None
+        return after_seq >= self.last_seq or bool(
+            self.recent and self.recent[0].seq <= after_seq + 1
+        )
 
 
 class Hub:
@@ -62,10 +95,6 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self.slow_closes = 0
 
-    @property
-    def connection_count(self) -> int:
-        return sum(len(feed.connections) for feed in self._feeds.values())
-
     async def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._listen(), name="hub-listen"),
@@ -75,7 +104,7 @@ class Hub:
     async def close(self, code: int, reason: str) -> None:
         await cancel_and_wait(self._tasks)
         for feed in self._feeds.values():
-            for connection in list(feed.connections):
+            for connection in [*feed.connections, *feed.joining]:
                 connection.close(code, reason)
 
     # --- delivery -------------------------------------------------------------------------
@@ -99,7 +128,7 @@ class Hub:
     async def deliver(self, room_id: str, messages: list[rooms.LogMessage]) -> None:
         """Send published messages to local sockets in seq order, filling gaps from the log."""
         feed = self._feeds.get(room_id)
-        if feed is None or not feed.connections:
+        if feed is None or not feed.watched:
             return
         async with feed.lock:
             if feed.last_seq is None:
@@ -120,8 +149,8 @@ class Hub:
                 batch = await rooms.read_after(session, feed.room_id, feed.last_seq, limit=1000)
                 if up_to_seq is not None:
                     batch = [m for m in batch if m.seq <= up_to_seq]
-                if not batch:
-                    break
+                if not batch or batch[0].seq != feed.last_seq + 1:
+                    break  # the log no longer holds that range (pruned): the next attach resets
                 feed.send(batch)
 
     async def _reconcile_loop(self) -> None:
@@ -129,6 +158,7 @@ class Hub:
         while True:
             await asyncio.sleep(RECONCILE_INTERVAL_S)
             try:
+                self._drop_idle_feeds()
                 await self.reconcile()
             except asyncio.CancelledError:
                 raise
@@ -137,7 +167,7 @@ class Hub:
                 log.warning("hub reconcile failed: %s", exc)
 
     async def reconcile(self) -> None:
-        watched = {room_id: feed for room_id, feed in self._feeds.items() if feed.connections}
+        watched = {room_id: feed for room_id, feed in self._feeds.items() if feed.watched}
         if not watched:
             return
         async with self._sessions() as session:
@@ -151,51 +181,112 @@ class Hub:
                 async with feed.lock:
                     await self._catch_up(feed, head)
 
+    def _drop_idle_feeds(self) -> None:
+        cutoff = time.monotonic() - IDLE_FEED_S
+        for room_id, feed in list(self._feeds.items()):
+            if not feed.watched and feed.idle_since < cutoff and not feed.lock.locked():
+                del self._feeds[room_id]
+
     # --- sockets --------------------------------------------------------------------------
 
-    async def attach(self, connection: Connection, after_seq: int | None) -> None:
-        """Bring a new socket up to date (history or snapshot), then add it to live delivery.
+    async def attach(self, connection: Connection, resume: Resume | None) -> None:
+        """Bring a new socket up to date (its backlog, or a snapshot), then make it live.
 
         A feed that already has sockets is kept current by the doorbell (and `reconcile`), so
         a resuming socket is served from memory without a query: a thousand panels that
         reconnect at once after a network blip cost the database nothing. The log is read only
         when this worker was not watching the room, when the client has seen more than this
-        worker has (it comes from another worker), or when its history is no longer in memory;
-        the room row's snapshot only for a fresh client or one too far behind."""
-        feed = self._feeds.setdefault(connection.room_id, RoomFeed(connection.room_id))
-        async with feed.lock:
-            history: list[rooms.LogMessage] | None = None
-            if after_seq is not None:
-                source = "memory"
-                if feed.last_seq is None or not feed.connections:
-                    # Nobody here was listening: the room may have moved on since.
-                    await self._refresh(feed, await self._head_seq(feed.room_id))
-                    source = "log"
-                elif after_seq > feed.last_seq:
-                    await self._catch_up(feed)  # never replay to it what it has already seen
-                    source = "log"
-                if not _remembers(feed, after_seq):
-                    source = "log"  # older than the recent history kept here
-                history = await self._history(feed, after_seq)
-            if history is None:
-                source = "snapshot"
-                async with self._sessions() as session:
-                    head = await rooms.snapshot_of(session, connection.room_id)
-                head_seq, snapshot = head if head is not None else (0, empty_snapshot())
-                if feed.last_seq is None or not feed.connections:
-                    await self._refresh(feed, head_seq)
-                elif head_seq > feed.last_seq:
-                    await self._catch_up(feed, head_seq)
-                if after_seq is not None:
-                    connection.offer('{"type":"reset"}')
-                connection.offer(self._snapshot_frame(connection, head_seq, snapshot))
-                history = await self._history(feed, head_seq) or []
-            for message in history:
-                if message.type in rooms.HOST_TYPES or not connection.is_host:
-                    connection.offer(message.body)
-            feed.connections.add(connection)
-            metrics.PANEL_CONNECTIONS.labels(connection.role).inc()
-            metrics.PANEL_ATTACHES.labels(source).inc()
+        worker has (it comes from another worker), or when its backlog is no longer in memory;
+        the room row's snapshot only for a fresh client or one that cannot resume."""
+        feed = self._feeds.get(connection.room_id)
+        if feed is None:
+            feed = self._feeds[connection.room_id] = RoomFeed(connection.room_id)
+        feed.joining.add(connection)
+        try:
+            async with feed.lock:
+                start = await self._resume_point(feed, connection, resume)
+            await self._replay(feed, connection, start)
+        finally:
+            feed.joining.discard(connection)
+
+    async def _resume_point(
+        self, feed: RoomFeed, connection: Connection, resume: Resume | None
+    ) -> int:
+        """The seq after which this socket's backlog starts (lock held). Sends the reset and
+        snapshot itself when the client cannot resume from where it says it is."""
+        if resume is not None:
+            if not feed.connections:
+                # Nobody here was listening: the room may have moved on since.
+                await self._refresh(feed, await self._head_seq(feed.room_id))
+            elif resume.after_seq > (feed.last_seq or 0):
+                await self._catch_up(feed)  # the client comes from a worker that is ahead
+            assert feed.last_seq is not None
+            if self._can_resume(feed, resume.after_seq):
+                metrics.PANEL_ATTACHES.labels(
+                    "memory" if feed.remembers(resume.after_seq) else "log"
+                ).inc()
+                return resume.after_seq
+        metrics.PANEL_ATTACHES.labels("snapshot").inc()
+        return await self._send_snapshot(feed, connection, reset=resume is not None)
+
+    def _can_resume(self, feed: RoomFeed, after_seq: int) -> bool:
+        assert feed.last_seq is not None
+        if after_seq > feed.last_seq:
+            return False  # ahead of the room: a seq from another incarnation of its log
+        return feed.last_seq - after_seq <= self._resume_max
+
+    async def _send_snapshot(self, feed: RoomFeed, connection: Connection, *, reset: bool) -> int:
+        """Reset (when the client asked to resume) and the room row's snapshot; lock held.
+        Returns the snapshot's seq, after which the backlog continues."""
+        async with self._sessions() as session:
+            head = await rooms.snapshot_of(session, connection.room_id)
+        head_seq, snapshot = head if head is not None else (0, empty_snapshot())
+        if not feed.connections:
+            await self._refresh(feed, head_seq)
+        elif feed.last_seq is not None and head_seq > feed.last_seq:
+            await self._catch_up(feed, head_seq)
+        if reset:
+            connection.offer('{"type":"reset"}')
+        connection.offer(self._snapshot_frame(connection, head_seq, snapshot))
+        return head_seq
+
+    async def _replay(self, feed: RoomFeed, connection: Connection, after_seq: int) -> None:
+        """Send the backlog after `after_seq` page by page at the client's pace, then join
+        live delivery. The log that no longer holds a page means reset and snapshot."""
+        cursor = after_seq
+        while not connection.closed.is_set():
+            head = feed.last_seq
+            if head is None or cursor >= head:
+                # No await since the check: every message after `cursor` reaches it live.
+                feed.connections.add(connection)
+                metrics.PANEL_CONNECTIONS.labels(connection.role).inc()
+                return
+            page = await self._page(feed, cursor, head)
+            if page is None:
+                async with feed.lock:
+                    cursor = await self._send_snapshot(feed, connection, reset=True)
+                continue
+            visible = (m for m in page if m.type in rooms.HOST_TYPES or not connection.is_host)
+            for message in visible:
+                if not await connection.put(message.body):
+                    return
+            cursor = page[-1].seq
+
+    async def _page(
+        self, feed: RoomFeed, after_seq: int, up_to_seq: int
+    ) -> list[rooms.LogMessage] | None:
+        """Up to a page of messages after `after_seq` (never past `up_to_seq`, where the
+        feed's own delivery takes over), from memory or the log; None when the log no longer
+        holds them."""
+        if feed.remembers(after_seq):
+            page = [m for m in feed.recent if m.seq > after_seq][:PAGE_MESSAGES]
+        else:
+            async with self._sessions() as session:
+                page = await rooms.read_after(session, feed.room_id, after_seq, limit=PAGE_MESSAGES)
+            if not page or page[0].seq != after_seq + 1:
+                return None
+        page = [m for m in page if m.seq <= up_to_seq]
+        return page or None
 
     async def _head_seq(self, room_id: str) -> int:
         async with self._sessions() as session:
@@ -208,35 +299,22 @@ class Hub:
         behind = head_seq - feed.last_seq if feed.last_seq is not None else None
         if behind is not None and 0 <= behind <= RECENT_PER_ROOM:
             await self._catch_up(feed, head_seq)
-        else:
+        if feed.last_seq != head_seq:
             feed.recent.clear()
             feed.last_seq = head_seq
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.room_id)
-        if feed is not None and connection in feed.connections:
+        if feed is None:
+            return
+        if connection in feed.connections:
             feed.connections.discard(connection)
             metrics.PANEL_CONNECTIONS.labels(connection.role).dec()
             if connection.close_code == CLOSE_SLOW:
                 self.slow_closes += 1
                 metrics.PANEL_SLOW_CLOSES.inc()
-
-    async def _history(self, feed: RoomFeed, after_seq: int) -> list[rooms.LogMessage] | None:
-        """Messages after `after_seq` up to the feed's head, or None when too old to replay."""
-        assert feed.last_seq is not None
-        if after_seq >= feed.last_seq:
-            return []
-        if feed.last_seq - after_seq > self._resume_max:
-            return None
-        if _remembers(feed, after_seq):
-            return [m for m in feed.recent if m.seq > after_seq]
-        async with self._sessions() as session:
-            messages = await rooms.read_after(
-                session, feed.room_id, after_seq, limit=feed.last_seq - after_seq
-            )
-        if not messages or messages[0].seq != after_seq + 1:
-            return None
-        return [m for m in messages if m.seq <= feed.last_seq]
+        if not feed.watched:
+            feed.idle_since = time.monotonic()
 
     def _snapshot_frame(self, connection: Connection, seq: int, snapshot: Any) -> str:
         data = dict(snapshot or {})
@@ -245,9 +323,3 @@ class Hub:
                 data.pop(key, None)
         data["last_seq"] = seq
         return rooms.envelope(connection.room_id, seq, "snapshot", data, utcnow())
-
-
-def _remembers(feed: RoomFeed, after_seq: int) -> bool:
-    """Whether the feed's recent history holds everything after `after_seq`."""
-    assert feed.last_seq is not None
-    return after_seq >= feed.last_seq or bool(feed.recent and feed.recent[0].seq <= after_seq + 1)
