@@ -66,7 +66,7 @@ def settings_for(database_url: str, *, redis: str | None = None, **overrides: ob
 @contextlib.asynccontextmanager
 async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-untyped-def]
     """A real uvicorn serving create_app(settings) on an ephemeral port, in this event loop."""
-    from livedesk.app import create_app, uvicorn_options
+    from livedesk.app import create_app
 
     app = create_app(settings)
     port = free_port()
@@ -75,7 +75,7 @@ async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        **uvicorn_options(settings),
+        **settings.uvicorn_options(),
         lifespan="on",
     )
     async with serving(config):

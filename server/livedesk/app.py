@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -70,7 +69,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     sessions = session_factory(engine)
     bus = create_bus(settings.redis_url)
     delivery = DeliveryBoard(app.state.acks, bus)
-    hub = Hub(sessions, bus, settings.resume_max_messages)
+    hub = Hub(sessions, bus, settings.resume_max_messages, delivery)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
     app.state.report_parts = [drops_report]
     async with AsyncExitStack() as stack:
@@ -102,17 +101,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             setattr(app.state, name, value)
         await stack.enter_async_context(runtime.settled())
         yield
-
-
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """How uvicorn serves the app (`livedesk serve` and the tests alike): the sans-io
-    websockets without deflate (it doubles CPU per delivery, MEASURED.md), and client frames
-    capped before anything reads them (1009 beyond the cap, even before authentication)."""
-    return {
-        "ws": "websockets-sansio",
-        "ws_per_message_deflate": False,
-        "ws_max_size": settings.ws_max_frame_bytes,
-    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -190,6 +178,10 @@ def _health_router() -> APIRouter:
         if request.app.state.settings.redis_url:
             healthy = await request.app.state.bus.healthy()
             checks["redis"] = "ok" if healthy else "unavailable"
+        # Reads can work while writes do not (a lock held elsewhere): the webhooks' own answers
+        # say whether events are being taken now, on every worker.
+        refused = request.app.state.delivery.current.errors_10s
+        checks["webhooks"] = f"refusing: {refused} answered 5xx in 10 s" if refused else "ok"
         ready = all(value == "ok" for value in checks.values())
         return JsonResponse(checks, status_code=200 if ready else 503)
 

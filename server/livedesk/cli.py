@@ -53,8 +53,6 @@ def serve(
     """Run the server (uvicorn underneath)."""
     import uvicorn
 
-    from livedesk.app import uvicorn_options
-
     settings = Settings()
     several = (
         "--workers > 1" if workers > 1 else "--pipeline-processes" if pipeline_processes else ""
@@ -85,7 +83,7 @@ def serve(
             host=host,
             port=port,
             workers=workers,
-            **uvicorn_options(settings),
+            **settings.uvicorn_options(),  # type: ignore[arg-type]
             log_level="info",
             access_log=False,
             timeout_graceful_shutdown=10,

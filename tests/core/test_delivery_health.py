@@ -32,8 +32,10 @@ def test_p99_is_nearest_rank_over_the_last_minute_and_counts_5xx():
         acks.record(ms / 1000, 202)
     acks.record(0.004, 503)
     # 201 answers: the p99 is the 199th fastest (ceil(0.99 × 201)), 198 ms, shown as 200.
-    assert acks.figure() == Delivery(200, 1)
-    clock.now += 61
+    assert acks.figure() == Delivery(200, 1, 1)
+    clock.now += 11  # the 503 is no longer an incident going on, still in the minute
+    assert acks.figure() == Delivery(200, 1, 0)
+    clock.now += 50
     acks.record(0.0383, 202)
     assert acks.figure() == Delivery(38, 0)  # the old minute has gone; two significant figures
 
@@ -55,7 +57,14 @@ def test_the_board_reports_the_worst_worker_and_every_workers_errors():
     assert board.current == Delivery(900, 3)
     board.note("c", Delivery(30, 1))  # a worker's newer figure replaces its older one
     assert board.current == Delivery(40, 1)
-    assert board.current.to_dict() == {"ack_p99_ms": 40, "budget_ms": 2000, "errors_1m": 1}
+    board.note("b", Delivery(None, 2, 2))
+    assert board.current == Delivery(40, 3, 2)
+    assert board.current.to_dict() == {
+        "ack_p99_ms": 40,
+        "budget_ms": 2000,
+        "errors_1m": 3,
+        "errors_10s": 2,
+    }
 
 
 async def test_a_pipeline_process_board_reads_the_web_workers_figures_and_shares_none():

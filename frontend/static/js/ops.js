@@ -416,6 +416,9 @@ channel.on("kpi", (data, msg) => {
   pushPoint(series.returning, atMs, data.returning_share);
   dirty.add("viewers");
 });
+// Unsequenced, straight from the server every second it changes: the tile shows an incident
+// while it happens, even when no kpi frame can be written.
+channel.on("delivery", (data) => renderDelivery(data));
 channel.on("sentiment", (data, msg) => applySentiment(data, msgTime(msg)));
 channel.on("alert", (data, msg) => upsertAlert(data, msgTime(msg), true));
 channel.on("red_packet", (data) => upsertCampaign("red_packet", data));

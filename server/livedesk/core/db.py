@@ -12,7 +12,18 @@ from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, DateTime, Integer, MetaData, any_, literal
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    DateTime,
+    Integer,
+    MetaData,
+    any_,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -45,6 +56,22 @@ NAMING = {
 def is_postgres(session: AsyncSession) -> bool:
     """PostgreSQL, else the embedded SQLite: the two backends livedesk runs on."""
     return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+async def write_within(session: AsyncSession, timeout_s: float, *, urgent: bool = False) -> None:
+    """Make this transaction give up waiting for locks after `timeout_s` (raising, so the
+    caller answers 503): PostgreSQL's lock and statement timeouts for the transaction; on
+    SQLite the writers' turn (`urgent` goes first) and SQLite's wait for another process."""
+    if is_postgres(session):
+        limit = f"{int(timeout_s * 1000)}ms"
+        await session.execute(
+            select(
+                func.set_config("lock_timeout", limit, True),
+                func.set_config("statement_timeout", limit, True),
+            )
+        )
+    else:
+        await sqlite.take_write_turn(session, urgent=urgent, timeout_s=timeout_s)
 
 
 def insert_for(session: AsyncSession, target: Any) -> PgInsert | SqliteInsert:

@@ -33,6 +33,7 @@ WINDOW_S = 60.0
 MAX_SAMPLES = 20_000
 SHARE_INTERVAL_S = 1.0
 STALE_AFTER_S = 5.0  # a worker silent this long has stopped (or lost the bus): ignore it
+INCIDENT_WINDOW_S = 10.0  # 5xx answers this recent mean an incident going on now
 CHANNEL = "livedesk:delivery"
 
 
@@ -40,9 +41,15 @@ CHANNEL = "livedesk:delivery"
 class Delivery:
     ack_p99_ms: int | None  # None: no webhook answered in the window
     errors_1m: int  # answers with a 5xx status (503: the database could not take the write)
+    errors_10s: int = 0  # of those, the last INCIDENT_WINDOW_S: an incident going on now
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ack_p99_ms": self.ack_p99_ms, "budget_ms": BUDGET_MS, "errors_1m": self.errors_1m}
+        return {
+            "ack_p99_ms": self.ack_p99_ms,
+            "budget_ms": BUDGET_MS,
+            "errors_1m": self.errors_1m,
+            "errors_10s": self.errors_10s,
+        }
 
 
 def _coarse_ms(seconds: float) -> int:
@@ -77,8 +84,9 @@ class AckWindow:
         # Nearest-rank p99: the fastest of the slowest n - ceil(0.99 n) + 1 answers.
         n = len(answers)
         slowest = heapq.nlargest(n - math.ceil(0.99 * n) + 1, (s for _at, s, _st in answers))
-        errors = sum(1 for _at, _s, status in answers if status >= 500)
-        return Delivery(_coarse_ms(slowest[-1]), errors)
+        recent = self._clock() - INCIDENT_WINDOW_S
+        errors = [at for at, _s, status in answers if status >= 500]
+        return Delivery(_coarse_ms(slowest[-1]), len(errors), sum(at >= recent for at in errors))
 
 
 class DeliveryBoard:
@@ -108,7 +116,11 @@ class DeliveryBoard:
         self._figures = {w: v for w, v in self._figures.items() if now - v[0] <= STALE_AFTER_S}
         fresh = [f for _at, f in self._figures.values()]
         p99s = [f.ack_p99_ms for f in fresh if f.ack_p99_ms is not None]
-        self.current = Delivery(max(p99s, default=None), sum(f.errors_1m for f in fresh))
+        self.current = Delivery(
+            max(p99s, default=None),
+            sum(f.errors_1m for f in fresh),
+            sum(f.errors_10s for f in fresh),
+        )
 
     async def _share(self, acks: AckWindow) -> None:
         while True:
@@ -125,7 +137,11 @@ class DeliveryBoard:
                     async for _channel, raw in subscription:
                         message = loads(raw)
                         if message["worker"] != self._worker:
-                            figure = Delivery(message["ack_p99_ms"], message["errors_1m"])
+                            figure = Delivery(
+                                message["ack_p99_ms"],
+                                message["errors_1m"],
+                                message.get("errors_10s", 0),
+                            )
                             self.note(message["worker"], figure)
             except asyncio.CancelledError:
                 raise

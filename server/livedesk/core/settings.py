@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     webhook_max_events: int = 1000
     webhook_tolerance_s: int = 300
     retry_after_s: int = 2
+    # A webhook whose events cannot be stored within this long is answered 503 + Retry-After:
+    # platforms give ~2 s (Douyin's live push) before they count a failure, so a fast refusal
+    # they retry beats a 202 that arrives too late to count.
+    webhook_write_timeout_s: float = Field(default=1.0, gt=0, le=10)
 
     db_pool_size: int = 10
     # Pipeline: how many inbox events one room transaction takes at most, and how often idle
@@ -116,6 +120,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def uvicorn_options(self) -> dict[str, object]:
+        """How uvicorn serves the app (`livedesk serve` and the tests alike): the sans-io
+        websockets without deflate (it doubles CPU per delivery, MEASURED.md), and client
+        frames capped before anything reads them (1009 beyond, even before signing in)."""
+        return {
+            "ws": "websockets-sansio",
+            "ws_per_message_deflate": False,
+            "ws_max_size": self.ws_max_frame_bytes,
+        }
 
     def secret_for(self, platform: str, kind: str | None = None) -> str | None:
         """The secret for a platform (optionally per message kind); demo ones in demo mode."""

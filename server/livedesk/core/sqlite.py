@@ -20,7 +20,7 @@ import sqlite3
 from collections import deque
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +29,7 @@ from sqlalchemy.util import await_only
 LOCK_TIMEOUT_S = 30
 _HOLDS_TURN = "livedesk_holds_write_turn"
 _TURN_KEY = "livedesk_write_turn_key"
+_BUSY_MS = "livedesk_busy_timeout_ms"
 # (database file, event loop) -> its writers' turn. Engines on the same file in this process
 # share it; a lock serves one event loop only.
 _turns: dict[tuple[str, int], tuple[asyncio.AbstractEventLoop, WriterTurn]] = {}
@@ -84,6 +85,7 @@ def configure(engine: Engine) -> None:
         cursor.execute(f"PRAGMA busy_timeout={LOCK_TIMEOUT_S * 1000}")
         cursor.close()
         record.info[_TURN_KEY] = file_key
+        record.info[_BUSY_MS] = LOCK_TIMEOUT_S * 1000
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -97,20 +99,36 @@ def configure(engine: Engine) -> None:
     event.listen(engine.pool, "checkin", lambda _dbapi, record: _release(record.info))
 
 
-async def take_write_turn(session: AsyncSession, *, urgent: bool = False) -> None:
-    """Wait for this transaction's turn to write now (a no-op beyond SQLite)."""
+async def take_write_turn(
+    session: AsyncSession, *, urgent: bool = False, timeout_s: float = LOCK_TIMEOUT_S
+) -> None:
+    """Wait for this transaction's turn to write now (a no-op beyond SQLite). Both the wait for
+    the turn and SQLite's own wait for another process's lock give up after `timeout_s`
+    (OperationalError: the caller answers 503)."""
     connection = await session.connection()
     info = connection.sync_connection.info if connection.sync_connection else {}
-    if _TURN_KEY in info and not info.get(_HOLDS_TURN):
-        await _acquire(info, "(take_write_turn)", urgent=urgent)
+    if _TURN_KEY not in info:
+        return
+    busy_ms = int(timeout_s * 1000)
+    if info.get(_BUSY_MS) != busy_ms:
+        await session.execute(text(f"PRAGMA busy_timeout={busy_ms}"))
+        info[_BUSY_MS] = busy_ms
+    if not info.get(_HOLDS_TURN):
+        await _acquire(info, "(take_write_turn)", urgent=urgent, timeout_s=timeout_s)
 
 
-async def _acquire(info: dict[Any, Any], statement: str, *, urgent: bool = False) -> None:
+async def _acquire(
+    info: dict[Any, Any],
+    statement: str,
+    *,
+    urgent: bool = False,
+    timeout_s: float = LOCK_TIMEOUT_S,
+) -> None:
     try:
         # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation that
         # lands as the lock is granted, and a pipeline task would then never stop.
         turn = _turn(info[_TURN_KEY])
-        async with asyncio.timeout(LOCK_TIMEOUT_S):
+        async with asyncio.timeout(timeout_s):
             await turn.acquire(urgent=urgent)
     except TimeoutError:
         raise OperationalError(

@@ -7,6 +7,7 @@ while a request is handled name its room and first event.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from livedesk.core import logs
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.settings import Settings
 from livedesk.ingest import rejections, service
 from livedesk.ingest.body import BodyTooLarge, read_limited_body
 from livedesk.ingest.douyin import UnknownMessageType, parse_douyin
@@ -70,6 +72,7 @@ async def _store(
     request: Request,
     session: SessionDep,
     bus: BusDep,
+    settings: Settings,
     platform: str,
     events: list[Event],
     rejected: list[Rejection],
@@ -81,8 +84,19 @@ async def _store(
             422, "no event in the body is valid", rejected=[r.model_dump() for r in rejected]
         )
     rooms = {event.room_id for event in events}
+    bound_s = settings.webhook_write_timeout_s
     with logs.bound(rooms.pop() if len(rooms) == 1 else None, events[0].id if events else None):
-        result = await service.accept_events(session, bus, platform, events, rejected)
+        try:
+            # The database gives up on lock waits after bound_s; this backstop covers a server
+            # that stops answering at all (frozen, network gone).
+            async with asyncio.timeout(2 * bound_s):
+                result = await service.accept_events(
+                    session, bus, platform, events, rejected, write_timeout_s=bound_s
+                )
+        except TimeoutError:
+            error = _refuse("write_timeout", 503, "database too slow to take the write, retry")
+            error.headers["Retry-After"] = str(settings.retry_after_s)
+            raise error from None
     return JsonResponse(result.body(), status_code=202)
 
 
@@ -116,7 +130,7 @@ async def douyin_push(
             )
     except UnknownMessageType:
         raise _refuse("unknown_msg_type", 400, f"unknown x-msg-type {msg_type!r}") from None
-    return await _store(request, session, bus, "douyin", events, rejected)
+    return await _store(request, session, bus, settings, "douyin", events, rejected)
 
 
 @router.post("/{platform}", status_code=202, responses=RESPONSES)
@@ -140,4 +154,4 @@ async def generic_webhook(
         raise _refuse(exc.kind, 401, str(exc)) from None
     with _parsing():
         events, rejected = parse_batch(_decode(body), max_events=settings.webhook_max_events)
-    return await _store(request, session, bus, platform, events, rejected)
+    return await _store(request, session, bus, settings, platform, events, rejected)

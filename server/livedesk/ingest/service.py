@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core import metrics, sqlite
+from livedesk.core import metrics
 from livedesk.core.bus import Bus
-from livedesk.core.db import after_commit, commit
+from livedesk.core.db import after_commit, commit, write_within
 from livedesk.core.jsonutil import dumps
 from livedesk.ingest import repository
 from livedesk.ingest.schemas import Event, Rejection
@@ -37,12 +37,16 @@ async def accept_events(
     platform: str,
     events: Sequence[Event],
     rejected: Sequence[Rejection],
+    *,
+    write_timeout_s: float,
 ) -> Accepted:
-    """Store the events in one transaction and commit; only then is the answer a 202."""
+    """Store the events in one transaction and commit; only then is the answer a 202. Lock
+    waits give up after `write_timeout_s` (the caller answers 503: a fast refusal the platform
+    retries, not a late 202)."""
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(event.id, event)
-    await sqlite.take_write_turn(session, urgent=True)  # ahead of pipeline batches
+    await write_within(session, write_timeout_s, urgent=True)  # ahead of pipeline batches
     stored = await repository.store_events(
         session, platform, [event.to_record() for event in unique.values()]
     )

@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
+from livedesk.core.delivery import DeliveryBoard
+from livedesk.core.jsonutil import dumps_str
 from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
 from livedesk.panels.connection import CLOSE_SLOW, Connection
 from livedesk.rooms import service as rooms
@@ -39,6 +41,7 @@ log = logging.getLogger(__name__)
 
 RECENT_PER_ROOM = 2000
 RECONCILE_INTERVAL_S = 2.0
+DELIVERY_INTERVAL_S = 1.0
 # A feed nobody has watched for this long is dropped (its memory serves reconnect storms).
 IDLE_FEED_S = 300.0
 # A replay page: enough to keep a socket busy, small enough to hold a lock-free turn short.
@@ -87,10 +90,17 @@ class RoomFeed:
 
 
 class Hub:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, resume_max: int):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        resume_max: int,
+        delivery: DeliveryBoard | None = None,
+    ):
         self._sessions = sessions
         self._bus = bus
         self._resume_max = resume_max
+        self._delivery = delivery
         self._feeds: dict[str, RoomFeed] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.slow_closes = 0
@@ -100,6 +110,10 @@ class Hub:
             asyncio.create_task(self._listen(), name="hub-listen"),
             asyncio.create_task(self._reconcile_loop(), name="hub-reconcile"),
         ]
+        if self._delivery is not None:
+            self._tasks.append(
+                asyncio.create_task(self._delivery_loop(self._delivery), name="hub-delivery")
+            )
 
     async def close(self, code: int, reason: str) -> None:
         await cancel_and_wait(self._tasks)
@@ -186,6 +200,24 @@ class Hub:
         for room_id, feed in list(self._feeds.items()):
             if not feed.watched and feed.idle_since < cutoff and not feed.lock.locked():
                 del self._feeds[room_id]
+
+    async def _delivery_loop(self, board: DeliveryBoard) -> None:
+        """Webhook delivery health straight to every ops socket, as an unsequenced `delivery`
+        frame whenever it changes. Not through the room log: while the database refuses
+        writes (the very incident to show) no kpi frame can be appended, and the figure is
+        this server's, not a room's."""
+        shown: dict[str, Any] | None = None
+        while True:
+            await asyncio.sleep(DELIVERY_INTERVAL_S)
+            figure = board.current.to_dict()
+            if figure == shown:
+                continue
+            shown = figure
+            frame = dumps_str({"type": "delivery", "data": figure})
+            for feed in list(self._feeds.values()):
+                for connection in list(feed.connections):
+                    if not connection.is_host:
+                        connection.offer(frame)
 
     # --- sockets --------------------------------------------------------------------------
 
