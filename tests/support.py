@@ -29,6 +29,13 @@ REDIS_URL = os.environ.get("LIVEDESK_TEST_REDIS_URL")
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DOUYIN_SECRET = "douyin-test-secret"
+# The platform adapters' secrets, as in the test vectors of PLATFORMS.md.
+PLATFORM_SECRETS = {
+    "douyin_open": "op-test-secret",
+    "doudian": "dd-test-secret",
+    "kuaishou": "ks-test-secret",
+    "wechat_shop": "AAAAA",
+}
 
 
 def free_port() -> int:
@@ -55,7 +62,7 @@ def settings_for(database_url: str, *, redis: str | None = None, **overrides: ob
         "database_url": database_url,
         "redis_url": redis,
         "rules_dir": REPO / "rules",
-        "webhook_secrets": {"generic": DEMO_SECRET, "douyin": DOUYIN_SECRET},
+        "webhook_secrets": {"generic": DEMO_SECRET, "douyin": DOUYIN_SECRET, **PLATFORM_SECRETS},
         "pipeline_poll_interval_s": 0.2,
         "ws_auth_timeout_s": 2.0,
         "sentiment_processes": 0,

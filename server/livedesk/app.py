@@ -28,6 +28,7 @@ from livedesk.core.settings import Settings
 from livedesk.customers.endpoints import router as customers_router
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.endpoints import router as webhooks_router
+from livedesk.ingest.platforms.endpoints import router as platform_webhooks_router
 from livedesk.panels import channel, pages
 from livedesk.panels.connection import CLOSE_RESTART
 from livedesk.panels.hub import Hub
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     # This worker's recent webhook answers, fed by the timer below, read by the delivery board.
     app.state.acks = AckWindow()
+    app.include_router(platform_webhooks_router)  # before the generic /{platform} route
     app.include_router(webhooks_router)
     app.include_router(rooms_router)
     app.include_router(promotions_router)

@@ -7,24 +7,24 @@ while a request is handled name its room and first event.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import orjson
 from fastapi import APIRouter, Request
 
-from livedesk.core import logs
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
-from livedesk.ingest import rejections, service
-from livedesk.ingest.body import BodyTooLarge, read_limited_body
+from livedesk.ingest import rejections
 from livedesk.ingest.douyin import UnknownMessageType, parse_douyin
-from livedesk.ingest.rejections import RequestReason
-from livedesk.ingest.schemas import Event, NotAnEventOrBatch, Rejection, TooManyEvents, parse_batch
+from livedesk.ingest.intake import (
+    decode_json,
+    parsing,
+    read_body,
+    refuse,
+    store_within_bound,
+)
+from livedesk.ingest.schemas import Event, Rejection, parse_batch
 from livedesk.ingest.signing import SignatureError, verify_douyin, verify_standard
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -36,36 +36,6 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     422: {"description": "No event in the body is valid"},
     503: {"description": "The database cannot take the write now; retry after Retry-After"},
 }
-
-
-def _refuse(reason: RequestReason, status: int, message: str) -> ApiError:
-    rejections.count(reason)
-    return ApiError(status, message)
-
-
-async def _read_body(request: Request, max_bytes: int) -> bytes:
-    try:
-        return await read_limited_body(request, max_bytes)
-    except BodyTooLarge:
-        raise _refuse("body_too_large", 413, f"body over {max_bytes} bytes") from None
-
-
-def _decode(body: bytes) -> object:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise _refuse("malformed_json", 400, "body is not valid JSON") from None
-
-
-@contextmanager
-def _parsing() -> Iterator[None]:
-    """The shape errors both formats share, answered and counted the same way."""
-    try:
-        yield
-    except NotAnEventOrBatch as exc:
-        raise _refuse("not_an_event_or_batch", 400, str(exc)) from None
-    except TooManyEvents as exc:
-        raise _refuse("too_many_events", 413, str(exc)) from None
 
 
 async def _store(
@@ -83,20 +53,7 @@ async def _store(
         raise ApiError(
             422, "no event in the body is valid", rejected=[r.model_dump() for r in rejected]
         )
-    rooms = {event.room_id for event in events}
-    bound_s = settings.webhook_write_timeout_s
-    with logs.bound(rooms.pop() if len(rooms) == 1 else None, events[0].id if events else None):
-        try:
-            # The database gives up on lock waits after bound_s; this backstop covers a server
-            # that stops answering at all (frozen, network gone).
-            async with asyncio.timeout(2 * bound_s):
-                result = await service.accept_events(
-                    session, bus, platform, events, rejected, write_timeout_s=bound_s
-                )
-        except TimeoutError:
-            error = _refuse("write_timeout", 503, "database too slow to take the write, retry")
-            error.headers["Retry-After"] = str(settings.retry_after_s)
-            raise error from None
+    result = await store_within_bound(session, bus, settings, platform, events, rejected)
     return JsonResponse(result.body(), status_code=202)
 
 
@@ -105,12 +62,12 @@ async def douyin_push(
     request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
 ) -> JsonResponse:
     """Douyin's live-room data push (直播间数据开放), accepted in the platform's own format."""
-    body = await _read_body(request, settings.webhook_max_body_bytes)
+    body = await read_body(request, settings.webhook_max_body_bytes)
     msg_type = request.headers.get("x-msg-type", "")
     room_id = request.headers.get("x-roomid", "")
     secret = settings.secret_for("douyin", msg_type)
     if secret is None:
-        raise _refuse("unknown_platform", 401, "no secret configured for douyin")
+        raise refuse("unknown_platform", 401, "no secret configured for douyin")
     try:
         verify_douyin(
             request.headers,
@@ -120,16 +77,16 @@ async def douyin_push(
             tolerance_s=settings.webhook_tolerance_s,
         )
     except SignatureError as exc:
-        raise _refuse(exc.kind, 401, str(exc)) from None
+        raise refuse(exc.kind, 401, str(exc)) from None
     if not room_id:
-        raise _refuse("missing_room_id", 400, "missing x-roomid header")
+        raise refuse("missing_room_id", 400, "missing x-roomid header")
     try:
-        with _parsing():
+        with parsing():
             events, rejected = parse_douyin(
-                msg_type, room_id, _decode(body), max_events=settings.webhook_max_events
+                msg_type, room_id, decode_json(body), max_events=settings.webhook_max_events
             )
     except UnknownMessageType:
-        raise _refuse("unknown_msg_type", 400, f"unknown x-msg-type {msg_type!r}") from None
+        raise refuse("unknown_msg_type", 400, f"unknown x-msg-type {msg_type!r}") from None
     return await _store(request, session, bus, settings, "douyin", events, rejected)
 
 
@@ -138,10 +95,10 @@ async def generic_webhook(
     platform: str, request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
 ) -> JsonResponse:
     """livedesk's own event format, signed with Standard Webhooks (see the contract, §2)."""
-    body = await _read_body(request, settings.webhook_max_body_bytes)
+    body = await read_body(request, settings.webhook_max_body_bytes)
     secret = settings.secret_for(platform)
     if secret is None:
-        raise _refuse("unknown_platform", 404, f"unknown platform {platform!r}")
+        raise refuse("unknown_platform", 404, f"unknown platform {platform!r}")
     try:
         verify_standard(
             secret,
@@ -151,7 +108,7 @@ async def generic_webhook(
             tolerance_s=settings.webhook_tolerance_s,
         )
     except SignatureError as exc:
-        raise _refuse(exc.kind, 401, str(exc)) from None
-    with _parsing():
-        events, rejected = parse_batch(_decode(body), max_events=settings.webhook_max_events)
+        raise refuse(exc.kind, 401, str(exc)) from None
+    with parsing():
+        events, rejected = parse_batch(decode_json(body), max_events=settings.webhook_max_events)
     return await _store(request, session, bus, settings, platform, events, rejected)

@@ -14,10 +14,15 @@ from livedesk.ingest.models import InboxEvent
 
 
 async def store_events(
-    session: AsyncSession, platform: str, records: Sequence[dict[str, Any]]
+    session: AsyncSession,
+    platform: str,
+    records: Sequence[dict[str, Any]],
+    *,
+    processed: bool = False,
 ) -> set[tuple[str, str]]:
     """Insert events, skipping (platform, id) pairs already stored; returns the (room, id) pairs
-    that are new. Safe under concurrent retries: the unique constraint decides, never a 500."""
+    that are new. Safe under concurrent retries: the unique constraint decides, never a 500.
+    `processed`: kept for the record (and for dedupe) but never handed to the pipeline."""
     if not records:
         return set()
     now = utcnow()
@@ -29,6 +34,7 @@ async def store_events(
             "type": record["type"],
             "payload": record,
             "received_at": now,
+            "processed_at": now if processed else None,
         }
         for record in records
     ]
