@@ -5,6 +5,7 @@ from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
+from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
 
@@ -22,8 +23,10 @@ __all__ = [
     "Operator",
     "OperatorSession",
     "OutboxMessage",
+    "PipelineOwner",
     "PointsEntry",
     "Room",
+    "RoomLease",
     "RoomLogEntry",
     "RoomViewer",
     "RoomWindowsState",
