@@ -8,6 +8,7 @@ from livedesk.ingest.models import InboxEvent
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
+from livedesk.rulebook.models import RulesApply, RulesVersion
 
 __all__ = [
     "AuditEntry",
@@ -30,4 +31,6 @@ __all__ = [
     "RoomLogEntry",
     "RoomViewer",
     "RoomWindowsState",
+    "RulesApply",
+    "RulesVersion",
 ]

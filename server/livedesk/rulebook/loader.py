@@ -76,14 +76,22 @@ def _child(node: yaml.Node | None, key: int | str) -> yaml.Node | None:
 
 
 def load_document(path: Path, schema: type[Model]) -> LoadedDocument:
-    """Parse and validate one file; raise RulesInvalid listing every problem with its line."""
+    """Read, parse and validate one file; raise RulesInvalid listing every problem with its line."""
+    return parse_document(path.name, read_text(path), schema)
+
+
+def read_text(path: Path) -> str:
     name = path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise RulesInvalid([RuleError(name, 1, "file is missing")]) from None
     except UnicodeDecodeError as exc:
         raise RulesInvalid([RuleError(name, 1, f"not UTF-8: {exc}")]) from None
+
+
+def parse_document(name: str, text: str, schema: type[Model]) -> LoadedDocument:
+    """Parse and validate one file's text (read from rules/ or from a stored version)."""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
@@ -102,4 +110,4 @@ def load_document(path: Path, schema: type[Model]) -> LoadedDocument:
             for err in exc.errors()
         ]
         raise RulesInvalid(errors) from None
-    return LoadedDocument(path, model, root)
+    return LoadedDocument(Path(name), model, root)
