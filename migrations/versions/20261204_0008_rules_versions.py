@@ -1,7 +1,7 @@
 """rules versions: every rules set applied, with its full text, and the history of applies
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-04 16:00:40
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql
 
 import livedesk.core.db
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
