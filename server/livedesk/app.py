@@ -40,6 +40,8 @@ from livedesk.rooms.outbox_endpoints import router as outbox_router
 from livedesk.rooms.promotion_endpoints import router as promotions_router
 from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
+from livedesk.rulesets.endpoints import router as rules_router
+from livedesk.rulesets.switching import RuleBooks
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,8 @@ class Services:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     rulebook: Rulebook
+    # Every rules version this process has loaded, and the newest apply (hot reload).
+    rulebooks: RuleBooks
     hub: Hub
     delivery: DeliveryBoard
     # Both None when `livedesk pipeline` processes process the inbox (LIVEDESK_RUN_PIPELINE
@@ -78,6 +82,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         stack.push_async_callback(bus.close)
         await delivery.start()
         stack.push_async_callback(delivery.close)
+        rulebooks = RuleBooks(sessions, bus, rulebook)
+        await rulebooks.start()
+        stack.push_async_callback(rulebooks.close)
         await hub.start()
         stack.push_async_callback(
             hub.close, CLOSE_RESTART, "server restarting: reconnect and resume"
@@ -93,6 +100,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             sessions,
             bus,
             rulebook,
+            rulebooks,
             hub,
             delivery,
             pipeline=processing.pipeline if processing else None,
@@ -120,6 +128,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outbox_router)
     app.include_router(thresholds_router)
     app.include_router(customers_router)
+    app.include_router(rules_router)
     app.include_router(channel.router)
     app.include_router(pages.router)
     app.include_router(_health_router())

@@ -8,7 +8,7 @@ from livedesk.ingest.models import InboxEvent
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
-from livedesk.rulebook.models import RulesApply, RulesVersion
+from livedesk.rulesets.models import RoomRulesEntry, RulesApply, RulesVersion
 
 __all__ = [
     "AuditEntry",
@@ -29,6 +29,7 @@ __all__ = [
     "Room",
     "RoomLease",
     "RoomLogEntry",
+    "RoomRulesEntry",
     "RoomViewer",
     "RoomWindowsState",
     "RulesApply",

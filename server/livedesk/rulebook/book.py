@@ -51,12 +51,19 @@ class Rulebook:
         return self.content_hash[:HASH_SHOWN]
 
     def get(self, schema: type[Model]) -> Model:
-        model = self.documents[schema].model
+        model = self.document(schema).model
         assert isinstance(model, schema)
         return model
 
     def document(self, schema: type[BaseModel]) -> LoadedDocument:
-        return self.documents[schema]
+        document = self.documents.get(schema)
+        if document is None:
+            raise DocumentMissing(schema.__name__)
+        return document
+
+
+class DocumentMissing(LookupError):
+    """A check asked for a file that did not load (its own errors are reported already)."""
 
 
 Check = Callable[[Rulebook], list[RuleError]]
@@ -128,12 +135,14 @@ def build_rulebook(
             documents[schema] = parse_document(file_name, text, schema)
         except RulesInvalid as exc:
             errors.extend(exc.errors)
-    if errors:
-        raise RulesInvalid(errors)
-    kept = {name: files[name] for name in RULE_FILES}
+    kept = {name: files[name] for name in RULE_FILES if name in files}
     book = Rulebook(directory, documents, kept, content_hash(kept), label)
+    # Cross-file checks run on whatever loaded, so one pass reports every error it can.
     for check in CHECKS:
-        errors.extend(check(book))
+        try:
+            errors.extend(check(book))
+        except DocumentMissing:
+            continue
     if errors:
         raise RulesInvalid(errors)
     return book

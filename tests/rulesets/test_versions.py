@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from livedesk.core.db import commit, create_engine, session_factory
-from livedesk.rulebook import versions
 from livedesk.rulebook.book import MANIFEST, build_rulebook, content_hash, load_rulebook
 from livedesk.rulebook.loader import RulesInvalid
 from livedesk.rulebook.products import ProductRules
+from livedesk.rulesets import versions
 from support import REPO
 
 RULES_DIR = REPO / "rules"

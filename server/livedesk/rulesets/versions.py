@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.core.clock import utcnow
 from livedesk.core.db import insert_for
 from livedesk.rulebook.book import HASH_SHOWN, Rulebook, build_rulebook
-from livedesk.rulebook.models import RulesApply, RulesVersion
+from livedesk.rulesets.models import RulesApply, RulesVersion
 
 
 @dataclass(frozen=True)

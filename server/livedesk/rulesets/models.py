@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import BigInteger, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livedesk.core.clock import utcnow
@@ -35,3 +35,17 @@ class RulesApply(Base):
     version_hash: Mapped[str] = mapped_column(ForeignKey("rules_versions.hash"))
     applied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     applied_by: Mapped[str] = mapped_column(String(64))
+
+
+class RoomRulesEntry(Base):
+    """A room's rules history: from `since_seq` on, its events ran under this version."""
+
+    __tablename__ = "room_rules"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    since_seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    apply_id: Mapped[int] = mapped_column(BigInteger)
+    version_hash: Mapped[str] = mapped_column(ForeignKey("rules_versions.hash"))
+    switched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

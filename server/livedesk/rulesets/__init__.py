@@ -1,0 +1,1 @@
+"""Rules sets over time: stored versions, applies, and the version each room runs under."""
