@@ -4,7 +4,7 @@ from livedesk.auth.models import Operator, OperatorSession
 from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
 from livedesk.fulfilment.models import OutboxMessage
-from livedesk.ingest.models import InboxEvent
+from livedesk.ingest.models import InboxEvent, OrderNotice
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
@@ -23,6 +23,7 @@ __all__ = [
     "InboxEvent",
     "Operator",
     "OperatorSession",
+    "OrderNotice",
     "OutboxMessage",
     "PipelineOwner",
     "PointsEntry",

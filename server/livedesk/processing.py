@@ -33,6 +33,8 @@ from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.pipeline import Pipeline
 from livedesk.rulebook.book import Rulebook, load_rulebook
+from livedesk.shops.fetcher import OrderFetcher
+from livedesk.shops.sources import running_fetcher
 from livedesk.stages import RoomStages
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 class Processing:
     pipeline: Pipeline
     sender: OutboxSender | None  # None: no LIVEDESK_FULFILMENT_URL, grants wait in the outbox
+    fetcher: OrderFetcher  # shop orders: notices completed from the shops' APIs
 
 
 @asynccontextmanager
@@ -52,7 +55,8 @@ async def running_pipeline(
     rulebook: Rulebook,
     delivery: DeliveryBoard,
 ) -> AsyncIterator[Processing]:
-    """Start the pipeline (and the outbox sender, when a fulfilment URL is set); stop both."""
+    """Start the pipeline, the order fetcher (and the outbox sender, when a fulfilment URL is
+    set); stop them all."""
     sentiment = SentimentEngine(processes=settings.sentiment_processes)
     await sentiment.start()  # loads snownlp once, off the event loop
     try:
@@ -73,7 +77,8 @@ async def running_pipeline(
         if sender is not None:
             await sender.start()
         try:
-            yield Processing(pipeline, sender)
+            async with running_fetcher(settings, sessions, bus, rulebook) as fetcher:
+                yield Processing(pipeline, sender, fetcher)
         finally:
             if sender is not None:
                 await sender.close()

@@ -44,6 +44,13 @@ WEBHOOK_EVENTS = Counter(
 # Two units under one name, told apart by the reason: an `event_*` reason counts one event
 # dropped from a batch (the rest kept, or 422 when none was valid); any other reason counts a
 # request refused whole (4xx). The reasons are ingest.rejections.Reason.
+ORDER_NOTICES = Counter(
+    "livedesk_order_notices_total",
+    "Order-notice attempts by shop platform and outcome (done: its event is in a room;"
+    " waiting: not paid yet, or a refund ahead of its order; skipped; retry; dead;"
+    " superseded: a newer attempt owned it)",
+    ["platform", "outcome"],
+)
 WEBHOOK_REJECTIONS = Counter(
     "livedesk_webhook_rejections_total",
     "Webhook requests refused whole, and events refused within a batch (event_*), by reason",

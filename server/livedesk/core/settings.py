@@ -88,6 +88,26 @@ class Settings(BaseSettings):
     fulfilment_batch_size: int = Field(default=20, ge=1, le=1000)
     fulfilment_poll_interval_s: float = Field(default=1.0, gt=0)
 
+    # Shop APIs: order notices (抖店, 微信小店) carry only an order id; the fetcher reads the
+    # order's detail from the shop. The 抖店 app secret is LIVEDESK_WEBHOOK_SECRETS' `doudian`
+    # (the same secret signs its pushes and its API calls); 微信小店's push token is
+    # `wechat_shop` there, its API needs the AppSecret below.
+    doudian_api_url: str = "https://openapi-fxg.jinritemai.com"
+    doudian_app_key: str | None = None
+    wechat_shop_api_url: str = "https://api.weixin.qq.com"
+    wechat_shop_app_id: str | None = None
+    wechat_shop_app_secret: str | None = None
+    # Safe mode (安全模式): the 43-character EncodingAESKey the push bodies are encrypted with.
+    wechat_shop_aes_key: str | None = None
+    shop_api_timeout_s: float = Field(default=5.0, gt=0)
+    shop_api_rate_per_s: float = Field(default=10.0, gt=0)
+    # A notice whose shop API keeps failing is dead after this many failures in a row; each
+    # retry waits a capped, jittered exponential delay (or the platform's Retry-After).
+    shop_api_max_attempts: int = Field(default=12, ge=1)
+    shop_api_base_delay_s: float = Field(default=1.0, gt=0)
+    shop_api_max_delay_s: float = Field(default=300.0, gt=0)
+    shop_fetch_poll_interval_s: float = Field(default=1.0, gt=0)
+
     @field_validator("webhook_secrets", mode="before")
     @classmethod
     def _parse_secrets(cls, value: object) -> object:

@@ -5,8 +5,9 @@ the generic and Douyin endpoints and by every platform adapter's endpoint."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
 import orjson
 from fastapi import Request
@@ -20,6 +21,8 @@ from livedesk.ingest import rejections, service
 from livedesk.ingest.body import BodyTooLarge, read_limited_body
 from livedesk.ingest.rejections import RequestReason
 from livedesk.ingest.schemas import Event, NotAnEventOrBatch, Rejection, TooManyEvents
+
+T = TypeVar("T")
 
 
 def refuse(reason: RequestReason, status: int, message: str) -> ApiError:
@@ -55,6 +58,22 @@ def parsing() -> Iterator[None]:
         raise refuse("too_many_events", 413, str(exc)) from None
 
 
+async def within_write_bound(settings: Settings, write: Callable[[float], Awaitable[T]]) -> T:
+    """`write(bound_s)`, or a 503 + Retry-After when the database cannot take it within
+    LIVEDESK_WEBHOOK_WRITE_TIMEOUT_S: a fast refusal the platform retries, not a late answer
+    it counts as a failure."""
+    bound_s = settings.webhook_write_timeout_s
+    try:
+        # The database gives up on lock waits after bound_s; this backstop covers a server that
+        # stops answering at all (frozen, network gone).
+        async with asyncio.timeout(2 * bound_s):
+            return await write(bound_s)
+    except TimeoutError:
+        error = refuse("write_timeout", 503, "database too slow to take the write, retry")
+        error.headers["Retry-After"] = str(settings.retry_after_s)
+        raise error from None
+
+
 async def store_within_bound(
     session: AsyncSession,
     bus: Bus,
@@ -65,26 +84,18 @@ async def store_within_bound(
     *,
     platform_test: bool = False,
 ) -> service.Accepted:
-    """`service.accept_events`, or a 503 + Retry-After when the database cannot take the write
-    within LIVEDESK_WEBHOOK_WRITE_TIMEOUT_S: a fast refusal the platform retries, not a late
-    answer it counts as a failure."""
+    """`service.accept_events` within the write bound, its log lines naming the room."""
     rooms = {event.room_id for event in events}
-    bound_s = settings.webhook_write_timeout_s
     with logs.bound(rooms.pop() if len(rooms) == 1 else None, events[0].id if events else None):
-        try:
-            # The database gives up on lock waits after bound_s; this backstop covers a server
-            # that stops answering at all (frozen, network gone).
-            async with asyncio.timeout(2 * bound_s):
-                return await service.accept_events(
-                    session,
-                    bus,
-                    platform,
-                    events,
-                    rejected,
-                    write_timeout_s=bound_s,
-                    platform_test=platform_test,
-                )
-        except TimeoutError:
-            error = refuse("write_timeout", 503, "database too slow to take the write, retry")
-            error.headers["Retry-After"] = str(settings.retry_after_s)
-            raise error from None
+        return await within_write_bound(
+            settings,
+            lambda bound_s: service.accept_events(
+                session,
+                bus,
+                platform,
+                events,
+                rejected,
+                write_timeout_s=bound_s,
+                platform_test=platform_test,
+            ),
+        )

@@ -7,4 +7,5 @@ from livedesk.rulebook import (
     lexicon,  # noqa: F401  lexicon.yaml (intents, interests, spam)
     products,  # noqa: F401  products.yaml (catalogue) + SKU check
     promotions,  # noqa: F401  red_packets.yaml, coupons.yaml
+    shops,  # noqa: F401  shops.yaml (which rooms a shop's orders go to)
 )

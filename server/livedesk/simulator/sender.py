@@ -22,7 +22,6 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import httpx
 import orjson
 from pydantic import ValidationError
 
+from livedesk.core.http import retry_after_s
 from livedesk.core.jsonutil import dumps
 from livedesk.ingest.schemas import Event as EventSchema
 from livedesk.ingest.schemas import describe_errors
@@ -123,22 +123,6 @@ def signed_request(
         "webhook-signature": sign_standard(secret, msg_id, timestamp_s, body),
     }
     return body, headers
-
-
-def retry_after_s(response: httpx.Response) -> float | None:
-    """`Retry-After` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
 
 
 class BatchSender:

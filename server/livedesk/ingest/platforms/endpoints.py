@@ -6,6 +6,7 @@ Included in the app before the generic `/{platform}` route, which would otherwis
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,12 +17,20 @@ from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
-from livedesk.ingest import rejections
-from livedesk.ingest.intake import decode_json, parsing, read_body, refuse, store_within_bound
-from livedesk.ingest.platforms import kuaishou
+from livedesk.ingest import notices, rejections
+from livedesk.ingest.intake import (
+    decode_json,
+    parsing,
+    read_body,
+    refuse,
+    store_within_bound,
+    within_write_bound,
+)
+from livedesk.ingest.platforms import doudian, douyin_open, kuaishou
 from livedesk.ingest.platforms.secrets import secrets_for
 from livedesk.ingest.signing import SignatureError
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
 
 _REFUSALS: dict[int | str, dict[str, object]] = {
@@ -111,3 +120,75 @@ async def kuaishou_push(
             platform_test=push.stress_test,
         )
     return JsonResponse(kuaishou.ANSWER_OK)
+
+
+async def _accept_notices(
+    session: SessionDep, bus: BusDep, settings: Settings, found: list[notices.Notice]
+) -> notices.NoticesAccepted:
+    return await within_write_bound(
+        settings,
+        lambda bound_s: notices.accept_notices(session, bus, found, write_timeout_s=bound_s),
+    )
+
+
+# --- Douyin open platform ----------------------------------------------------------------------
+
+
+@router.post(
+    "/douyin_open",
+    responses={
+        200: {"description": 'Stored, or `{"challenge": N}` for the URL check'},
+        **_REFUSALS,
+    },
+)
+async def douyin_open_webhook(
+    request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
+) -> JsonResponse:
+    """Douyin open-platform webhooks (`X-Douyin-Signature`), the `verify_webhook` check too."""
+    body = await read_body(request, settings.webhook_max_body_bytes)
+    secrets = _secrets(settings, douyin_open.PLATFORM)
+    with _signature_checked():
+        douyin_open.verify_douyin_open(request.headers, body, secrets)
+    with parsing():
+        parsed = douyin_open.parse_douyin_open(decode_json(body))
+    if isinstance(parsed, douyin_open.Challenge):
+        return JsonResponse({"challenge": parsed.value})
+    if parsed.error is not None:
+        # Acknowledged all the same: a 4xx would only make Douyin retry the same body.
+        rejections.count("event_invalid")
+        log.warning("Douyin open-platform %s not read: %s", parsed.event, parsed.error)
+        return JsonResponse({"accepted": 0, "duplicates": 0, "error": parsed.error})
+    if not parsed.notices:
+        return JsonResponse({"accepted": 0, "duplicates": 0, "ignored": parsed.event})
+    stored = await _accept_notices(session, bus, settings, parsed.notices)
+    return JsonResponse({"accepted": stored.new, "duplicates": stored.duplicates})
+
+
+# --- 抖店 --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/doudian",
+    responses={200: {"description": 'Stored: `{"code": 0, "msg": "success"}`'}, **_REFUSALS},
+)
+async def doudian_push(
+    request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
+) -> JsonResponse:
+    """抖店 message push (`event-sign`): order created / paid / cancelled, refund succeeded."""
+    body = await read_body(request, settings.webhook_max_body_bytes)
+    secrets = _secrets(settings, doudian.PLATFORM)
+    if not settings.doudian_app_key:
+        raise refuse(
+            "unknown_platform", 401, "no 抖店 app key configured (LIVEDESK_DOUDIAN_APP_KEY)"
+        )
+    with _signature_checked():
+        doudian.verify_doudian(request.headers, body, settings.doudian_app_key, secrets)
+    with parsing():
+        push = doudian.parse_doudian(decode_json(body), max_events=settings.webhook_max_events)
+    for rejection in push.rejections:
+        rejections.count(rejection.reason)
+        log.warning("抖店 message %d not read: %s", rejection.index, rejection.error)
+    if push.notices:
+        await _accept_notices(session, bus, settings, push.notices)
+    # Success even when a message was unreadable: 抖店 would only resend the same bytes.
+    return JsonResponse(doudian.ANSWER_OK)
