@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -107,6 +108,14 @@ class Settings(BaseSettings):
     shop_api_base_delay_s: float = Field(default=1.0, gt=0)
     shop_api_max_delay_s: float = Field(default=300.0, gt=0)
     shop_fetch_poll_interval_s: float = Field(default=1.0, gt=0)
+
+    @field_validator("wechat_shop_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: str | None) -> str | None:
+        # WeChat's EncodingAESKey: 43 base64 characters (a 32-byte key without its "=").
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9+/]{43}", value):
+            raise ValueError("LIVEDESK_WECHAT_SHOP_AES_KEY must be WeChat's 43-character key")
+        return value
 
     @field_validator("webhook_secrets", mode="before")
     @classmethod

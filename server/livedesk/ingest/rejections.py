@@ -18,6 +18,7 @@ RequestReason = Literal[
     "not_an_event_or_batch",  # 400: JSON of the wrong shape
     "unknown_msg_type",  # 400: a Douyin x-msg-type we do not take
     "missing_room_id",  # 400: a Douyin push without x-roomid
+    "decrypt_failed",  # 400: a 微信小店 safe-mode body this server's EncodingAESKey cannot open
     "write_timeout",  # 503: the database did not take the write within the bound
 ]
 # One event dropped from its batch; the others are still stored.

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
 
+from livedesk.core import metrics
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
@@ -26,7 +28,7 @@ from livedesk.ingest.intake import (
     store_within_bound,
     within_write_bound,
 )
-from livedesk.ingest.platforms import doudian, douyin_open, kuaishou
+from livedesk.ingest.platforms import doudian, douyin_open, kuaishou, wechat_crypto, wechat_shop
 from livedesk.ingest.platforms.secrets import secrets_for
 from livedesk.ingest.signing import SignatureError
 
@@ -122,6 +124,12 @@ async def kuaishou_push(
     return JsonResponse(kuaishou.ANSWER_OK)
 
 
+def _ignored(platform: str, n: int = 1) -> None:
+    """Messages taken and acknowledged that livedesk has no event for (other tags, other
+    events, a coupon received)."""
+    metrics.WEBHOOK_EVENTS.labels(platform, "ignored").inc(n)
+
+
 async def _accept_notices(
     session: SessionDep, bus: BusDep, settings: Settings, found: list[notices.Notice]
 ) -> notices.NoticesAccepted:
@@ -159,6 +167,7 @@ async def douyin_open_webhook(
         log.warning("Douyin open-platform %s not read: %s", parsed.event, parsed.error)
         return JsonResponse({"accepted": 0, "duplicates": 0, "error": parsed.error})
     if not parsed.notices:
+        _ignored(douyin_open.PLATFORM)
         return JsonResponse({"accepted": 0, "duplicates": 0, "ignored": parsed.event})
     stored = await _accept_notices(session, bus, settings, parsed.notices)
     return JsonResponse({"accepted": stored.new, "duplicates": stored.duplicates})
@@ -190,5 +199,71 @@ async def doudian_push(
         log.warning("抖店 message %d not read: %s", rejection.index, rejection.error)
     if push.notices:
         await _accept_notices(session, bus, settings, push.notices)
+    _ignored(doudian.PLATFORM, push.ignored)
     # Success even when a message was unreadable: 抖店 would only resend the same bytes.
     return JsonResponse(doudian.ANSWER_OK)
+
+
+# --- 微信小店 ------------------------------------------------------------------------------------
+
+
+def _wechat_signed(request: Request, settings: Settings) -> list[str]:
+    """Check the query signature and its timestamp; returns the tokens that may sign."""
+    tokens = _secrets(settings, wechat_shop.PLATFORM)
+    query = request.query_params
+    with _signature_checked():
+        wechat_shop.verify_query(query, tokens)
+    timestamp = query.get("timestamp", "")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        raise refuse("timestamp_invalid", 401, "timestamp is not unix seconds")
+    _check_age(
+        int(timestamp) * 1000,
+        max_age_s=wechat_shop.RETRY_WINDOW_S,
+        max_ahead_s=settings.webhook_tolerance_s,
+    )
+    return tokens
+
+
+@router.get(
+    "/wechat_shop",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "The `echostr`, as WeChat's URL check expects"}, 401: {}},
+)
+async def wechat_shop_check(request: Request, settings: SettingsDep) -> PlainTextResponse:
+    """WeChat's URL check: `signature` over token, timestamp and nonce; answered `echostr`."""
+    _wechat_signed(request, settings)
+    return PlainTextResponse(request.query_params.get("echostr", ""))
+
+
+@router.post(
+    "/wechat_shop",
+    response_class=PlainTextResponse,
+    responses={200: {"description": "Stored: `success`"}, **_REFUSALS},
+)
+async def wechat_shop_push(
+    request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
+) -> PlainTextResponse:
+    """微信小店 events (plain or safe mode): new / paid / cancelled orders, coupon use."""
+    body = await read_body(request, settings.webhook_max_body_bytes)
+    tokens = _wechat_signed(request, settings)
+    key = settings.wechat_shop_aes_key
+    with parsing():
+        payload = decode_json(body)
+    try:
+        with _signature_checked():
+            event = wechat_shop.open_body(
+                payload,
+                request.query_params,
+                tokens,
+                aes_key=wechat_crypto.aes_key(key) if key else None,
+                app_id=settings.wechat_shop_app_id,
+            )
+    except wechat_crypto.DecryptError as exc:
+        raise refuse("decrypt_failed", 400, f"cannot open the encrypted body: {exc}") from None
+    with parsing():
+        push = wechat_shop.parse_wechat(event)
+    if push.notices:
+        await _accept_notices(session, bus, settings, push.notices)
+    else:
+        _ignored(wechat_shop.PLATFORM)  # a coupon received: no livedesk event for it
+    return PlainTextResponse(wechat_shop.ANSWER_OK)
