@@ -46,6 +46,7 @@ from livedesk.rulebook.customers import GreetingRules, TierRules
 from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
+from livedesk.rulebook.shops import ShopRules
 
 Message = tuple[str, dict[str, Any]]
 # Events that count as "the host can see this person now" for a greeting (Douyin sends no
@@ -416,6 +417,9 @@ class RoomStages:
         }
         if self._delivery is not None:
             kpi["delivery"] = self._delivery.current.to_dict()
+            # The room's own platform and every shop whose orders may land here.
+            feeds = [room.platform, *self._rules.get(ShopRules).platforms_of(room.id)]
+            kpi["delivery_platforms"] = self._delivery.for_platforms(feeds)
         sentiment = {
             "index_1m": one_min.sentiment_index,
             "index_5m": five_min.sentiment_index,

@@ -195,12 +195,13 @@ class StageTimer:
             PIPELINE_STAGE_SECONDS.labels(stage).observe(seconds)
 
 
-AckListener = Callable[[float, int], None]
+AckListener = Callable[[float, int, str], None]  # seconds, status, platform
 
 
 class WebhookTimer:
     """ASGI middleware: observes every webhook answer's latency with its status code, and
-    hands each answer to `on_answer(seconds, status)` (the delivery-health window)."""
+    hands each answer to `on_answer(seconds, status, platform)` (the delivery-health window;
+    the platform is the path segment after /api/v1/webhooks/)."""
 
     def __init__(self, app: ASGIApp, on_answer: AckListener | None = None):
         self.app = app
@@ -212,21 +213,22 @@ class WebhookTimer:
             return
         started = time.perf_counter()
         answered = False
+        platform = scope["path"][len(WEBHOOK_PATH) :].split("/", 1)[0]
 
         async def timed_send(message: Message) -> None:
             nonlocal answered
             if message["type"] == "http.response.start":
                 answered = True
-                self._observe(message["status"], time.perf_counter() - started)
+                self._observe(message["status"], time.perf_counter() - started, platform)
             await send(message)
 
         try:
             await self.app(scope, receive, timed_send)
         finally:
             if not answered:  # the app failed before answering: the client sees a 500
-                self._observe(500, time.perf_counter() - started)
+                self._observe(500, time.perf_counter() - started, platform)
 
-    def _observe(self, status: int, seconds: float) -> None:
+    def _observe(self, status: int, seconds: float, platform: str) -> None:
         WEBHOOK_SECONDS.labels(str(status)).observe(seconds)
         if self.on_answer is not None:
-            self.on_answer(seconds, status)
+            self.on_answer(seconds, status, platform)

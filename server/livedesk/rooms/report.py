@@ -69,6 +69,7 @@ def headline(room: Room) -> dict[str, Any]:
     counters: dict[str, int] = state.get("counters", {})
     kpi = dict(state.get("kpi") or {})
     kpi.pop("delivery", None)  # live server health for ops, not a figure of the session
+    kpi.pop("delivery_platforms", None)
     comments = counters.get("comments", 0)
     viewers_seen = counters.get("viewers_seen", 0)
     kpi["comments"] = comments
