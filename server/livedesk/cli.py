@@ -18,12 +18,14 @@ from rich.console import Console
 from livedesk.core import migrations
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.settings import Settings
+from livedesk.dryrun.cli import dry_run_command
 from livedesk.rulesets.cli import rules_app
 
 app = typer.Typer(help="livedesk: the real-time control desk for live-stream commerce.")
 user_app = typer.Typer(help="Operators (hosts, ops staff, admins).")
 app.add_typer(user_app, name="user")
 app.add_typer(rules_app, name="rules")
+app.command("dry-run")(dry_run_command)
 err = Console(stderr=True)
 
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
+# Set only by a dry-run, which replays a recorded session at the events' own times.
+_replayed_now: ContextVar[datetime | None] = ContextVar("livedesk_replayed_now", default=None)
+
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    return _replayed_now.get() or datetime.now(UTC)
+
+
+@contextmanager
+def replaying_at(moment: datetime) -> Iterator[None]:
+    """Within this block (this task and the tasks it starts), `utcnow()` is `moment`."""
+    token = _replayed_now.set(moment)
+    try:
+        yield
+    finally:
+        _replayed_now.reset(token)
 
 
 def iso_local(moment: datetime) -> str:

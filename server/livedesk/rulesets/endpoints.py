@@ -3,10 +3,15 @@ and a room's rules history (which version from which seq)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -15,6 +20,7 @@ from livedesk.auth.deps import OpsOnly
 from livedesk.core.db import after_commit, commit
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
+from livedesk.core.settings import Settings
 from livedesk.rulebook.book import HASH_SHOWN, Rulebook, build_rulebook, load_rulebook
 from livedesk.rulebook.loader import RuleError, RulesInvalid
 from livedesk.rulesets import versions
@@ -179,6 +185,68 @@ async def room_rules(room_id: str, session: SessionDep, _operator: OpsOnly) -> l
         )
         for entry, label in rows.all()
     ]
+
+
+DRY_RUN_TIMEOUT_S = 600.0
+DRY_RUN_NICE = 10  # a preview must not slow the acks of the stream it previews
+
+
+@router.post(
+    "/rooms/{room_id}/rules/dry-run",
+    responses={
+        **AUTH,
+        **INVALID,
+        504: {"description": "The replay took longer than 10 minutes"},
+    },
+)
+async def preview_rules(
+    room_id: str, body: RulesIn, settings: SettingsDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """Replay this room's own inbox under a candidate rules set (the server's rules directory,
+    or the files sent) into a throwaway database: who would be greeted, what granted, the cost
+    against budgets, beside the rules in force and what actually happened. Nothing real is
+    touched. Runs `livedesk dry-run` in a process of its own, at a lower CPU priority."""
+    try:
+        book = _candidate(body, settings.rules_dir)
+    except RulesInvalid as exc:
+        errors = [e.model_dump() for e in _errors(exc.errors)]
+        raise ApiError(422, f"规则有 {len(errors)} 处错误", errors=errors) from None
+    with tempfile.TemporaryDirectory(prefix="livedesk-preview-") as workdir:
+        rules_dir = Path(workdir)
+        for name, text in book.files.items():
+            (rules_dir / name).write_text(text, encoding="utf-8")
+        report: dict[str, Any] = await _run_dry_run(settings, room_id, rules_dir)
+    return report
+
+
+async def _run_dry_run(settings: Settings, room_id: str, rules_dir: Path) -> dict[str, Any]:
+    env = {
+        **os.environ,
+        "LIVEDESK_DATABASE_URL": settings.database_url,
+        "LIVEDESK_RULES_DIR": str(settings.rules_dir),
+    }
+    args = ["dry-run", "--room", room_id, "--rules", str(rules_dir), "--json"]
+    args += ["--nice", str(DRY_RUN_NICE)]
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "livedesk.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(DRY_RUN_TIMEOUT_S):
+            out, err = await process.communicate()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise ApiError(504, "预演超时（超过 10 分钟）") from None
+    if process.returncode != 0:
+        raise ApiError(500, f"预演失败：{err.decode(errors='replace')[-500:]}")
+    result: dict[str, Any] = orjson.loads(out)
+    return result
 
 
 def _apply_out(in_force: versions.InForce) -> ApplyOut:
