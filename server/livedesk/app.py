@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,6 +22,7 @@ from livedesk.core import logs, metrics, runtime
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.delivery import AckWindow, DeliveryBoard
+from livedesk.core.deps import refuse_unstorable_input
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.settings import Settings
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="livedesk",
         version="0.1.0",
         lifespan=_lifespan,
+        dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings or Settings()
     # This worker's recent webhook answers, fed by the timer below, read by the delivery board.

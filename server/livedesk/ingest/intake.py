@@ -5,6 +5,7 @@ the generic and Douyin endpoints and by every platform adapter's endpoint."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TypeVar
@@ -44,7 +45,18 @@ def decode_json(body: bytes) -> object:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError:
+        pass
+    # orjson refuses an escaped unpaired surrogate ("\ud83d": an emoji a platform cut in half
+    # when it truncated a nickname); the json module reads it, and that event alone is then
+    # rejected (core.text) instead of its whole batch.
+    try:
+        return json.loads(body, parse_constant=_no_constant)
+    except ValueError:
         raise refuse("malformed_json", 400, "body is not valid JSON") from None
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
 
 @contextmanager

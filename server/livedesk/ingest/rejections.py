@@ -22,7 +22,11 @@ RequestReason = Literal[
     "write_timeout",  # 503: the database did not take the write within the bound
 ]
 # One event dropped from its batch; the others are still stored.
-EventReason = Literal["event_unknown_type", "event_invalid"]
+EventReason = Literal[
+    "event_unknown_type",
+    "event_invalid",
+    "event_unstorable_text",  # a NUL character or an unpaired surrogate in a field (core.text)
+]
 
 
 def count(reason: RequestReason | EventReason, n: int = 1) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, Self, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from livedesk.core.text import unstorable
 from livedesk.ingest.rejections import EventReason
 
 EventType = Literal[
@@ -109,6 +110,14 @@ class Event(_Strict):
     stock: Stock | None = None
     test: bool = False  # platform test data (e.g. Douyin's self-test gifts): never pay out on it
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: object) -> object:
+        # Every string field at once, nested ones too (see core.text): one rule for all.
+        if problem := unstorable(data):
+            raise PydanticCustomError("unstorable_text", problem)
+        return data
+
     @field_validator("ts", mode="before")
     @classmethod
     def _parse_ts(cls, value: object) -> datetime:
@@ -177,11 +186,12 @@ class Rejection(BaseModel):
 
     @classmethod
     def invalid(cls, index: int, exc: ValidationError) -> Rejection:
-        unknown_type = any(
-            error["type"] == "literal_error" and error["loc"] == ("type",)
-            for error in exc.errors(include_url=False)
-        )
-        reason: EventReason = "event_unknown_type" if unknown_type else "event_invalid"
+        kinds = {(error["type"], error["loc"]) for error in exc.errors(include_url=False)}
+        reason: EventReason = "event_invalid"
+        if ("literal_error", ("type",)) in kinds:
+            reason = "event_unknown_type"
+        elif ("unstorable_text", ()) in kinds:
+            reason = "event_unstorable_text"
         return cls(index=index, error=describe_errors(exc), reason=reason)
 
 
