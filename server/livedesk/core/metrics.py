@@ -39,7 +39,7 @@ WEBHOOK_EVENTS = Counter(
     "livedesk_webhook_events_total",
     "Events in webhook bodies, by outcome (accepted, duplicate, rejected; test: a platform's"
     " own test traffic, stored but never processed; ignored: messages livedesk has no event"
-    " for)",
+    " for; redated: accepted ones dated too far ahead, dated at their receipt)",
     ["platform", "outcome"],
 )
 # Two units under one name, told apart by the reason: an `event_*` reason counts one event

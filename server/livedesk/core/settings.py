@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     webhook_max_body_bytes: int = 1024 * 1024
     webhook_max_events: int = 1000
     webhook_tolerance_s: int = 300
+    # An event dated more than this after its receipt is dated at its receipt (ingest.timestamps).
+    event_max_ahead_s: int = Field(default=60, ge=0, le=3600)
     retry_after_s: int = 2
     # A webhook whose events cannot be stored within this long is answered 503 + Retry-After:
     # platforms give ~2 s (Douyin's live push) before they count a failure, so a fast refusal

@@ -108,6 +108,7 @@ async def store_within_bound(
                 events,
                 rejected,
                 write_timeout_s=bound_s,
+                max_ahead_s=settings.event_max_ahead_s,
                 platform_test=platform_test,
             ),
         )
