@@ -146,6 +146,9 @@ async def resolve_many(
             continue
         slow.append(sighting)
     if fresh:
+        # Claimed in account order: two rooms' batches that first see the same accounts in
+        # opposite orders would otherwise each wait for the other's claim (a deadlock).
+        fresh.sort(key=lambda sighting: sighting.user_id)
         lost = await _create_many(session, platform, fresh, resolved)
         slow.extend(lost)
     for sighting in sorted(slow, key=lambda s: s.user_id):

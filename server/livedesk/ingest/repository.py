@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import insert_for, one_of
+from livedesk.core.db import insert_for, is_postgres, one_of
 from livedesk.ingest.models import InboxEvent
 
 
@@ -38,6 +38,8 @@ async def store_events(
         }
         for record in records
     ]
+    if is_postgres(session):
+        rows = await _in_key_order(session, rows)
     # The table, not the mapped class, and the rows as executemany parameters: one statement
     # compiled once and cached (a VALUES list per batch size would be compiled per request),
     # sent as multi-row INSERTs by SQLAlchemy's insertmanyvalues.
@@ -49,6 +51,26 @@ async def store_events(
     )
     result = await session.execute(statement, rows)
     return {(room_id, event_id) for room_id, event_id in result.all()}
+
+
+async def _in_key_order(session: AsyncSession, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows sorted by event id, each with an inbox id taken in arrival order.
+
+    Two requests inserting overlapping events in different orders (a platform retrying a batch
+    while the first attempt is in flight, reordered or split) would each wait for a row the
+    other inserted first: a deadlock, answered 503. Inserted in one key order, the later of two
+    only ever waits for the earlier. The ids are drawn first so the pipeline, which reads the
+    inbox in id order, still processes the events in the order the platform sent them.
+    """
+    ids = sorted((await session.execute(_NEXT_IDS, {"n": len(rows)})).scalars())
+    for row, inbox_id in zip(rows, ids, strict=True):
+        row["id"] = inbox_id
+    return sorted(rows, key=lambda row: row["event_id"])
+
+
+_NEXT_IDS = text(
+    "SELECT nextval(pg_get_serial_sequence('inbox', 'id')) FROM generate_series(1, :n)"
+)
 
 
 async def pending_rooms(session: AsyncSession, limit: int = 1000) -> list[str]:
