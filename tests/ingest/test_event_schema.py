@@ -330,7 +330,12 @@ def test_record_of_a_local_time_is_utc() -> None:
     amount_cents=st.integers(min_value=0, max_value=10**11),
     qty=st.integers(min_value=1, max_value=10**6),
     ts_ms=st.integers(min_value=946_684_800_000, max_value=4_102_444_800_000),
-    content=st.text(min_size=1, max_size=500),
+    # Any text but a NUL or an unpaired surrogate (core.text: refused, see the next test).
+    content=st.text(
+        st.characters(exclude_characters="\x00", exclude_categories=["Cs"]),
+        min_size=1,
+        max_size=500,
+    ),
 )
 def test_valid_values_always_round_trip(
     amount_cents: int, qty: int, ts_ms: int, content: str
@@ -343,3 +348,10 @@ def test_valid_values_always_round_trip(
         events, rejections = parse_batch(payload)
         assert rejections == []
         assert Event.from_record(events[0].to_record()) == events[0]
+
+
+@given(before=st.text(max_size=20), after=st.text(max_size=20))
+def test_a_nul_anywhere_in_the_content_rejects_the_event(before: str, after: str) -> None:
+    events, rejections = parse_batch(event("comment", content=f"{before}\x00{after}"))
+    assert events == []
+    assert rejections[0].error.startswith("content: contains a NUL character")
