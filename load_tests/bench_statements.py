@@ -46,7 +46,7 @@ async def count(batch: int, batches: int) -> tuple[Counter[str], float]:
                 statements[" ".join(statement.split())] += 1
 
         sessions = session_factory(engine)
-        sentiment = SentimentEngine(processes=0)
+        sentiment = SentimentEngine()
         await sentiment.start()
         stages = RoomStages(load_rulebook(REPO / "rules"), sentiment)
         pipeline = Pipeline(sessions, MemoryBus(), stages, batch_size=batch)

@@ -65,7 +65,6 @@ def settings_for(database_url: str, *, redis: str | None = None, **overrides: ob
         "webhook_secrets": {"generic": DEMO_SECRET, "douyin": DOUYIN_SECRET, **PLATFORM_SECRETS},
         "pipeline_poll_interval_s": 0.2,
         "ws_auth_timeout_s": 2.0,
-        "sentiment_processes": 0,
     }
     return Settings(**{**values, **overrides})
 

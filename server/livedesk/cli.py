@@ -69,10 +69,6 @@ def serve(
     if several and settings.is_sqlite:
         err.print("[red]SQLite is for one process; use PostgreSQL for several processes[/red]")
         raise typer.Exit(2)
-    processors = pipeline_processes or workers
-    if "sentiment_processes" not in settings.model_fields_set:
-        # Children inherit the environment: each processor takes its share of the cores.
-        os.environ["LIVEDESK_SENTIMENT_PROCESSES"] = str(sentiment_share(processors))
     children = None
     if pipeline_processes:
         os.environ["LIVEDESK_RUN_PIPELINE"] = "false"  # for the web workers, started below
@@ -146,11 +142,6 @@ def _dying_with_parent() -> Callable[[], None] | None:
     prctl = ctypes.CDLL(None, use_errno=True).prctl
     pr_set_pdeathsig = 1
     return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
-def sentiment_share(workers: int, cores: int | None = None) -> int:
-    """snownlp processes per worker when the setting is unset: the cores split among them."""
-    return max(1, (cores or os.cpu_count() or 1) // workers)
 
 
 @app.command()

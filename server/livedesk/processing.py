@@ -1,4 +1,4 @@
-"""What processes the inbox — the pipeline, its snownlp workers and the outbox sender — and
+"""What processes the inbox — the pipeline (danmaku analysis included) and the outbox sender — and
 the process that runs only that.
 
 By default every `livedesk serve` worker runs this bundle beside its webhooks and panels (the
@@ -57,8 +57,8 @@ async def running_pipeline(
 ) -> AsyncIterator[Processing]:
     """Start the pipeline, the order fetcher (and the outbox sender, when a fulfilment URL is
     set); stop them all."""
-    sentiment = SentimentEngine(processes=settings.sentiment_processes)
-    await sentiment.start()  # loads snownlp once, off the event loop
+    sentiment = SentimentEngine()
+    await sentiment.start()  # loads the sentiment lexicon and model once, off the event loop
     try:
         await asyncio.to_thread(intents.warm_up)
         stages = RoomStages(
@@ -113,7 +113,6 @@ async def serve_pipeline(settings: Settings) -> None:
     """Run the pipeline alone until SIGTERM or SIGINT; the batch in hand rolls back and
     another process takes the room over."""
     logs.configure(settings.log_format, settings.log_level)
-    # Before the snownlp workers start: they inherit it.
     os.nice(settings.pipeline_nice)
     rulebook = load_rulebook(settings.rules_dir)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)

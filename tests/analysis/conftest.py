@@ -1,8 +1,8 @@
-"""Fixtures for the danmaku analysis tests: the real rules/lexicon.yaml and the dev set."""
+"""Fixtures for the danmaku analysis tests: the real rules/lexicon.yaml and our dev sets."""
 
 from __future__ import annotations
 
-import hashlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,27 +12,9 @@ from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.loader import load_document
 
 REPO = Path(__file__).resolve().parents[2]
-DEVSET = REPO / "load_tests" / "sentiment_devset.tsv"
-
-
-def split_of(text: str) -> str:
-    """The fixed dev/test split of the dev set (same rule as load_tests/bench_sentiment.py)."""
-    return "test" if hashlib.md5(text.encode("utf-8")).digest()[0] % 2 else "dev"
-
-
-def devset_rows(split: str | None = None) -> list[tuple[str, str]]:
-    rows = []
-    for line in DEVSET.read_text(encoding="utf-8").splitlines():
-        label, text = line.split("\t", 1)
-        if split is None or split_of(text) == split:
-            rows.append((label, text))
-    return rows
-
-
-@pytest.fixture(scope="session")
-def held_out_rows() -> list[tuple[str, str]]:
-    """(label, text) of the test half of the dev set: never used to tune anything."""
-    return devset_rows("test")
+# The dev sets and their fixed tuning / held-aside split live beside the benchmark that
+# reports them (load_tests/devsets.py): one loader for both.
+sys.path.insert(0, str(REPO / "load_tests"))
 
 
 @pytest.fixture(scope="session")

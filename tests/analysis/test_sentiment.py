@@ -1,17 +1,19 @@
-"""Sentiment: normalisation, the lexicon fast path, the cache, the pool, and dev-set accuracy."""
+"""Sentiment: normalisation, the lexicon in context, the n-gram model, the cache, and the
+held-aside figures issue 16 asks for."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
+import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from snownlp import SnowNLP
 
-from livedesk.analysis import sentiment
+import devsets
+from livedesk.analysis.ngram import NgramModel, default_model, features, train
 from livedesk.analysis.normalize import normalize_text
+from livedesk.analysis.polarity import default_lexicon, is_question, trie_pattern
 from livedesk.analysis.sentiment import SentimentEngine, is_trivial, label_of
 
 
@@ -44,73 +46,14 @@ def test_thresholds() -> None:
     ]  # fmt: skip
 
 
-@pytest.fixture
-def snownlp_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Count the texts that really reach snownlp in this process."""
-    sentiment._init_model()
-    real = sentiment._model_classify
-    assert real is not None
-    calls: list[str] = []
-
-    def counting(text: str) -> float:
-        calls.append(text)
-        return real(text)
-
-    monkeypatch.setattr(sentiment, "_model_classify", counting)
-    yield calls
-
-
-async def test_fast_path_never_reaches_snownlp(snownlp_calls: list[str]) -> None:
-    engine = SentimentEngine(processes=0)
-    await engine.start()
-    trivial = [
-        "666",
-        "６６６６６６",
-        "已拍",
-        "拍了拍了",
-        "哈哈哈哈哈",
-        "？？？",
-        "👍👍👍",
-        "[赞][赞]",
-        "😡",
-        "1111",
-        "",
-    ]
-    scores = await engine.score_many(trivial)
-    assert snownlp_calls == []
-    assert engine.stats.fast_path == len(trivial)
-    assert all(is_trivial(normalize_text(text)) for text in trivial)
-    assert label_of(scores[0]) == "pos"  # 666
-    assert label_of(scores[2]) == "pos"  # 已拍
-    assert label_of(scores[5]) == "neu"  # ？？？
-    assert label_of(scores[8]) == "neg"  # 😡
-    # A comment with content does go to the model: the counter is live.
-    await engine.score_many(["这个精华用起来怎么样"])
-    assert snownlp_calls == ["这个精华用起来怎么样"]
-    await engine.close()
-
-
-async def test_cache_and_batch_dedup(snownlp_calls: list[str]) -> None:
-    engine = SentimentEngine(processes=0, cache_size=2)
-    await engine.start()
-    first = await engine.score_many(["YYDS 真好用", "yyds   真好用", "ＹＹＤＳ 真好用"])
-    assert snownlp_calls == ["yyds 真好用"]  # one model call for three spellings
-    assert first[0] == first[1] == first[2]
-    again = await engine.score_many(["yyds 真好用"])
-    assert again == first[:1]
-    assert engine.stats.cache_hits == 1
-    assert len(snownlp_calls) == 1
-    # LRU bound: two newer texts push the first one out, so it is scored again.
-    await engine.score_many(["面料很舒服", "发货有点慢"])
-    await engine.score_many(["yyds 真好用"])
-    assert len(snownlp_calls) == 4
-    assert len(engine._cache) == 2
-    await engine.close()
-
-
-async def test_score_many_requires_start() -> None:
-    with pytest.raises(RuntimeError):
-        await SentimentEngine(processes=0).score_many(["好看"])
+@given(st.lists(st.text(alphabet="好看贵不太差了吗", min_size=1, max_size=4), min_size=1))
+def test_trie_pattern_finds_what_a_longest_first_alternation_finds(terms: list[str]) -> None:
+    alternation = re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len)[::-1]))
+    trie = re.compile(trie_pattern(terms))
+    for text in ("不太好看了吗", "好贵好贵", "差不多了", "".join(terms)):
+        assert [m.group() for m in trie.finditer(text)] == [
+            m.group() for m in alternation.finditer(text)
+        ]
 
 
 @pytest.mark.parametrize(
@@ -125,58 +68,140 @@ async def test_score_many_requires_start() -> None:
         ("不好用", "neg"),
         ("一点都不好用", "neg"),
         ("用了两个月没效果", "neg"),
-        ("主播翻车了，无语", "neg"),
         ("什么时候发货", "neu"),
         ("160穿什么码", "neu"),
         ("效果怎么样", "neu"),
+        # single characters inside words that mean something else
+        ("给孩子订的蒙牛纯牛奶", "neu"),
+        ("这牛排又柴又腥", "neg"),
+        ("牛哇牛哇", "pos"),
+        ("差不多用完一瓶了，皮肤细腻了", "pos"),
+        ("慢慢用，不着急", "neu"),
+        ("雷打不动每个月都回购", "pos"),
+        ("破洞牛仔裤穿上很有型", "pos"),
+        # comparisons
+        ("还不如超市便宜，白等三天快递", "neg"),
+        ("没有别家好用", "neg"),
+        ("比超市便宜多了", "pos"),
+        ("不比大牌差", "pos"),
+        # double negation and chat memes
+        ("很难不满意", "pos"),
+        ("很难不爱这个颜色", "pos"),
+        ("太强了", "pos"),
+        ("厉害厉害", "pos"),
+        ("多喝热水", "neu"),
+        ("破防了", "neu"),
+        # rhetorical questions stay complaints; worries stay neutral
+        ("什么破东西", "neg"),
+        ("怎么还不发货，等了一周了", "neg"),
+        ("会掉色吗", "neu"),
+        ("没有异味，拆开就能用", "pos"),
+        ("一个坏的都没有，很新鲜", "pos"),
     ],
 )
 def test_live_commerce_language(text: str, label: str) -> None:
-    engine = SentimentEngine(processes=0)
-    assert label_of(engine.score_sync([text])[0]) == label
+    assert label_of(SentimentEngine().score_sync([text])[0]) == label
 
 
 def test_negation_flips_the_lexicon() -> None:
-    engine = SentimentEngine(processes=0)
-    good, not_good, pricey, not_pricey = engine.score_sync(["好用", "不好用", "太贵", "不贵"])
+    good, not_good, pricey, not_pricey = SentimentEngine().score_sync(
+        ["好用", "不好用", "太贵", "不贵"]
+    )
     assert not_good < 0.4 < 0.6 < good
     assert pricey < not_pricey
 
 
-def test_engine_beats_raw_snownlp_on_held_out_split(held_out_rows: list[tuple[str, str]]) -> None:
-    rows = held_out_rows
-    assert len(rows) >= 200
-    engine = SentimentEngine(processes=0, cache_size=0)
-    ours = engine.score_sync([text for _, text in rows])
-    raw = [SnowNLP(text).sentiments for _, text in rows]
-    ours_correct = sum(label_of(s) == label for s, (label, _) in zip(ours, rows, strict=True))
-    raw_correct = sum(label_of(s) == label for s, (label, _) in zip(raw, rows, strict=True))
-    assert ours_correct >= raw_correct
-    # Measured at 90 % (raw snownlp: 52 %); fail loudly if a lexicon edit wrecks it.
-    assert ours_correct / len(rows) >= 0.8
+def test_questions_and_rhetorical_questions() -> None:
+    assert is_question("效果怎么样")
+    assert is_question("包邮吗")
+    assert is_question("好不好用")
+    assert not is_question("什么破东西")
+    assert not is_question("凭什么不给退")
+    assert not is_question("好用")
 
 
-async def test_process_pool_of_one() -> None:
-    engine = SentimentEngine(processes=1, batch_size=64)
+def test_lexicon_handles_what_the_model_then_does_not_read() -> None:
+    hits = default_lexicon().polarity("多喝热水,没有异味")
+    assert hits.handled_spans == ((0, 4), (5, 9))  # the meme, then negator + term
+    assert hits.total > 0  # 没有异味 reads as mildly positive
+
+
+async def test_trivial_comments_and_the_cache() -> None:
+    engine = SentimentEngine(cache_size=3)
     await engine.start()
-    try:
-        texts = [f"第{i}件衣服面料很舒服" for i in range(600)] + ["太贵了", "666"]
-        ticks = 0
+    trivial = [
+        "666",
+        "６６６６６６",
+        "已拍",
+        "哈哈哈哈哈",
+        "？？？",
+        "👍👍👍",
+        "[赞][赞]",
+        "😡",
+        "",
+    ]
+    scores = await engine.score_many(trivial)
+    assert all(is_trivial(normalize_text(text)) for text in trivial)
+    assert engine.stats.model_texts == 0
+    assert [label_of(scores[i]) for i in (0, 2, 4, 7)] == ["pos", "pos", "neu", "neg"]
 
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.005)
-                ticks += 1
+    engine = SentimentEngine(cache_size=3)
+    await engine.start()
+    first = await engine.score_many(["YYDS 真好用", "yyds   真好用", "ＹＹＤＳ 真好用"])
+    assert engine.stats.model_texts == 1  # three spellings, one text scored
+    assert first[0] == first[1] == first[2]
+    assert await engine.score_many(["yyds 真好用"]) == first[:1]
+    assert engine.stats.cache_hits == 1
+    await engine.score_many(["面料很舒服", "发货有点慢", "颜色很正"])  # LRU: pushes it out
+    assert len(engine._cache) == 3
+    await engine.score_many(["yyds 真好用"])
+    assert engine.stats.model_texts == 5
 
-        task = asyncio.create_task(ticker())
-        scores = await engine.score_many(texts)
-        task.cancel()
-        # The loop kept running while the worker scored 600 distinct texts (≈ 0.3 s of CPU).
-        assert ticks >= 10
-        assert engine.stats.model_texts == 601
-        # Same numbers as in-process scoring: the worker runs the same code.
-        assert scores == SentimentEngine(processes=0).score_sync(texts)
-        assert label_of(scores[-2]) == "neg"
-    finally:
-        await engine.close()
+
+async def test_score_many_requires_start() -> None:
+    with pytest.raises(RuntimeError):
+        await SentimentEngine().score_many(["好看"])
+
+
+def test_ngram_model_learns_and_round_trips(tmp_path: Path) -> None:
+    examples = [("质量很好", True, 1.0), ("很好用", True, 1.0), ("质量太差", False, 1.0)] * 5
+    examples += [("太差了", False, 1.0), ("做工差", False, 1.0)] * 5
+    model = train(examples, min_count=2, epochs=20)
+    assert model.logit("好") > 0 > model.logit("差")
+    path = tmp_path / "model.tsv.gz"
+    model.save(path)
+    first = path.read_bytes()
+    loaded = NgramModel.from_file(path)
+    assert loaded.logit("质量很好") == pytest.approx(model.logit("质量很好"), abs=0.01)
+    model.save(path)
+    assert path.read_bytes() == first  # same model, same bytes
+    assert features("好 用") == {"好", "用", "好用"}
+
+
+def test_shipped_model_is_small_and_loads() -> None:
+    model = default_model()
+    assert 20_000 < len(model.weights) < 200_000
+    assert model.logit("质量很好,很满意") > 0 > model.logit("质量太差,很失望")
+
+
+def _figures(name: str, split: devsets.Split) -> tuple[float, float, float]:
+    rows = devsets.load(name, split)
+    labels = [label_of(s) for s in SentimentEngine(cache_size=0).score_sync([r.text for r in rows])]
+    accuracy = sum(p == r.label for p, r in zip(labels, rows, strict=True)) / len(rows)
+    negatives = [p for p, r in zip(labels, rows, strict=True) if r.label == "neg"]
+    said_neg = [r.label for p, r in zip(labels, rows, strict=True) if p == "neg"]
+    recall = sum(p == "neg" for p in negatives) / len(negatives)
+    wrong = sum(label != "neg" for label in said_neg) / max(1, len(said_neg))
+    return accuracy, recall, wrong
+
+
+def test_held_aside_sentiment_targets() -> None:
+    """Issue 16's targets on the held-aside halves (never tuned on); the bench prints the
+    same figures beside raw snownlp's: load_tests/bench_sentiment.py."""
+    accuracy, negative_recall, _ = _figures("reviews", "held")
+    assert accuracy >= 0.88
+    assert negative_recall >= 0.85
+    accuracy, _, _ = _figures("danmaku_sentiment", "held")
+    assert accuracy >= 0.85
+    _, _, wrong_among_negative = _figures("fanchat", "held")
+    assert wrong_among_negative <= 0.25

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from livedesk.cli import sentiment_share
-
 REPO = Path(__file__).resolve().parents[2]
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
 
@@ -75,12 +73,6 @@ async def test_the_server_refuses_to_start_on_a_bad_rule(tmp_path, database_url)
     result = await run(["serve", "--port", "0"], database_url, LIVEDESK_RULES_DIR=str(rules))
     assert result.returncode != 0
     assert f"tiers.yaml:{line}" in result.stdout + result.stderr
-
-
-def test_serve_splits_the_cores_among_workers_for_snownlp():
-    assert sentiment_share(1, cores=2) == 2  # one embedded process: both cores
-    assert sentiment_share(2, cores=2) == 1
-    assert sentiment_share(4, cores=2) == 1  # never none
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,7 @@ async def test_the_next_batch_is_scored_while_this_one_is_processed(private_data
     room_id = f"ra-{uuid.uuid4().hex[:8]}"
     engine = create_engine(private_database_url)
     sessions = session_factory(engine)
-    sentiment = SentimentEngine(processes=0)
+    sentiment = SentimentEngine()
     await sentiment.start()
     pipeline = Pipeline(
         sessions,

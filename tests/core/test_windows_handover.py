@@ -23,7 +23,7 @@ async def test_the_next_worker_carries_on_from_the_saved_windows(private_databas
     room_id = f"wh-{uuid.uuid4().hex[:8]}"
     engine = create_engine(private_database_url)
     sessions = session_factory(engine)
-    sentiment = SentimentEngine(processes=0)
+    sentiment = SentimentEngine()
     await sentiment.start()
     rulebook = load_rulebook(REPO / "rules")
 

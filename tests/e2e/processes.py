@@ -35,7 +35,6 @@ class ServerProcess:
             "LIVEDESK_RULES_DIR": str(REPO / "rules"),
             "LIVEDESK_WEBHOOK_SECRETS": SECRETS,
             "LIVEDESK_PIPELINE_POLL_INTERVAL_S": "0.3",
-            "LIVEDESK_SENTIMENT_PROCESSES": "1",  # start-up speed over scoring throughput
         }
         if redis_url:
             env["LIVEDESK_REDIS_URL"] = redis_url

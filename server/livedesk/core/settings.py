@@ -74,10 +74,6 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = Field(default=4096, ge=512)
     ws_client_frames_per_s: float = Field(default=10.0, gt=0)
     kpi_interval_s: float = 1.0
-    # snownlp worker processes per server process (0: a thread in-process, for tests). Unset,
-    # `livedesk serve` gives each worker its share of the cores (2 cores, 1 worker: 2), so a
-    # batch's comments are scored on every core while the event loop waits for them.
-    sentiment_processes: int = Field(default=1, ge=0)
 
     # Fulfilment: grants leave through the outbox as signed Standard Webhooks to this URL.
     # Unset: no sender runs and grants wait in the outbox, pending, until one is configured.
