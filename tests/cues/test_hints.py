@@ -248,6 +248,7 @@ def test_default_rules_cover_every_intent(hint_rules: HintRules) -> None:
         "shipping",
         "after_sales",
         "quality_complaint",
+        "want",
         "purchase_signal",
     }
     # Each intent can always speak: some template needs nothing but the count.

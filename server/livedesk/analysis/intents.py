@@ -28,6 +28,7 @@ INTENT_IDS: tuple[str, ...] = (
     "shipping",
     "after_sales",
     "quality_complaint",
+    "want",
     "purchase_signal",
 )
 _CONTENT = re.compile(r"[^\W\d_]")  # at least one letter or han character

@@ -29,6 +29,8 @@ from typing import Any, Literal, get_args
 BUCKET_S = 10
 MAX_BUCKETS = 90
 MAX_WINDOW_S = BUCKET_S * MAX_BUCKETS
+# Which products viewers ask about most is ranked over this window (issue 16).
+INTEREST_WINDOW_S = 900
 TOP_KEYWORDS = 10
 # A comment scoring below this counts as negative; the same cut as
 # livedesk.analysis.sentiment.NEG_THRESHOLD (kept a literal so windows stay import-light).
@@ -384,6 +386,15 @@ class RoomWindows:
         for bucket in self._buckets(now, buckets_for(within_s)):
             total.update(bucket.interest)
         return total
+
+    def interest_ranking(
+        self, now: datetime, within_s: int = INTEREST_WINDOW_S
+    ) -> list[tuple[str, int]]:
+        """(SKU, mentions) by how often non-spam comments asked about each product in the last
+        `within_s` seconds (default 15 min), most asked first; for the ops console and the
+        review. Ties keep SKU order so the ranking does not flicker."""
+        counts = self.interest_counts(now, within_s)
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
     def stats(self, now: datetime, window_s: int, viewers: int | None = None) -> WindowStats:
         """Aggregates over the last `window_s` seconds (a multiple of 10, at most 900).

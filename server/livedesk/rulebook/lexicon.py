@@ -63,7 +63,8 @@ class Intents(BaseModel):
     shipping: IntentRule
     after_sales: IntentRule
     quality_complaint: IntentRule
-    purchase_signal: IntentRule
+    want: IntentRule  # wants to buy: link requests (上链接, 三号链接), 扣1, 想要, 怎么买
+    purchase_signal: IntentRule  # has bought: 已拍, 付款了
 
 
 class InterestRule(BaseModel):
