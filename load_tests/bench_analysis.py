@@ -1,5 +1,5 @@
 """Danmaku analysis at stream speed: a steady stream of mixed comments into one embedded server
-(SQLite, one process, the snownlp worker pool on), watched by two ops panels. Does analysis keep
+(SQLite, one process; sentiment scored in-process), watched by two ops panels. Does analysis keep
 up — every comment reaches the panel analysed, with a bounded lag — and does the live channel's
 heartbeat (ping → pong through the same socket, on a panel in a process of its own) stay under
 100 ms the whole time? The server's own event-loop lag probe is read from /metrics beside it.

@@ -68,7 +68,7 @@ _RHETORICAL = re.compile(
 
 class LexiconHits(NamedTuple):
     total: float  # signed sum of weights after negation / comparison / intensifiers
-    count: int  # terms with a non-zero weight
+    terms: int  # terms with a non-zero weight
     # Spans read here and hidden from the model: weight-0 expressions, negated terms.
     handled_spans: tuple[tuple[int, int], ...] = ()
 

@@ -88,7 +88,7 @@ def fast_path_score(normalized: str, lexicon: DomainLexicon) -> float | None:
         digits = set(compact)
         return _DIGIT_SCORES.get(compact[0], NEUTRAL) if len(digits) == 1 else NEUTRAL
     hits = lexicon.polarity(normalized)
-    return _sigmoid(LEXICON_GAIN * hits.total) if hits.count else NEUTRAL
+    return _sigmoid(LEXICON_GAIN * hits.total) if hits.terms else NEUTRAL
 
 
 def model_weight(length: int) -> float:
@@ -115,7 +115,7 @@ def _content_score(normalized: str, lexicon: DomainLexicon, model: NgramModel) -
     logit = model.logit(blank_spans(normalized, hits.handled_spans))
     length = len(normalized) - normalized.count(" ")
     score = _sigmoid(LEXICON_GAIN * hits.total + model_weight(length) * logit)
-    if not hits.count and length <= SHORT_CHARS:
+    if not hits.terms and length <= SHORT_CHARS:
         score = max(score, NEG_THRESHOLD)
     if is_question(normalized):
         score = NEUTRAL + (score - NEUTRAL) * QUESTION_SHRINK
