@@ -123,7 +123,9 @@ def test_undoing_disguises_adds_no_flag_on_real_danmaku_and_rule_texts(
     string of the default rule files, the folded check flags exactly what the plain one does."""
     texts = [
         line.split("\t", 1)[1]
-        for line in (REPO / "load_tests" / "sentiment_devset.tsv").read_text("utf-8").splitlines()
+        for line in (REPO / "load_tests" / "data" / "danmaku_sentiment.tsv")
+        .read_text("utf-8")
+        .splitlines()
     ]
     rng = random.Random(17)
     texts += [DEFAULT_SAMPLER.sample(rng).text for _ in range(3000)]
