@@ -68,7 +68,7 @@ async def _history(database_url: str, users: list[str]) -> None:
     assert not rejected
     engine = create_engine(database_url)
     sessions = session_factory(engine)
-    sentiment = SentimentEngine(processes=0)
+    sentiment = SentimentEngine()
     await sentiment.start()
     pipeline = Pipeline(sessions, MemoryBus(), RoomStages(load_rulebook(REPO / "rules"), sentiment))
     try:

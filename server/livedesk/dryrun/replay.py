@@ -106,7 +106,7 @@ async def replay(
     await asyncio.to_thread(migrations.upgrade, url)
     engine = create_engine(url)
     sessions = session_factory(engine)
-    sentiment = SentimentEngine(processes=0)
+    sentiment = SentimentEngine()
     await sentiment.start()
     try:
         async with real() as source, sessions() as target:
