@@ -99,6 +99,16 @@ async def private_database_url(
         yield url
 
 
+@pytest.fixture
+async def second_private_database_url(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
+    """Another database like `private_database_url`, for a test that compares two runs."""
+    backend = "sqlite" if database_url.startswith("sqlite") else "postgres"
+    async with _fresh_database(backend, tmp_path_factory) as url:
+        yield url
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> str | None:
     return REDIS_URL

@@ -316,7 +316,24 @@ def simulate(
     secret: Annotated[
         str | None, typer.Option(help="Signing secret [default: from LIVEDESK_WEBHOOK_SECRETS].")
     ] = None,
-    platform: Annotated[str, typer.Option(help="Webhook platform path.")] = "generic",
+    platform: Annotated[
+        str,
+        typer.Option(
+            help="douyin or kuaishou: the platform's own push format; anything else: the"
+            " generic format under that webhook path."
+        ),
+    ] = "generic",
+    shop: Annotated[
+        str | None,
+        typer.Option(
+            help="Send orders and refunds through a shop's push: doudian, wechat_shop or"
+            " douyin_open (needs a native --platform)."
+        ),
+    ] = None,
+    shop_api_port: Annotated[
+        int,
+        typer.Option(help="Port of the simulated 抖店 / 微信小店 APIs the server fetches from."),
+    ] = 8002,
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for the server's /healthz first.", min=0.0)
     ] = 30.0,
@@ -337,6 +354,9 @@ def simulate(
     from livedesk.simulator.sender import simulate as run_simulation
     from livedesk.simulator.session import default_customers_file, load_demo_customers
 
+    if platform in ("douyin", "kuaishou") or shop is not None:
+        _simulate_platforms(url, room, platform, shop, shop_api_port, rate, duration, seed, wait)
+        return
     signing_secret = _webhook_secret(secret, platform)
     customers_file = customers or default_customers_file()
     known = load_demo_customers(customers_file)
@@ -370,6 +390,65 @@ def simulate(
     except KeyboardInterrupt:
         err.print("interrupted")
     except ConnectionError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    err.print(stats.line(), markup=False)
+    if stats.last_error and stats.errors:
+        err.print(f"last error: {stats.last_error}", markup=False)
+        raise typer.Exit(1)
+
+
+def _simulate_platforms(
+    url: str,
+    room: str,
+    platform: str,
+    shop: str | None,
+    shop_api_port: int,
+    rate: float,
+    duration: float | None,
+    seed: int,
+    wait: float,
+) -> None:
+    """`simulate` in the platforms' own formats (secrets from LIVEDESK_WEBHOOK_SECRETS)."""
+    from livedesk.simulator.platform_sender import (
+        NEEDS_SHOP_API,
+        FormatNotConfigured,
+        PlatformMix,
+        simulate_platforms,
+    )
+    from livedesk.simulator.sender import SendStats, throttled
+    from livedesk.simulator.session import default_customers_file, load_demo_customers
+
+    settings = Settings()
+    if shop in NEEDS_SHOP_API:
+        err.print(
+            f"simulated shop API on http://127.0.0.1:{shop_api_port}: run the server with"
+            f" LIVEDESK_{'DOUDIAN' if shop == 'doudian' else 'WECHAT_SHOP'}_API_URL pointing"
+            " there, and rules/shops.yaml mapping the simulated shop to this room"
+        )
+    stats = SendStats()
+    status = throttled(lambda s: err.print(s.line(), markup=False), STATUS_EVERY_S)
+    err.print(f"simulating room [bold]{room}[/bold] as {platform} (+ {shop or 'no shop'}) → {url}")
+    try:
+        asyncio.run(
+            simulate_platforms(
+                url,
+                room,
+                PlatformMix(platform, shop),
+                settings,
+                rate_per_s=rate,
+                duration_s=duration,
+                seed=seed,
+                customers=load_demo_customers(default_customers_file()),
+                shop_api_port=shop_api_port,
+                stats=stats,
+                on_progress=status,
+                wait_up_s=wait,
+            )
+        )
+    except KeyboardInterrupt:
+        err.print("interrupted")
+    except (ConnectionError, FormatNotConfigured) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     err.print(stats.line(), markup=False)
