@@ -41,6 +41,7 @@ from livedesk.ingest.models import NOTICE_DONE
 from livedesk.ingest.notices import NOTICES_CHANNEL, ClaimedNotice
 from livedesk.ingest.schemas import Event, describe_errors
 from livedesk.ingest.service import INBOX_CHANNEL
+from livedesk.ingest.timestamps import redate_future
 from livedesk.rulebook.shops import ShopRules
 from livedesk.shops import outcomes, repository
 from livedesk.shops.orders import (
@@ -72,6 +73,7 @@ class OrderFetcher:
         timeout_s: float = 5.0,
         batch_size: int = 20,
         poll_interval_s: float = 1.0,
+        max_ahead_s: int = 60,
         jitter: Callable[[], float] | None = None,
     ) -> None:
         self._sessions = sessions
@@ -83,6 +85,7 @@ class OrderFetcher:
         self._lease_s = 2 * timeout_s + LEASE_MARGIN_S
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
+        self._max_ahead_s = max_ahead_s  # as for webhooks: no event dated after its receipt
         self._jitter = jitter or random.Random().random
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -219,6 +222,7 @@ class OrderFetcher:
             # The shop's answer cannot be a livedesk event: retrying will not change it.
             why = f"not a valid event: {describe_errors(exc)}"
             return await self._apply(session, claim, outcomes.Retry(now, why, dead=True), now)
+        redate_future([event], claim.received_at, self._max_ahead_s)
         platform = await repository.room_platform(session, event.room_id)
         stored = await inbox.store_events(
             session,

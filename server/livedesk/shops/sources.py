@@ -110,6 +110,7 @@ async def running_fetcher(
             ),
             timeout_s=settings.shop_api_timeout_s,
             poll_interval_s=settings.shop_fetch_poll_interval_s,
+            max_ahead_s=settings.event_max_ahead_s,
         )
         await fetcher.start()
         stack.push_async_callback(fetcher.close)
