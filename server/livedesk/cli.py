@@ -266,9 +266,10 @@ def import_customers(
         raise typer.Exit(2)
     verb = "would import" if dry_run else "imported"
     err.print(
-        f"{report.rows:,} rows: {verb} {report.imported_members:,} new members and "
-        f"{report.imported_orders:,} orders; {report.skipped_duplicates:,} orders already "
-        f"stored; {report.rejected_rows:,} rows rejected"
+        f"{report.rows:,} rows: {report.imported_rows:,} taken, {report.duplicate_rows:,} "
+        f"already stored, {report.rejected_rows:,} rejected; {verb} "
+        f"{report.imported_members:,} new members and {report.imported_orders:,} orders "
+        f"({report.skipped_duplicates:,} orders already stored)"
         + (f" (resumed after row {report.resumed_after_row})" if report.resumed_after_row else ""),
         markup=False,
     )

@@ -186,7 +186,10 @@ def test_lines_of_one_order_must_agree_on_time() -> None:
     assert base.order is not None and other.order is not None
     orders, errors = orders_from_lines([(2, base.order), (3, other.order)])
     assert orders == []
-    assert errors == [RowError(3, "ordered_at", "order O-1 has another time in row 2")]
+    # Both lines are reported: which time is right cannot be known (the first one used to be
+    # dropped without a word).
+    reason = "the lines of order O-1 (rows 2, 3) disagree on ordered_at; none of them was imported"
+    assert errors == [RowError(2, "ordered_at", reason), RowError(3, "ordered_at", reason)]
 
 
 def test_order_lines_are_summed_and_refunds_left_out() -> None:

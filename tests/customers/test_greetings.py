@@ -10,7 +10,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from livedesk.cues.greetings import (
-    DoNotGreet,
     Flag,
     Greeting,
     GreetingCandidate,
@@ -18,6 +17,7 @@ from livedesk.cues.greetings import (
     Outcome,
     greeting_candidate,
 )
+from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import ItemLine, PaidOrder, history_from_orders, profile_for
 from livedesk.rulebook.customers import GreetingRules, TierRules
 

@@ -282,3 +282,132 @@ async def test_the_cli_writes_an_error_report(database_url, tmp_path):
                 "looks like a raw phone number; livedesk takes only its sha256 (hex)",
             ],
         ]
+
+
+def _adds_up(report) -> bool:  # type: ignore[no-untyped-def]
+    return report.rows == report.imported_rows + report.duplicate_rows + report.rejected_rows
+
+
+def _line(member_id: str, order_id: str, at: str, sku: str = "SKU-X", **fields: str) -> dict:
+    blank = dict.fromkeys(COLUMNS, "")
+    return {
+        **blank,
+        "member_id": member_id,
+        "order_id": order_id,
+        "ordered_at": at,
+        "amount_cents": "1000",
+        "sku": sku,
+        "qty": "1",
+        "status": "paid",
+        **fields,
+    }
+
+
+async def test_every_row_is_imported_or_reported_and_the_counts_add_up(sessions, tmp_path):
+    # ON-9's two lines carry different times: which one is right cannot be known, so both
+    # are reported; before, the first one vanished (neither imported nor rejected).
+    extra = [
+        _line("C9", "ON-8", "2026-11-01 20:00:00"),
+        _line("C9", "ON-9", "2026-11-02 20:00:00", "SKU-A"),
+        _line("C9", "ON-9", "2026-11-02 20:05:00", "SKU-B"),
+        _line("C9", "ON-10", "2026-11-03 20:00:00"),
+    ]
+    path, t = unique_copy(tmp_path, extra)
+    report = await import_csv(sessions, path)
+    assert report.rows == 22
+    assert {(e.row, e.column) for e in report.errors} == {(21, "ordered_at"), (22, "ordered_at")}
+    assert all("ON-9" in e.reason and "rows 21, 22" in e.reason for e in report.errors)
+    assert (report.imported_rows, report.duplicate_rows, report.rejected_rows) == (20, 0, 2)
+    assert _adds_up(report)
+    async with sessions() as session:
+        c9 = await member(session, f"{t}-C9")
+        assert c9.order_count == 2  # ON-8 and ON-10
+
+    again = await import_csv(sessions, path)
+    # Member rows and the refunded-only line are taken again; stored orders' lines are not.
+    assert (again.imported_rows, again.duplicate_rows, again.rejected_rows) == (4 + 0, 16, 2)
+    assert again.skipped_duplicates == 15 and _adds_up(again)
+
+
+async def test_lines_of_one_order_far_apart_are_reported_not_counted_as_a_repeat(
+    sessions, tmp_path
+):
+    extra = [
+        _line("C1", "ON-1", "2026-11-01 20:00:00", "SKU-A"),
+        _line("C1", "ON-2", "2026-11-01 21:00:00"),
+        _line("C1", "ON-3", "2026-11-01 22:00:00"),
+        _line("C1", "ON-1", "2026-11-01 20:00:00", "SKU-B"),  # ON-1's second line, cut off
+    ]
+    path, _t = unique_copy(tmp_path, extra)
+    report = await import_csv(sessions, path, batch_size=2)
+    assert [(e.row, e.column) for e in report.errors] == [(23, "order_id")]
+    assert "next to each other" in report.errors[0].reason
+    assert report.duplicate_rows == 0 and report.skipped_duplicates == 0 and _adds_up(report)
+
+
+async def test_an_order_id_claimed_by_two_members_is_reported(sessions, tmp_path):
+    extra = [
+        _line("D1", "ON-7", "2026-11-01 20:00:00"),
+        _line("D2", "ON-7", "2026-11-01 20:00:00"),
+    ]
+    path, t = unique_copy(tmp_path, extra)
+    report = await import_csv(sessions, path)
+    assert {(e.row, e.column) for e in report.errors} == {(20, "order_id"), (21, "order_id")}
+    assert report.rejected_rows == 2 and _adds_up(report)
+    async with sessions() as session:
+        assert (await member(session, f"{t}-D1")).order_count == 0
+        assert (await member(session, f"{t}-D2")).order_count == 0
+    # An order stored for one member is another member's error, not a silent duplicate.
+    later = tmp_path / "later.csv"
+    with later.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerow(_line(f"{t}-E1", f"{t}-ON-6", "2026-11-01 20:00:00"))
+    await import_csv(sessions, later)
+    with later.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, COLUMNS)
+        writer.writeheader()
+        writer.writerow(_line(f"{t}-E2", f"{t}-ON-6", "2026-11-01 20:00:00"))
+    stolen = await import_csv(sessions, later)
+    assert [e.column for e in stolen.errors] == ["order_id"]
+    assert "another customer" in stolen.errors[0].reason and stolen.skipped_duplicates == 0
+
+
+async def test_the_do_not_greet_column_sets_and_clears_the_reason(sessions, tmp_path):
+    blank = dict.fromkeys(COLUMNS, "")
+    columns = [*COLUMNS, "do_not_greet"]
+    path = tmp_path / "dng.csv"
+    t = uuid.uuid4().hex[:8]
+
+    def write(rows: list[dict[str, str]]) -> None:
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, columns)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    write(
+        [
+            {**blank, "member_id": f"{t}-A", "do_not_greet": "opted_out"},
+            {**blank, "member_id": f"{t}-B", "do_not_greet": ""},
+            {**blank, "member_id": f"{t}-C", "do_not_greet": "maybe"},
+        ]
+    )
+    report = await import_csv(sessions, path)
+    assert [(e.row, e.column) for e in report.errors] == [(4, "do_not_greet")]
+    async with sessions() as session:
+        assert (await member(session, f"{t}-A")).do_not_greet == "opted_out"
+        assert (await member(session, f"{t}-B")).do_not_greet is None
+    write(
+        [
+            {**blank, "member_id": f"{t}-A", "do_not_greet": ""},  # empty: left as it is
+            {**blank, "member_id": f"{t}-B", "do_not_greet": "open_complaint"},
+        ]
+    )
+    await import_csv(sessions, path)
+    async with sessions() as session:
+        assert (await member(session, f"{t}-A")).do_not_greet == "opted_out"
+        assert (await member(session, f"{t}-B")).do_not_greet == "open_complaint"
+    write([{**blank, "member_id": f"{t}-A", "do_not_greet": "none"}])
+    await import_csv(sessions, path)
+    async with sessions() as session:
+        assert (await member(session, f"{t}-A")).do_not_greet is None

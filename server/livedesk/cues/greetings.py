@@ -18,27 +18,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from livedesk.customers.do_not_greet import LABELS as DO_NOT_GREET_LABELS
+from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import CustomerProfile, PurchaseHistory
 from livedesk.rulebook.customers import GreetingRules, GreetingTemplate, render_template
 
 _MINUTE = timedelta(minutes=1)
 _STATE_VERSION = 1
 _MAX_ITEM_CHARS = 20
-
-
-class DoNotGreet(StrEnum):
-    """Why a customer must not be named on stream; they go to ops instead."""
-
-    OPTED_OUT = "opted_out"
-    OPEN_COMPLAINT = "open_complaint"
-    REFUND_IN_PROGRESS = "refund_in_progress"
-
-
-DO_NOT_GREET_LABELS: dict[DoNotGreet, str] = {
-    DoNotGreet.OPTED_OUT: "客户不希望被点名",
-    DoNotGreet.OPEN_COMPLAINT: "有未处理的投诉",
-    DoNotGreet.REFUND_IN_PROGRESS: "退款处理中",
-}
 
 
 class Flag(StrEnum):

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from livedesk.core.clock import CHINA_TZ
+from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import ItemLine, PaidOrder
 
 COLUMNS: tuple[str, ...] = (
@@ -31,6 +32,10 @@ COLUMNS: tuple[str, ...] = (
     "qty",
     "status",
 )
+# May be left out of the header (files written before it existed still load).
+OPTIONAL_COLUMNS: tuple[str, ...] = ("do_not_greet",)
+# The do_not_greet cell: a reason sets it, CLEAR_DO_NOT_GREET clears it, empty leaves it.
+CLEAR_DO_NOT_GREET = "none"
 ORDER_COLUMNS: tuple[str, ...] = (
     "order_id",
     "ordered_at",
@@ -106,6 +111,8 @@ class ParsedRow:
     platform: str | None
     platform_user_id: str | None
     order: OrderLine | None
+    # A reason to set, CLEAR_DO_NOT_GREET, or None (the cell was empty: leave it as it is).
+    do_not_greet: str | None = None
 
 
 def check_header(fieldnames: Sequence[str] | None) -> list[RowError]:
@@ -118,7 +125,7 @@ def check_header(fieldnames: Sequence[str] | None) -> list[RowError]:
     for name in names:
         if name in seen:
             errors.append(RowError(1, name, "column appears twice"))
-        elif name not in COLUMNS:
+        elif name not in COLUMNS and name not in OPTIONAL_COLUMNS:
             errors.append(RowError(1, name or None, f"unknown column {name!r}"))
         seen.add(name)
     errors.extend(RowError(1, name, "column is missing") for name in COLUMNS if name not in seen)
@@ -160,7 +167,7 @@ def parse_row(row_number: int, row: CsvRow) -> ParsedRow | list[RowError]:
             fail(None, "the row has fewer fields than the header")
             value = ""
         values[_column_name(key)] = value.strip()
-    for column in COLUMNS:
+    for column in (*COLUMNS, *OPTIONAL_COLUMNS):
         values.setdefault(column, "")
 
     member_id = _text(values, "member_id", MAX_ID_CHARS, fail, required=True)
@@ -169,6 +176,7 @@ def parse_row(row_number: int, row: CsvRow) -> ParsedRow | list[RowError]:
     phone_hash = _phone_hash(values["phone_hash"], fail)
     platform, platform_user_id = _platform_identity(values, fail)
     order = _order_line(values, fail)
+    do_not_greet = _do_not_greet(values["do_not_greet"], fail)
     if errors:
         return errors
     assert member_id is not None  # required=True reported an error otherwise
@@ -181,6 +189,7 @@ def parse_row(row_number: int, row: CsvRow) -> ParsedRow | list[RowError]:
         platform=platform,
         platform_user_id=platform_user_id,
         order=order,
+        do_not_greet=do_not_greet,
     )
 
 
@@ -189,7 +198,8 @@ def orders_from_lines(
 ) -> tuple[list[PaidOrder], list[RowError]]:
     """Group one member's (row, line) pairs into paid orders; refunded lines are left out.
 
-    The lines of one order must agree on `ordered_at`; an order whose every line was
+    The lines of one order must agree on `ordered_at`: when they do not, every line of the
+    order is reported (which time is right cannot be guessed). An order whose every line was
     refunded is no order at all.
     """
     by_order: dict[str, list[tuple[int, OrderLine]]] = {}
@@ -198,13 +208,18 @@ def orders_from_lines(
     orders: list[PaidOrder] = []
     errors: list[RowError] = []
     for order_id, group in by_order.items():
-        first_row, first = group[0]
-        conflicting = [row for row, line in group if line.ordered_at != first.ordered_at]
-        errors.extend(
-            RowError(row, "ordered_at", f"order {order_id} has another time in row {first_row}")
-            for row in conflicting
-        )
-        if conflicting:
+        first = group[0][1]
+        if any(line.ordered_at != first.ordered_at for _row, line in group):
+            rows = ", ".join(str(row) for row, _line in group)
+            errors.extend(
+                RowError(
+                    row,
+                    "ordered_at",
+                    f"the lines of order {order_id} (rows {rows}) disagree on ordered_at; "
+                    "none of them was imported",
+                )
+                for row, _line in group
+            )
             continue
         paid = [line for _row, line in group if line.status is LineStatus.PAID]
         if paid:
@@ -252,6 +267,20 @@ def _phone_hash(value: str, fail: Fail) -> str | None:
     else:
         fail("phone_hash", "must be a sha256 in hex: 64 characters 0-9, a-f")
     return None
+
+
+def _do_not_greet(value: str, fail: Fail) -> str | None:
+    if not value:
+        return None
+    allowed = [reason.value for reason in DoNotGreet]
+    if value not in (*allowed, CLEAR_DO_NOT_GREET):
+        fail(
+            "do_not_greet",
+            f"must be one of {', '.join(allowed)}, or {CLEAR_DO_NOT_GREET} to clear it, "
+            f"got {value!r}",
+        )
+        return None
+    return value
 
 
 def _platform_identity(values: Mapping[str, str], fail: Fail) -> tuple[str | None, str | None]:

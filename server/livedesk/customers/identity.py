@@ -25,6 +25,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import insert_for
+from livedesk.customers import do_not_greet
 from livedesk.customers import repository as repo
 from livedesk.customers.history import recompute, store_history
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder
@@ -32,8 +33,6 @@ from livedesk.ingest.schemas import EventUser
 
 NICKNAME_CRM = "crm"
 NICKNAME_STREAM = "stream"
-# Most important first: the reason kept when merged customers disagree.
-DO_NOT_GREET_ORDER = ("opted_out", "open_complaint", "refund_in_progress")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -282,16 +281,11 @@ def _absorb(survivor: Customer, other: Customer) -> None:
         survivor.nickname_at = other.nickname_at
     survivor.union_id = survivor.union_id or other.union_id
     survivor.phone_hash = survivor.phone_hash or other.phone_hash
-    reasons = [r for r in (survivor.do_not_greet, other.do_not_greet) if r]
-    if reasons:
-        survivor.do_not_greet = min(reasons, key=_do_not_greet_rank)
+    reason = do_not_greet.strongest(survivor.do_not_greet, other.do_not_greet)
+    survivor.do_not_greet = reason.value if reason else None
     survivor.first_seen_at = min(survivor.first_seen_at, other.first_seen_at)
     survivor.points_balance += other.points_balance
     other.points_balance = 0
-
-
-def _do_not_greet_rank(reason: str) -> int:
-    return DO_NOT_GREET_ORDER.index(reason) if reason in DO_NOT_GREET_ORDER else 0
 
 
 async def _linked_roots(

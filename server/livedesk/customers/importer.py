@@ -8,9 +8,12 @@ committed with each batch in `import_runs` (keyed by the file's sha256 and its p
 run that crashed resumes after its last committed batch. A dry run reads and applies every
 batch the same way, then rolls it back.
 
-Batches are cut only between orders, so the lines of one order stay together when they are
-next to each other in the file (as exports write them); an order whose lines are spread far
-apart may be split, and its later lines then count as a duplicate order.
+Every data row ends up counted once: imported (`imported_rows`), already stored
+(`duplicate_rows`: the lines of an order a previous run stored) or rejected with its reasons
+(`rejected_rows`); the three add up to `rows`. Batches are cut only between orders, so the
+lines of one order stay together when they are next to each other in the file (as exports
+write them); a line of an order that an earlier batch of the same run already stored is
+rejected with a reason, never counted as a duplicate.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from livedesk.core.db import commit
 from livedesk.customers import repository as repo
 from livedesk.customers.csv_format import (
+    CLEAR_DO_NOT_GREET,
     CsvRow,
     OrderLine,
     ParsedRow,
@@ -49,6 +53,8 @@ MAX_ERRORS_KEPT = 100
 CRM_PLATFORM = "crm"
 _COUNTS = (
     "rows",
+    "imported_rows",
+    "duplicate_rows",
     "imported_members",
     "imported_orders",
     "skipped_duplicates",
@@ -63,6 +69,9 @@ ErrorCallback = Callable[[RowError], None]
 @dataclass
 class ImportReport:
     rows: int = 0  # data rows read (the header not counted), earlier runs' included on resume
+    # rows == imported_rows + duplicate_rows + rejected_rows
+    imported_rows: int = 0
+    duplicate_rows: int = 0  # order lines of orders stored before this run
     imported_members: int = 0
     imported_orders: int = 0
     skipped_duplicates: int = 0  # orders that were already stored
@@ -72,6 +81,8 @@ class ImportReport:
     header_ok: bool = True
     dry_run: bool = False
     resumed_after_row: int | None = None  # the spreadsheet row an interrupted run ended at
+    # (platform, order_id) stored by this run: a later line of one is split off, not a repeat.
+    stored_orders: set[tuple[str, str]] = field(default_factory=set, repr=False)
 
     def add_error(self, error: RowError, keep: int) -> None:
         self.error_count += 1
@@ -213,9 +224,11 @@ class _Member:
     identities: dict[tuple[str, str], None] = field(default_factory=dict)  # ordered set
     lines: list[tuple[int, OrderLine]] = field(default_factory=list)
     order_platforms: dict[str, str] = field(default_factory=dict)
+    do_not_greet: str | None = None  # the last one the file gives (see csv_format)
 
     def add(self, row: ParsedRow) -> None:
         self.nickname = self.nickname or row.nickname
+        self.do_not_greet = row.do_not_greet or self.do_not_greet
         self.union_id = self.union_id or row.union_id
         self.phone_hash = self.phone_hash or row.phone_hash
         if row.platform and row.platform_user_id:
@@ -241,22 +254,26 @@ async def _apply_batch(
                 fail(error)
             continue
         members.setdefault(parsed.member_id, _Member(parsed.member_id)).add(parsed)
-    if not members:
-        report.rejected_rows += len(rejected)
-        return
-    orders: dict[str, list[PaidOrder]] = {}
-    for member in members.values():
-        paid, errors = orders_from_lines(member.lines)
-        for error in errors:
+    duplicates: set[int] = set()
+    if members:
+        orders: dict[str, list[PaidOrder]] = {}
+        for member in members.values():
+            paid, errors = orders_from_lines(member.lines)
+            for error in errors:
+                rejected.add(error.row)
+                fail(error)
+            orders[member.member_id] = paid
+        customers, created = await _customers_for(session, members, report)
+        await _insert_identities(session, members, customers)
+        customers = await _merge_linked(session, members, customers)
+        outcome = await _insert_orders(session, members, orders, customers, created, report)
+        for error in outcome.errors:
             rejected.add(error.row)
             fail(error)
-        orders[member.member_id] = paid
+        duplicates = outcome.duplicate_rows - rejected
     report.rejected_rows += len(rejected)
-
-    customers, created = await _customers_for(session, members, report)
-    await _insert_identities(session, members, customers)
-    customers = await _merge_linked(session, members, customers)
-    await _insert_orders(session, members, orders, customers, created, report)
+    report.duplicate_rows += len(duplicates)
+    report.imported_rows += len(batch) - len(rejected) - len(duplicates)
 
 
 async def _customers_for(
@@ -342,6 +359,12 @@ async def _merge_linked(
     return resolved
 
 
+@dataclass
+class _OrdersOutcome:
+    duplicate_rows: set[int] = field(default_factory=set)
+    errors: list[RowError] = field(default_factory=list)
+
+
 async def _insert_orders(
     session: AsyncSession,
     members: dict[str, _Member],
@@ -349,12 +372,9 @@ async def _insert_orders(
     customers: dict[str, Customer],
     created: set[int],
     report: ImportReport,
-) -> None:
-    pending: list[tuple[str, str, PaidOrder]] = [
-        (member_id, members[member_id].order_platforms[order.order_id], order)
-        for member_id, paid in orders.items()
-        for order in paid
-    ]
+) -> _OrdersOutcome:
+    """Store the batch's new orders; the rows of the others are duplicates or errors."""
+    pending, outcome = _one_member_per_order(members, orders)
     rows = [
         {
             "platform": platform,
@@ -379,10 +399,11 @@ async def _insert_orders(
         )
         inserted.update((platform, order_id) for platform, order_id in result)
     report.imported_orders += len(inserted)
-    report.skipped_duplicates += len(pending) - len(inserted)
+    await _not_inserted(session, members, pending, inserted, customers, report, outcome)
+    report.stored_orders.update(inserted)
     new = [(m, o) for m, platform, o in pending if (platform, o.order_id) in inserted]
     if not new:
-        return
+        return outcome
     # Fresh values under the row locks: the live pipeline may be adding orders meanwhile.
     await session.flush()
     # (Customers created in this transaction are invisible to everyone else: no lock needed.)
@@ -392,6 +413,71 @@ async def _insert_orders(
     for member_id, order in new:
         add_paid(customers[member_id], order)
     await session.flush()
+    return outcome
+
+
+async def _not_inserted(
+    session: AsyncSession,
+    members: dict[str, _Member],
+    pending: Sequence[tuple[str, str, PaidOrder]],
+    inserted: set[tuple[str, str]],
+    customers: dict[str, Customer],
+    report: ImportReport,
+    outcome: _OrdersOutcome,
+) -> None:
+    """Why each order that was not inserted was not: stored by an earlier run for the same
+    person (its rows are duplicates), or else an error on each of its rows — its lines came
+    apart in the file, or the order is another customer's."""
+    skipped = [(m, p, o) for m, p, o in pending if (p, o.order_id) not in inserted]
+    if not skipped:
+        return
+    owners = await repo.order_owners(session, {(p, o.order_id) for _m, p, o in skipped})
+    loaded = await repo.load_customers(session, set(owners.values()))
+    for member_id, platform, order in skipped:
+        key = (platform, order.order_id)
+        lines = [row for row, line in members[member_id].lines if line.order_id == order.order_id]
+        owner = owners.get(key)
+        root = repo.root_of(loaded[owner], loaded).id if owner in loaded else owner
+        if key in report.stored_orders:
+            reason = (
+                f"a line of order {order.order_id}, stored earlier in this file: the lines of "
+                "one order must be next to each other; this line was not added"
+            )
+        elif root is not None and root != customers[member_id].id:
+            reason = f"order {order.order_id} is already stored for another customer"
+        else:
+            report.skipped_duplicates += 1
+            outcome.duplicate_rows.update(lines)
+            continue
+        outcome.errors.extend(RowError(row, "order_id", reason) for row in lines)
+
+
+def _one_member_per_order(
+    members: dict[str, _Member], orders: dict[str, list[PaidOrder]]
+) -> tuple[list[tuple[str, str, PaidOrder]], _OrdersOutcome]:
+    """The batch's orders as (member, platform, order); an order id that two members of the
+    batch both claim is nobody's: each of its rows is reported."""
+    claimed: dict[tuple[str, str], list[str]] = {}
+    for member_id, paid in orders.items():
+        for order in paid:
+            key = (members[member_id].order_platforms[order.order_id], order.order_id)
+            claimed.setdefault(key, []).append(member_id)
+    pending: list[tuple[str, str, PaidOrder]] = []
+    outcome = _OrdersOutcome()
+    for member_id, paid in orders.items():
+        for order in paid:
+            platform = members[member_id].order_platforms[order.order_id]
+            owners = claimed[(platform, order.order_id)]
+            if len(owners) == 1:
+                pending.append((member_id, platform, order))
+                continue
+            reason = f"order {order.order_id} is given for several members: {', '.join(owners)}"
+            outcome.errors.extend(
+                RowError(row, "order_id", reason)
+                for row, line in members[member_id].lines
+                if line.order_id == order.order_id
+            )
+    return pending, outcome
 
 
 def _fill(customer: Customer, member: _Member) -> None:
@@ -406,6 +492,8 @@ def _fill(customer: Customer, member: _Member) -> None:
         customer.union_id = member.union_id
     if member.phone_hash and customer.phone_hash is None:
         customer.phone_hash = member.phone_hash
+    if member.do_not_greet is not None:
+        customer.do_not_greet = _stored_do_not_greet(member.do_not_greet)
     # Members imported before first_seen_at followed the order history: a re-run heals them.
     if customer.first_order_at is not None and customer.first_order_at < customer.first_seen_at:
         customer.first_seen_at = customer.first_order_at
@@ -418,7 +506,12 @@ def _new_customer_values(member: _Member) -> dict[str, Any]:
         "nickname_source": NICKNAME_CRM if member.nickname else None,
         "union_id": member.union_id,
         "phone_hash": member.phone_hash,
+        "do_not_greet": _stored_do_not_greet(member.do_not_greet),
     }
+
+
+def _stored_do_not_greet(cell: str | None) -> str | None:
+    return None if cell in (None, CLEAR_DO_NOT_GREET) else cell
 
 
 class _UnionFind:

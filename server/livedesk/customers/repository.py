@@ -139,6 +139,24 @@ async def identity_owners_any(
     return owners
 
 
+async def order_owners(
+    session: AsyncSession, keys: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """(platform, order_id) → the customer_id the stored order row names."""
+    by_platform: dict[str, set[str]] = {}
+    for platform, order_id in keys:
+        by_platform.setdefault(platform, set()).add(order_id)
+    owners: dict[tuple[str, str], int] = {}
+    for platform, order_ids in by_platform.items():
+        for part in chunks(sorted(order_ids)):
+            query = select(CustomerOrder.order_id, CustomerOrder.customer_id).where(
+                CustomerOrder.platform == platform,
+                one_of(session, CustomerOrder.order_id, part),
+            )
+            owners.update({(platform, oid): cid for oid, cid in await session.execute(query)})
+    return owners
+
+
 async def linked_customers(
     session: AsyncSession, union_ids: Collection[str], phone_hashes: Collection[str]
 ) -> list[Customer]:
