@@ -62,7 +62,14 @@ def settings_for(database_url: str, *, redis: str | None = None, **overrides: ob
         "database_url": database_url,
         "redis_url": redis,
         "rules_dir": REPO / "rules",
-        "webhook_secrets": {"generic": DEMO_SECRET, "douyin": DOUYIN_SECRET, **PLATFORM_SECRETS},
+        # taobao: the generic format on another platform's path (a multi-cast room's second
+        # platform, for tests that need enter and order events there).
+        "webhook_secrets": {
+            "generic": DEMO_SECRET,
+            "douyin": DOUYIN_SECRET,
+            "taobao": DEMO_SECRET,
+            **PLATFORM_SECRETS,
+        },
         "pipeline_poll_interval_s": 0.2,
         "ws_auth_timeout_s": 2.0,
     }
@@ -138,11 +145,12 @@ async def post_events(
     client: httpx.AsyncClient,
     events: list[dict[str, Any]] | dict[str, Any],
     secret: str = DEMO_SECRET,
+    platform: str = "generic",
 ) -> httpx.Response:
     payload = {"events": events} if isinstance(events, list) else events
     body = orjson.dumps(payload)
     return await client.post(
-        "/api/v1/webhooks/generic", content=body, headers=signed_headers(body, secret)
+        f"/api/v1/webhooks/{platform}", content=body, headers=signed_headers(body, secret)
     )
 
 

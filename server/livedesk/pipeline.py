@@ -264,7 +264,7 @@ def _scores_before_locking(session: AsyncSession) -> bool:
 
 
 def _event_of(row: InboxEvent) -> Event:
-    return Event.from_record(row.payload)
+    return Event.from_record(row.payload, platform=row.platform)
 
 
 async def drain(pipeline: Pipeline, room_ids: Sequence[str]) -> None:

@@ -30,15 +30,16 @@ from livedesk.core.db import after_commit
 from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.tasks import yielding
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
-from livedesk.cues.greetings import DoNotGreet, GreetingQueue, greeting_candidate
+from livedesk.cues.greetings import GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
+from livedesk.cues.quiet import QuietList
 from livedesk.customers import service as customers
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
-from livedesk.rooms.viewers import ViewerBook, dwell_s
+from livedesk.rooms.viewers import ViewerBook, dwell_s, viewer_key
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules
 from livedesk.rulebook.cues import AlertRules, HintRules
@@ -73,6 +74,8 @@ class RoomRuntime:
     # Returning customers already looked at this session: tier label and VIP flag for the
     # comment stream (a cache; the queue's own state decides who is greeted).
     known: dict[int, tuple[str, bool]] = field(default_factory=dict)
+    # Customers not to be named for the rest of the session (a complaint in the danmaku).
+    quiet: QuietList = field(default_factory=QuietList)
 
 
 class RoomStages:
@@ -123,6 +126,7 @@ class RoomStages:
             spam=SpamFilter(self._spam_rules),
             counters=dict(state.get("counters", {})),
             stock=dict(state.get("stock", {})),
+            quiet=QuietList.from_dict(state.get("quiet", {})),
         )
         if len(self._runtimes) >= RUNTIME_CACHE_ROOMS:
             self._runtimes.pop(next(iter(self._runtimes)))
@@ -150,18 +154,22 @@ class RoomStages:
         messages: list[Message] = []
         comments = await self._analyse_comments(runtime, events)
         lap("analyse")
-        who = await customers.identify_batch(
-            session, room.platform, events, now, item_names=self._product_names
-        )
+        who = await customers.identify_batch(session, events, now, item_names=self._product_names)
         viewers = ViewerBook(session, room.id)
-        await viewers.load({e.user.id for e in events if e.type in ("enter", "leave") and e.user})
+        await viewers.load(
+            {viewer_key(e) for e in events if e.type in ("enter", "leave") and e.user}
+        )
         lap("identify")
         counters = runtime.counters
         viewers_before = room.viewers_now
         comment_items: list[dict[str, Any]] = []
         async for event, identified in yielding(zip(events, who, strict=True)):
-            user_id = event.user.id if event.user else None
+            # Platform and user id: the same id on two platforms of a multi-cast room is two people.
+            user_id = viewer_key(event) if event.user else None
             returning = identified is not None and identified.is_returning
+            if identified is not None and event.id in comments:
+                # Before the sighting: a complaint in someone's first words is not greeted.
+                messages.extend(self._quiet(runtime, identified, event, comments[event.id]))
             if returning and event.type in SIGHTINGS:
                 assert identified is not None
                 messages.extend(self._sighted(runtime, identified, now))
@@ -219,7 +227,7 @@ class RoomStages:
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
             messages.append(("viewers", {"viewers_now": room.viewers_now}))
-        messages.extend(self._greetings(runtime, now))
+        messages.extend(await self._greetings(session, runtime, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
         await self._save(session, room, runtime, now, appended=len(messages))
@@ -235,7 +243,7 @@ class RoomStages:
             return []
         profile = profile_for(identified.history, self._tiers, now)
         runtime.known[identified.customer_id] = (profile.tier.label, profile.segment.id == "vip")
-        reason = DoNotGreet(identified.do_not_greet) if identified.do_not_greet else None
+        reason = runtime.quiet.reason_for(identified.customer_id, identified.do_not_greet)
         candidate = greeting_candidate(
             str(identified.customer_id),
             identified.nickname,
@@ -263,7 +271,35 @@ class RoomStages:
             for notice in offer.notices
         ]
 
-    def _greetings(self, runtime: RoomRuntime, now: datetime) -> list[Message]:
+    def _quiet(
+        self,
+        runtime: RoomRuntime,
+        identified: customers.Identified,
+        event: Event,
+        item: dict[str, Any],
+    ) -> list[Message]:
+        """A complaint or refund request keeps its writer off the stream for the session."""
+        alert = runtime.quiet.on_comment(
+            identified.customer_id,
+            identified.nickname or (event.user.nickname if event.user else None),
+            event.content or "",
+            item["intents"],
+            self._greeting_rules,
+            self._matcher.labels,
+        )
+        if alert is None:
+            return []
+        runtime.greetings.withdraw(str(identified.customer_id))
+        return [("alert", alert)]
+
+    async def _greetings(
+        self, session: AsyncSession, runtime: RoomRuntime, now: datetime
+    ) -> list[Message]:
+        waiting = runtime.greetings.waiting_ids()
+        if waiting:  # ops may have set do-not-greet since these were queued
+            stopped = await customers.do_not_greet_of(session, [int(i) for i in waiting])
+            for customer_id in stopped:
+                runtime.greetings.withdraw(str(customer_id))
         return [
             (
                 "greeting",
@@ -287,10 +323,10 @@ class RoomStages:
     ) -> list[Message]:
         """Red packets and coupons: claims, grants, redemptions (核销) for this batch."""
 
-        async def dwell(user_id: str) -> int:
-            return await dwell_s(session, room.id, user_id, now)
+        async def dwell(event: Event) -> int:
+            return await dwell_s(session, room.id, viewer_key(event), now)
 
-        view = RoomView(room.id, room.platform, room.promotions_paused)
+        view = RoomView(room.id, room.promotions_paused)
         outcome = await self._promotions.process(session, view, events, who, now, dwell)
         for key, by in outcome.counters.items():
             _bump(counters, key, by)
@@ -326,7 +362,7 @@ class RoomStages:
             if event.type != "comment" or event.user is None or event.content is None:
                 continue
             normalized = normalize_text(event.content)
-            is_spam = runtime.spam.observe(event.user.id, normalized, event.ts.timestamp())
+            is_spam = runtime.spam.observe(viewer_key(event), normalized, event.ts.timestamp())
             pending.append((event, normalized, is_spam))
         to_score = [event.content or "" for event, _n, is_spam in pending if not is_spam]
         scores = iter(await self._sentiment.score_many(to_score)) if to_score else iter(())
@@ -340,7 +376,7 @@ class RoomStages:
                 _bump(runtime.counters, f"intent:{intent}", 1)
             runtime.windows.add_comment(
                 event.ts,
-                event.user.id,
+                viewer_key(event),
                 sentiment,
                 intents=intents,
                 keywords=signals.keywords,
@@ -349,7 +385,11 @@ class RoomStages:
             )
             item: dict[str, Any] = {
                 "id": event.id,
-                "user": {"id": event.user.id, "nickname": event.user.nickname or ""},
+                "user": {
+                    "id": event.user.id,
+                    "nickname": event.user.nickname or "",
+                    "platform": event.platform,
+                },
                 "content": event.content,
                 "sentiment": round(sentiment, 3) if sentiment is not None else None,
                 "intents": list(intents),
@@ -453,6 +493,7 @@ class RoomStages:
         state["greetings"] = runtime.greetings.to_dict()
         state["counters"] = runtime.counters
         state["stock"] = runtime.stock
+        state["quiet"] = runtime.quiet.to_dict()
         if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
             await rooms.save_windows(session, room.id, runtime.windows.to_dict())
             runtime.windows_saved_at = now.timestamp()

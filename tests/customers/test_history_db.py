@@ -178,7 +178,8 @@ async def test_identify_batch_follows_the_events_in_order(sessions):
         ),
     ]
     async with sessions() as session:
-        answers = await identify_batch(session, "douyin", batch, T0, item_names=NAMES)
+        delivered = [e.on("douyin") for e in batch]
+        answers = await identify_batch(session, delivered, T0, item_names=NAMES)
         await commit(session)
     enter, stranger, bought, redelivered, comment, refunded, stock = answers
     assert stock is None
@@ -212,7 +213,7 @@ async def test_identify_batch_links_a_new_account_to_a_known_customer(sessions):
         user=EventUser(id=f"ks-{t}", union_id=f"U-{t}"),
     )
     async with sessions() as session:
-        (answer,) = await identify_batch(session, "kuaishou", [linked], T0)
+        (answer,) = await identify_batch(session, [linked.on("kuaishou")], T0)
         await commit(session)
     assert answer is not None and answer.customer_id == known.id and not answer.is_new_customer
 

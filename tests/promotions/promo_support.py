@@ -21,7 +21,11 @@ from livedesk.rooms.models import RoomLogEntry
 
 
 async def seed_viewers(
-    database_url: str, user_ids: list[str], *, age: timedelta = timedelta(hours=2)
+    database_url: str,
+    user_ids: list[str],
+    *,
+    age: timedelta = timedelta(hours=2),
+    platform: str = "generic",
 ) -> None:
     """Viewers known for a while (the anti-abuse rules hold brand-new accounts)."""
     engine = create_engine(database_url)
@@ -34,7 +38,7 @@ async def seed_viewers(
                 await session.flush()
                 session.add(
                     CustomerIdentity(
-                        platform="generic", platform_user_id=user_id, customer_id=customer.id
+                        platform=platform, platform_user_id=user_id, customer_id=customer.id
                     )
                 )
             await commit(session)

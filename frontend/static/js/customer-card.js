@@ -1,6 +1,14 @@
 // The customer card an ops person opens by clicking a name in the comment stream.
-import { getJSON } from "./api.js";
-import { ORDER_STATUS_LABELS, fmtDateTime, fmtInt, fmtMoney, h, infoDialog, isNum, replace } from "./dom.js";
+import { getJSON, putJSON } from "./api.js";
+import { ORDER_STATUS_LABELS, fmtDateTime, fmtInt, fmtMoney, h, infoDialog, replace, toast } from "./dom.js";
+
+// Why a customer is never named on stream (the API's do_not_greet reasons).
+const DO_NOT_GREET_LABELS = {
+  opted_out: "客户不希望被点名",
+  open_complaint: "有未处理的投诉",
+  refund_in_progress: "退款处理中",
+};
+const CHURN_RISK_LABELS = { high: "高", medium: "中", low: "低" };
 
 const PLATFORM_LABELS = { douyin: "抖音", kuaishou: "快手", taobao: "淘宝", wechat: "微信视频号", generic: "通用" };
 
@@ -15,10 +23,48 @@ function facts(pairs) {
   );
 }
 
-function cardBody(c) {
+/** 勿点名: the current reason, and the ops action that sets or clears it. */
+function doNotGreetSection(c, onChange) {
+  const current = c.do_not_greet ?? null;
+  const select = h(
+    "select",
+    { testid: "dng-reason", "aria-label": "勿点名原因" },
+    Object.entries(DO_NOT_GREET_LABELS).map(([value, label]) =>
+      h("option", { value, text: label, selected: value === current ? true : null }),
+    ),
+  );
+  const save = async (reason) => {
+    try {
+      const answer = await putJSON(`/api/v1/customers/${encodeURIComponent(c.id)}/do-not-greet`, { reason });
+      toast(answer.do_not_greet ? `已设为勿点名：${DO_NOT_GREET_LABELS[answer.do_not_greet]}` : "已恢复点名", "success");
+      onChange();
+    } catch (err) {
+      toast(err.message, "error");
+    }
+  };
+  return h(
+    "section",
+    { class: "cust-dng", testid: "customer-dng" },
+    h("h3", { text: "主播点名" }),
+    h("p", {
+      testid: "dng-state",
+      class: current ? "risk-high" : "",
+      text: current ? `勿点名：${DO_NOT_GREET_LABELS[current] ?? current}` : "可以点名欢迎",
+    }),
+    h(
+      "div",
+      { class: "row" },
+      select,
+      h("button", { type: "button", class: "btn btn-danger", testid: "dng-set", text: "设为勿点名", onclick: () => save(select.value) }),
+      current ? h("button", { type: "button", class: "btn", testid: "dng-clear", text: "恢复点名", onclick: () => save(null) }) : null,
+    ),
+  );
+}
+
+function cardBody(c, onChange) {
   const tier = c.tier?.label ?? "";
   const segment = c.segment ?? {};
-  const risk = isNum(segment.churn_risk) ? segment.churn_risk : null;
+  const risk = CHURN_RISK_LABELS[segment.churn_risk] ?? null;
   const history = c.history ?? {};
   const orders = Array.isArray(c.orders) ? c.orders.slice(0, 8) : [];
   const identities = Array.isArray(c.identities) ? c.identities : [];
@@ -30,7 +76,9 @@ function cardBody(c) {
       h("span", { testid: "customer-nickname", text: c.nickname ?? "" }),
       tier ? h("span", { class: "badge badge-tier", text: tier }) : null,
       segment.label ? h("span", { class: "badge", text: segment.label }) : null,
+      c.do_not_greet ? h("span", { class: "badge badge-danger", testid: "dng-badge", text: "勿点名" }) : null,
     ),
+    doNotGreetSection(c, onChange),
     h(
       "div",
       { class: "cust-grid" },
@@ -52,10 +100,7 @@ function cardBody(c) {
         facts([
           ["R / F / M", c.rfm ? `${c.rfm.r ?? "—"} / ${c.rfm.f ?? "—"} / ${c.rfm.m ?? "—"}` : "—"],
           ["RFM 得分", c.rfm?.score ?? "—"],
-          [
-            "流失风险",
-            risk === null ? "—" : h("span", { class: risk >= 0.6 ? "risk-high" : "", text: `${Math.round(risk * 100)}%` }),
-          ],
+          ["流失风险", risk === null ? "—" : h("span", { class: segment.churn_risk === "high" ? "risk-high" : "", text: risk })],
         ]),
       ),
       h(
@@ -96,10 +141,13 @@ export async function openCustomerCard(customerId, fallbackName = "") {
     body: h("p", { class: "muted", text: "加载中…" }),
     testid: "customer-card",
   });
-  try {
-    const customer = await getJSON(`/api/v1/customers/${encodeURIComponent(customerId)}`);
-    replace(dialog.body, cardBody(customer ?? {}));
-  } catch (err) {
-    replace(dialog.body, h("p", { class: "error-text", text: err.message }));
-  }
+  const load = async () => {
+    try {
+      const customer = await getJSON(`/api/v1/customers/${encodeURIComponent(customerId)}`);
+      replace(dialog.body, cardBody(customer ?? {}, load));
+    } catch (err) {
+      replace(dialog.body, h("p", { class: "error-text", text: err.message }));
+    }
+  };
+  await load();
 }

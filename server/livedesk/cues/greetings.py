@@ -322,6 +322,9 @@ class GreetingQueue:
         self._waiting[customer_id] = waiting
         return Offer(Outcome.QUEUED, notices)
 
+    def waiting_ids(self) -> list[str]:
+        return list(self._waiting)
+
     def withdraw(self, customer_id: str) -> bool:
         """Take back a waiting greeting (a complaint or refund just opened); True if one was."""
         return self._waiting.pop(customer_id, None) is not None

@@ -9,6 +9,9 @@ stored one) the most important one is shown.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import get_args
+
+from livedesk.rulebook.customers import DoNotGreetReason
 
 
 class DoNotGreet(StrEnum):
@@ -25,6 +28,7 @@ LABELS: dict[DoNotGreet, str] = {
     DoNotGreet.REFUND_IN_PROGRESS: "退款处理中",
 }
 _ORDER = tuple(DoNotGreet)
+assert set(DoNotGreet) == set(get_args(DoNotGreetReason)), "the rules name the same reasons"
 
 
 def parse(value: str | None) -> DoNotGreet | None:

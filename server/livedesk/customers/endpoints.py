@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 
 from livedesk.auth.deps import OpsOnly
 from livedesk.core.clock import iso_local, utcnow
+from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
@@ -19,7 +22,9 @@ from livedesk.customers import repository as repo
 from livedesk.customers.history import history_of
 from livedesk.customers.importer import import_csv
 from livedesk.customers.profile import profile_for, repurchase_count
-from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.customers import DoNotGreetReason, TierRules
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -88,6 +93,37 @@ async def get_customer(
         "points_balance": customer.points_balance,
         "do_not_greet": customer.do_not_greet,
     }
+
+
+class DoNotGreetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # null clears it.
+    reason: DoNotGreetReason | None = Field(
+        description="opted_out (客户不希望被点名), open_complaint (有未处理的投诉), "
+        "refund_in_progress (退款处理中); null to greet them again"
+    )
+
+
+@router.put(
+    "/{customer_id}/do-not-greet",
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
+)
+async def set_do_not_greet(
+    customer_id: int, body: DoNotGreetIn, session: SessionDep, operator: OpsOnly
+) -> dict[str, Any]:
+    """Keep a customer's name off the stream (every room, from their next sighting; a greeting
+    already waiting for the host is withdrawn), or greet them again. Ops are told the reason
+    whenever the customer is seen."""
+    customer = await repo.root_customer(session, customer_id)
+    if customer is None:
+        raise ApiError(404, f"no customer {customer_id}")
+    customer.do_not_greet = body.reason
+    await commit(session)
+    log.info(
+        "operator %s set do_not_greet=%s for customer %s", operator.name, body.reason, customer.id
+    )
+    return {"id": customer.id, "do_not_greet": customer.do_not_greet}
 
 
 @router.post(

@@ -44,13 +44,13 @@ async def identify(
     *,
     item_names: Mapping[str, str] | None = None,
 ) -> Identified | None:
-    """`identify_batch` for one event."""
-    return (await identify_batch(session, platform, [event], now, item_names=item_names))[0]
+    """`identify_batch` for one event delivered by `platform`."""
+    answers = await identify_batch(session, [event.on(platform)], now, item_names=item_names)
+    return answers[0]
 
 
 async def identify_batch(
     session: AsyncSession,
-    platform: str,
     events: Sequence[Event],
     now: datetime,
     *,
@@ -58,28 +58,38 @@ async def identify_batch(
 ) -> list[Identified | None]:
     """One answer per event (None for events without a user, e.g. `stock`), in order.
 
-    `item_names` maps SKUs to the names the host says ("抗老精华"); unknown SKUs keep the SKU.
-    `now` is not used for decisions (event times are); it bounds first-seen times from clocks
-    that run ahead.
+    Each account is its event's own platform's (a room multi-cast to Douyin and Kuaishou has
+    both, and the same user id on two platforms is two accounts). `item_names` maps SKUs to
+    the names the host says ("抗老精华"); unknown SKUs keep the SKU. `now` is not used for
+    decisions (event times are); it bounds first-seen times from clocks that run ahead.
     """
-    sightings: dict[str, Sighting] = {}
+    by_platform: dict[str, dict[str, Sighting]] = {}
     for event in events:
         if event.user is None:
             continue
         seen_at = min(event.ts, now)
+        sightings = by_platform.setdefault(event.platform, {})
         known = sightings.get(event.user.id)
         if known is None:
             sightings[event.user.id] = Sighting.of(event.user, seen_at)
         else:
             known.add(event.user, seen_at)
-    if not sightings:
+    if not by_platform:
         return [None] * len(events)
-    resolved = await resolve_many(session, platform, sightings)
-    customers = {user_id: answer.customer for user_id, answer in resolved.items()}
-    created = {answer.customer.id for answer in resolved.values() if answer.created}
+    customers: dict[tuple[str, str], Customer] = {}
+    created: set[int] = set()
+    for platform, sightings in sorted(by_platform.items()):
+        resolved = await resolve_many(session, platform, sightings)
+        for user_id, answer in resolved.items():
+            customers[(platform, user_id)] = answer.customer
+            if answer.created:
+                created.add(answer.customer.id)
+    # A later platform's links may have merged a customer resolved for an earlier one.
+    for key, customer in customers.items():
+        customers[key] = await _survivor(session, customer)
     returning = await _returning(session, events, customers)
 
-    buyers = {customers[e.user.id].id for e in events if e.order is not None and e.user is not None}
+    buyers = {customers[e.account].id for e in events if e.order is not None and e.account}
     if buyers:
         # Lock every buyer now, in id order: taken one by one in event order, two rooms' batches
         # with the same two buyers in opposite orders would deadlock on PostgreSQL.
@@ -88,10 +98,10 @@ async def identify_batch(
     histories: dict[int, PurchaseHistory] = {}
     answers: list[Identified | None] = []
     for event in events:
-        if event.user is None:
+        if event.account is None:
             answers.append(None)
             continue
-        customer = customers[event.user.id]
+        customer = customers[event.account]
         outcome: OrderOutcome | None = None
         if event.order is not None and event.type in ("order", "refund"):
             if event.type == "order":
@@ -99,7 +109,7 @@ async def identify_batch(
                     session,
                     customer,
                     event.order,
-                    platform=platform,
+                    platform=event.platform,
                     room_id=event.room_id,
                     at=event.ts,
                     item_names=item_names,
@@ -110,7 +120,7 @@ async def identify_batch(
                     session,
                     customer,
                     event.order,
-                    platform=platform,
+                    platform=event.platform,
                     room_id=event.room_id,
                     at=event.ts,
                 )
@@ -137,14 +147,37 @@ async def identify_batch(
     return answers
 
 
+async def do_not_greet_of(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, str]:
+    """The stored do-not-greet reasons of these customers (as merged now), for those who have
+    one: a reason ops set after the customer was queued for a greeting."""
+    loaded = await repo.load_customers(session, set(customer_ids))
+    reasons: dict[int, str] = {}
+    for customer_id in customer_ids:
+        customer = loaded.get(customer_id)
+        reason = repo.root_of(customer, loaded).do_not_greet if customer is not None else None
+        if reason:
+            reasons[customer_id] = reason
+    return reasons
+
+
+async def _survivor(session: AsyncSession, customer: Customer) -> Customer:
+    while customer.merged_into is not None:
+        survivor = await session.get(Customer, customer.merged_into)
+        assert survivor is not None
+        customer = survivor
+    return customer
+
+
 async def _returning(
-    session: AsyncSession, events: Sequence[Event], customers: Mapping[str, Customer]
+    session: AsyncSession,
+    events: Sequence[Event],
+    customers: Mapping[tuple[str, str], Customer],
 ) -> set[tuple[str, int]]:
     """(room, customer) pairs where the customer had paid orders from outside that room."""
     by_room: dict[str, set[int]] = {}
     for event in events:
-        if event.user is not None:
-            customer = customers[event.user.id]
+        if event.account is not None:
+            customer = customers[event.account]
             if customer.order_count > 0:
                 by_room.setdefault(event.room_id, set()).add(customer.id)
     pairs: set[tuple[str, int]] = set()

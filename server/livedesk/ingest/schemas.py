@@ -10,7 +10,15 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, Self, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from livedesk.core.text import unstorable
@@ -109,6 +117,21 @@ class Event(_Strict):
     order: Order | None = None
     stock: Stock | None = None
     test: bool = False  # platform test data (e.g. Douyin's self-test gifts): never pay out on it
+    # The platform whose webhook delivered the event (the inbox row's), set when it is read
+    # back from the inbox; never taken from the sender's body. A room multi-cast to several
+    # platforms has events of each: a user id means something only with its platform.
+    _platform: str | None = PrivateAttr(default=None)
+
+    @property
+    def platform(self) -> str:
+        if self._platform is None:
+            raise RuntimeError(f"event {self.id!r} was read without its platform")
+        return self._platform
+
+    @property
+    def account(self) -> tuple[str, str] | None:
+        """(platform, user id): the viewer's account, unique across platforms."""
+        return (self.platform, self.user.id) if self.user is not None else None
 
     @model_validator(mode="before")
     @classmethod
@@ -170,8 +193,16 @@ class Event(_Strict):
         return self.model_dump(mode="json", exclude_none=True)
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> Event:
-        return cls.model_validate(record)
+    def from_record(cls, record: dict[str, Any], platform: str | None = None) -> Event:
+        event = cls.model_validate(record)
+        event._platform = platform
+        return event
+
+    def on(self, platform: str) -> Event:
+        """This event as delivered by `platform`'s webhook."""
+        event = self.model_copy()
+        event._platform = platform
+        return event
 
 
 class Rejection(BaseModel):

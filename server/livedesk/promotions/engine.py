@@ -28,15 +28,14 @@ from livedesk.promotions.models import PAID_STATES, RUNNING, Campaign, Grant
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 
-# Seconds a viewer (by platform user id) has been in the room, from enter/leave.
-DwellLookup = Callable[[str], Awaitable[int]]
+# Seconds the viewer behind an event (its platform account) has been in the room.
+DwellLookup = Callable[[Event], Awaitable[int]]
 SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
 
 
 @dataclass(frozen=True)
 class RoomView:
     room_id: str
-    platform: str
     paused: bool
 
 
@@ -54,6 +53,13 @@ class _Candidate:
     customer_id: int
     amount_cents: int
     points_cost: int = 0
+    # Who is paid: (platform, user id) of the payee's own account. The claimer's by default;
+    # a referral pays the inviter, whose account the order names.
+    payee: tuple[str, str] | None = None
+
+    @property
+    def payee_account(self) -> tuple[str, str] | None:
+        return self.payee or self.event.account
 
 
 class PromotionEngine:
@@ -142,7 +148,7 @@ class PromotionEngine:
                     if campaign is not None and campaign.room_id == room.room_id:
                         touched[campaign.id] = campaign
             points = order.amount_cents // 100 * self._red.points_per_yuan
-            ref = f"order:{room.platform}:{order.order_id}"
+            ref = f"order:{event.platform}:{order.order_id}"
             credits.append(ledger.Credit(outcome.customer_id, ref, points))
         await ledger.earn_points(session, credits)
 
@@ -245,14 +251,16 @@ class PromotionEngine:
                 continue
             if not (identified.order.is_new and identified.order.is_first_order):
                 continue
-            owners = await customer_repo.identity_owners(session, room.platform, [order.referrer])
+            # The inviter's account is on the platform the invitee ordered on.
+            owners = await customer_repo.identity_owners(session, event.platform, [order.referrer])
             inviter = owners.get(order.referrer)
             root = await customer_repo.root_customer(session, inviter) if inviter else None
             if root is None or root.id == identified.customer_id:
                 continue  # unknown inviter, or inviting oneself
             for campaign in campaigns:
                 amount = int(campaign.config["amount_cents"])
-                found.append(_Candidate(campaign, event, identified, root.id, amount))
+                payee = (event.platform, order.referrer)
+                found.append(_Candidate(campaign, event, identified, root.id, amount, payee=payee))
         return found
 
     async def _settle(
@@ -282,7 +290,7 @@ class PromotionEngine:
                 customer_id=candidate.customer_id,
                 slot=taken[key],
                 amount_cents=candidate.amount_cents,
-                platform_user_id=candidate.event.user.id if candidate.event.user else None,
+                payee=candidate.payee_account,
                 points_cost=candidate.points_cost,
             )
             reason = abuse_reason(await signals.of(candidate), self._red.abuse)
@@ -352,8 +360,7 @@ class _Signals:
     now: datetime
 
     async def watch_s(self, candidate: _Candidate) -> int:
-        user = candidate.event.user
-        return await self.dwell(user.id) if user is not None else 0
+        return await self.dwell(candidate.event) if candidate.event.user is not None else 0
 
     async def of(self, candidate: _Candidate) -> ClaimSignals:
         campaign = candidate.campaign

@@ -58,7 +58,8 @@ class Claim:
     customer_id: int  # the linked person
     slot: int
     amount_cents: int
-    platform_user_id: str | None = None
+    # The payee's own account, (platform, user id): who the receiver pays.
+    payee: tuple[str, str] | None = None
     points_cost: int = 0  # points exchange: spent in the same savepoint
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -84,7 +85,8 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
                 campaign_id=claim.campaign.id,
                 room_id=claim.campaign.room_id,
                 customer_id=claim.customer_id,
-                platform_user_id=claim.platform_user_id,
+                platform=claim.payee[0] if claim.payee else None,
+                platform_user_id=claim.payee[1] if claim.payee else None,
                 slot=claim.slot,
                 amount_cents=claim.amount_cents,
                 state=GRANTED,
@@ -111,7 +113,8 @@ async def hold(session: AsyncSession, claim: Claim, reason: str, now: datetime) 
                     campaign_id=claim.campaign.id,
                     room_id=claim.campaign.room_id,
                     customer_id=claim.customer_id,
-                    platform_user_id=claim.platform_user_id,
+                    platform=claim.payee[0] if claim.payee else None,
+                    platform_user_id=claim.payee[1] if claim.payee else None,
                     slot=claim.slot,
                     amount_cents=claim.amount_cents,
                     state=HELD,
@@ -295,6 +298,8 @@ def _enqueue(session: AsyncSession, grant: Grant, campaign: Campaign) -> None:
         "title": campaign.title,
         "room_id": campaign.room_id,
         "customer_id": grant.customer_id,
+        # The payee's own account: pay this one (a referral packet is the inviter's).
+        "platform": grant.platform,
         "platform_user_id": grant.platform_user_id,
         "amount_cents": grant.amount_cents,
     }

@@ -77,6 +77,8 @@ class Grant(Base):
     room_id: Mapped[str] = mapped_column(String(128))
     # The linked person (after merges), so a second platform account is not a second person.
     customer_id: Mapped[int] = mapped_column(BigInteger)
+    # The payee's own platform account (a referral packet: the inviter's, not the buyer's).
+    platform: Mapped[str | None] = mapped_column(String(32), nullable=True)
     platform_user_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # 0 .. per_customer-1: the how-many-th packet of this campaign this person gets.
     slot: Mapped[int] = mapped_column(Integer)

@@ -9,7 +9,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import one_of
+from livedesk.ingest.schemas import Event
 from livedesk.rooms.models import RoomViewer
+
+
+def viewer_key(event: Event) -> str:
+    """A viewer's key in the room: `platform:user id` (a multi-cast room has several
+    platforms, and a user id means someone only on its own platform)."""
+    account = event.account
+    assert account is not None, "only events with a user have a viewer"
+    return f"{account[0]}:{account[1]}"
 
 
 @dataclass

@@ -26,11 +26,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from livedesk.rulebook.book import CHECKS, RULE_FILES, Rulebook
+from livedesk.rulebook.lexicon import Intents
 from livedesk.rulebook.loader import RuleError
 
 Loc = tuple[int | str, ...]
 SessionKind = Literal["daily", "big_promotion"]
 SegmentId = Literal["new", "silent", "vip", "potential", "regular"]
+# Why a customer must not be named on stream (livedesk.customers.do_not_greet).
+DoNotGreetReason = Literal["opted_out", "open_complaint", "refund_in_progress"]
 TierId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
 
@@ -368,6 +371,25 @@ class GreetingRules(_Rules):
     scenes: list[Scene] = Field(default_factory=list)
     queue: QueueRules = Field(default_factory=QueueRules)
     flags: FlagRules = Field(default_factory=FlagRules)
+    # A comment with one of these intents keeps its writer's name off the stream for the rest
+    # of the session, for this reason (ops are told why): intent id → reason.
+    do_not_greet_intents: dict[str, DoNotGreetReason] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_intents(self) -> GreetingRules:
+        known = sorted(Intents.model_fields)
+        _raise_at(
+            "GreetingRules",
+            [
+                (
+                    ("do_not_greet_intents", intent),
+                    f"unknown intent '{intent}'; known: " + ", ".join(known),
+                )
+                for intent in self.do_not_greet_intents
+                if intent not in known
+            ],
+        )
+        return self
 
     @model_validator(mode="after")
     def _has_catch_all(self) -> GreetingRules:
