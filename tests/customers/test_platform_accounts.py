@@ -1,6 +1,7 @@
-"""A room multi-cast to Douyin and Kuaishou (issue 21 point 1): each viewer is recognised by
-their own platform's account, whatever platform the room was first seen from. On a real
-server, SQLite and PostgreSQL."""
+"""A room multi-cast to Douyin, Kuaishou and Taobao Live (issue 21 point 1): each viewer is
+recognised by their own platform's account, whatever platform the room was first seen from.
+Douyin and Kuaishou post in their own formats; `taobao` uses the generic format (enter and
+order events). On a real server, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,13 +18,14 @@ from sqlalchemy import select
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
 from livedesk.customers.models import CustomerIdentity, CustomerOrder
+from livedesk.ingest.platforms.kuaishou import sign_kuaishou
 from livedesk.ingest.signing import sign_douyin
 from livedesk.rooms.models import RoomLogEntry
-from support import DOUYIN_SECRET, add_operator, event, eventually, post_events
+from support import DOUYIN_SECRET, PLATFORM_SECRETS, add_operator, event, eventually, post_events
 
 
 def _crm(t: str) -> str:
-    """王姐 buys on Kuaishou; 李哥's Douyin account id is `shared-…`."""
+    """王姐 buys on Kuaishou and has a Taobao account; 李哥's Douyin account id is `shared-…`."""
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS)
     writer.writeheader()
@@ -45,6 +47,15 @@ def _crm(t: str) -> str:
     writer.writerow(
         {
             **blank,
+            "member_id": f"{t}-M1",
+            "nickname": "王姐",
+            "platform": "taobao",
+            "platform_user_id": f"tb-{t}",
+        }
+    )
+    writer.writerow(
+        {
+            **blank,
             **order,
             "member_id": f"{t}-M2",
             "nickname": "李哥",
@@ -56,6 +67,37 @@ def _crm(t: str) -> str:
         }
     )
     return out.getvalue()
+
+
+async def _kuaishou_comments(
+    client: httpx.AsyncClient, room: str, said: list[tuple[str, str, str]]
+) -> None:
+    """Kuaishou's own push: (user id, nickname, text) comments."""
+    body = orjson.dumps(
+        {
+            "message_id": f"m-{uuid.uuid4().hex}",
+            "event": "LIVE_INTERACTION_DATA",
+            "app_id": "ks_app",
+            "timestamp": int(time.time() * 1000),
+            "data": {
+                "unique_message_id": f"u-{uuid.uuid4().hex}",
+                "author_open_id": "anchor",
+                "room_code": room,
+                "push_type": "liveComment",
+                "payload": [
+                    {"content": text, "userInfo": {"userId": user, "userName": name, "headUrl": ""}}
+                    for user, name, text in said
+                ],
+            },
+        }
+    )
+    signature = sign_kuaishou(body, PLATFORM_SECRETS["kuaishou"])
+    response = await client.post(
+        "/api/v1/webhooks/kuaishou",
+        content=body,
+        headers={"kwaisign": signature, "content-type": "application/json"},
+    )
+    assert response.status_code == 200 and response.json()["result"] == 1, response.text
 
 
 async def _douyin_comment(client: httpx.AsyncClient, room: str, user: str, text: str) -> None:
@@ -130,45 +172,48 @@ async def test_each_viewer_is_known_by_their_own_platforms_account(server, datab
         await eventually(
             lambda: _owner(database_url, "douyin", f"dy-{t}"), what="the Douyin viewer"
         )
-        # … then its Kuaishou viewers arrive: 王姐, and a stranger whose Kuaishou id happens to
-        # equal 李哥's Douyin id.
-        kuaishou = [
-            event(room, "enter", f"ks-{t}", nickname="快手王姐"),
-            event(room, "comment", f"shared-{t}", nickname="快手路人", content="来了"),
+        # … then its Kuaishou viewers speak: 王姐, and a stranger whose Kuaishou id happens to
+        # equal 李哥's Douyin id; and 王姐 orders on Taobao Live.
+        await _kuaishou_comments(
+            client, room, [(f"ks-{t}", "快手王姐", "来啦"), (f"shared-{t}", "快手路人", "来了")]
+        )
+        taobao = [
+            event(room, "enter", f"tb-{t}", nickname="淘宝王姐"),
             event(
                 room,
                 "order",
-                f"ks-{t}",
+                f"tb-{t}",
                 order={
-                    "order_id": f"{t}-ks-order",
+                    "order_id": f"{t}-tb-order",
                     "amount_cents": 9900,
                     "items": [{"sku": "SKU-MASK-10", "qty": 1, "price_cents": 9900}],
                     "status": "paid",
                 },
             ),
         ]
-        response = await post_events(client, kuaishou, platform="kuaishou")
+        response = await post_events(client, taobao, platform="taobao")
         assert response.status_code == 202, response.text
 
         async def order_stored() -> bool:
-            order = select(CustomerOrder.id).where(CustomerOrder.order_id == f"{t}-ks-order")
+            order = select(CustomerOrder.id).where(CustomerOrder.order_id == f"{t}-tb-order")
+            # (The room's batches are processed in arrival order: Kuaishou's came first.)
             return bool(await _rows(database_url, order))
 
-        await eventually(order_stored, what="the Kuaishou batch processed")
+        await eventually(order_stored, what="the Kuaishou and Taobao batches processed")
     # 王姐's Kuaishou account is hers (before: a new Douyin account `ks-…` was created).
     assert await _owner(database_url, "kuaishou", f"ks-{t}") == wang
     assert await _owner(database_url, "douyin", f"ks-{t}") is None
     # The stranger is somebody new, not 李哥.
     stranger = await _owner(database_url, "kuaishou", f"shared-{t}")
     assert stranger not in (None, li, wang)
-    # Her order is a Kuaishou order, on her customer.
+    # Her order is a Taobao order, on her customer.
     orders = await _rows(
         database_url,
         select(CustomerOrder.platform, CustomerOrder.customer_id).where(
-            CustomerOrder.order_id == f"{t}-ks-order"
+            CustomerOrder.order_id == f"{t}-tb-order"
         ),
     )
-    assert orders == [("kuaishou", wang)]
+    assert orders == [("taobao", wang)]
 
     async def greeted() -> bool:
         return any(str(wang) in g["customer_ids"] for g in await _greetings(database_url, room))

@@ -43,7 +43,7 @@ async def _referral_campaign(database_url: str, room_id: str) -> str:
     return str(found)
 
 
-@pytest.mark.parametrize("platform", ["generic", "kuaishou"])
+@pytest.mark.parametrize("platform", ["generic", "taobao"])
 async def test_a_referral_packet_names_the_inviters_account(
     server, database_url, room_id, platform
 ):
@@ -53,7 +53,7 @@ async def test_a_referral_packet_names_the_inviters_account(
     token = await add_operator(database_url)
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         # The room is first seen on the generic platform; the referral happens there, or on
-        # Kuaishou (the room is multi-cast).
+        # Taobao Live (the room is multi-cast; generic format on the taobao path).
         await post_events(client, [event(room_id, "enter", f"host-{tag}")])
         await wait_processed(database_url, room_id)
         response = await post_events(

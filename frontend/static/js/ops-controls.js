@@ -1,6 +1,6 @@
 // Ops controls: coupons, red packets, hints, pausing automatic drops. Money actions go through
 // our own confirmation dialog; each confirmed click gets one Idempotency-Key.
-import { newIdempotencyKey, postJSON, roomApi } from "./api.js";
+import { getJSON, newIdempotencyKey, postJSON, roomApi } from "./api.js";
 import { AUDIENCE_LABELS, CAMPAIGN_KIND_LABELS, $, confirmDialog, fmtMoney, fmtMoneyBrief, h, toast } from "./dom.js";
 
 class InvalidField extends Error {}
@@ -79,9 +79,32 @@ export function couponPayload(form) {
   return payload;
 }
 
+// Tier and segment ids → the labels ops know them by (黄金, 沉默…), from the rules.
+const audienceLabels = new Map();
+
+/** Fill the tier and segment choices from the rules (GET /api/v1/customers/audiences). */
+async function loadAudiences(form) {
+  try {
+    const { tiers = [], segments = [] } = await getJSON("/api/v1/customers/audiences");
+    for (const [name, items] of [["min_tier", tiers], ["segment", segments]]) {
+      const select = form.elements.namedItem(name);
+      select.replaceChildren(...items.map((item) => h("option", { value: item.id, text: item.label })));
+      for (const item of items) audienceLabels.set(`${name}:${item.id}`, item.label);
+    }
+  } catch (err) {
+    toast(`会员等级加载失败：${err.message}`, "error");
+  }
+}
+
 function couponSummary(p) {
   const audience = AUDIENCE_LABELS[p.audience] ?? p.audience;
-  const who = p.audience === "tier" ? `${audience}（${p.min_tier}）` : p.audience === "segment" ? `${audience}（${p.segment}）` : audience;
+  const named = (name, id) => audienceLabels.get(`${name}:${id}`) ?? id;
+  const who =
+    p.audience === "tier"
+      ? `${audience}（${named("min_tier", p.min_tier)}）`
+      : p.audience === "segment"
+        ? `${audience}（${named("segment", p.segment)}）`
+        : audience;
   const value =
     p.value_cents !== undefined
       ? `${p.threshold_cents ? `满${fmtMoneyBrief(p.threshold_cents)}` : "无门槛"}减${fmtMoneyBrief(p.value_cents)}`
@@ -166,6 +189,7 @@ export function setupControls(roomId) {
     form.addEventListener("change", () => syncConditionalFields(form));
     syncConditionalFields(form);
   }
+  loadAudiences(couponForm);
 
   couponForm.addEventListener(
     "submit",

@@ -6,7 +6,7 @@ import logging
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,7 +22,7 @@ from livedesk.customers import repository as repo
 from livedesk.customers.history import history_of
 from livedesk.customers.importer import import_csv
 from livedesk.customers.profile import profile_for, repurchase_count
-from livedesk.rulebook.customers import DoNotGreetReason, TierRules
+from livedesk.rulebook.customers import DoNotGreetReason, SegmentId, TierRules
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,20 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not signed in"},
     403: {"description": "Needs the ops or admin role"},
 }
+
+
+@router.get("/audiences", responses=_AUTH_RESPONSES)
+async def audiences(request: Request, _operator: OpsOnly) -> dict[str, Any]:
+    """The tiers and segments a coupon drop may name (`min_tier`, `segment`), lowest tier
+    first, with the labels the panels show."""
+    rules: TierRules = request.app.state.rulebook.get(TierRules)
+    return {
+        "tiers": [{"id": tier.id, "label": tier.label} for tier in rules.tiers],
+        "segments": [
+            {"id": segment, "label": rules.segments.label_of(segment)}
+            for segment in get_args(SegmentId)
+        ],
+    }
 
 
 @router.get(

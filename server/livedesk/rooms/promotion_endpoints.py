@@ -34,6 +34,7 @@ from livedesk.promotions.models import (
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rulebook.compliance import ComplianceRules, ensure_compliant
+from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import (
     CouponOffer,
     CouponRules,
@@ -157,6 +158,10 @@ async def drop_coupons(
     """Drop a coupon batch to an audience: each viewer in it who is seen in the room while the
     drop runs claims one. Face value × quantity above the rules' threshold needs approval."""
     ensure_compliant(request.app.state.rulebook.get(ComplianceRules), title=body.title)
+    # A tier or segment the rules do not have would reach nobody while the host announces it.
+    unknown = request.app.state.rulebook.get(TierRules).audience_errors(body.min_tier, body.segment)
+    if unknown:
+        raise ApiError(422, "; ".join(unknown.values()), fields=unknown)
     rules: CouponRules = request.app.state.rulebook.get(CouponRules)
     budget = service.coupon_budget(body.value_cents, body.quantity)
 

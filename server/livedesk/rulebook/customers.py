@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -304,6 +304,25 @@ class TierRules(_Rules):
             if tier.id == tier_id:
                 return tier
         raise KeyError(tier_id)
+
+    def tier_choices(self) -> str:
+        """The valid tier ids with their labels, for error messages: `bronze (青铜), …`."""
+        return ", ".join(f"{tier.id} ({tier.label})" for tier in self.tiers)
+
+    def segment_choices(self) -> str:
+        return ", ".join(f"{s} ({self.segments.label_of(s)})" for s in get_args(SegmentId))
+
+    def audience_errors(self, min_tier: str | None, segment: str | None) -> dict[str, str]:
+        """Field → what is wrong, for a coupon audience naming a tier or segment that these
+        rules do not have (such a drop would reach nobody)."""
+        errors: dict[str, str] = {}
+        if min_tier is not None and min_tier not in {tier.id for tier in self.tiers}:
+            errors["min_tier"] = f"unknown tier {min_tier!r}; tiers.yaml has {self.tier_choices()}"
+        if segment is not None and segment not in get_args(SegmentId):
+            errors["segment"] = (
+                f"unknown segment {segment!r}; the segments are {self.segment_choices()}"
+            )
+        return errors
 
 
 # --- greetings.yaml ----------------------------------------------------------------------

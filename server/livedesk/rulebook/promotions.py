@@ -7,7 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from livedesk.rulebook.book import RULE_FILES
+from livedesk.rulebook.book import CHECKS, RULE_FILES, Rulebook
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.loader import RuleError
 
 RedPacketKind = Literal["tiered", "rain", "blind_box", "points", "referral"]
 Audience = Literal["all", "returning", "tier", "segment"]
@@ -130,5 +132,19 @@ class CouponRules(_Rule):
     templates: list[CouponTemplate] = Field(default_factory=list)
 
 
+def check_coupon_audiences(book: Rulebook) -> list[RuleError]:
+    """Cross-file check: a coupon template's tier and segment exist in tiers.yaml."""
+    if TierRules not in book.documents or CouponRules not in book.documents:
+        return []
+    tiers = book.get(TierRules)
+    document = book.document(CouponRules)
+    return [
+        document.error(("templates", i, field), f"templates.{i}.{field}: {message}")
+        for i, template in enumerate(book.get(CouponRules).templates)
+        for field, message in tiers.audience_errors(template.min_tier, template.segment).items()
+    ]
+
+
 RULE_FILES["red_packets.yaml"] = RedPacketRules
 RULE_FILES["coupons.yaml"] = CouponRules
+CHECKS.append(check_coupon_audiences)

@@ -5,8 +5,8 @@ on its own platform: room viewers are keyed `platform:user id` (existing rows ta
 room's platform, the only one a room had), and a grant names its payee's platform beside the
 payee's user id.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-04 09:00:00
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0011"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
