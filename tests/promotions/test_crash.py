@@ -56,7 +56,7 @@ async def test_killed_connection_before_commit_loses_budget_grant_outbox_and_log
             assert room is not None
             target = await doomed.get(Campaign, campaign.id)
             assert target is not None
-            claim = ledger.Claim(target, person, 0, 100, platform_user_id="u1")
+            claim = ledger.Claim(target, person, 0, 100, payee=("generic", "u1"))
             assert await ledger.pay(doomed, claim, now) is ledger.Outcome.GRANTED
             await rooms.append(doomed, room, [("red_packet", {"granted": 1})])
             await doomed.flush()
@@ -82,7 +82,7 @@ async def test_killed_connection_before_commit_loses_budget_grant_outbox_and_log
             async with sessions() as retry:
                 target = await retry.get(Campaign, campaign.id)
                 assert target is not None
-                claim = ledger.Claim(target, person, 0, 100, platform_user_id="u1")
+                claim = ledger.Claim(target, person, 0, 100, payee=("generic", "u1"))
                 await ledger.pay(retry, claim, now)
                 await commit(retry)
         async with sessions() as check:
