@@ -105,6 +105,24 @@ function renderDelivery(delivery) {
   setText(kpiEl("delivery-sub"), `${DELIVERY_STATES[state]} · 预算 ${fmtMs(budget)}${failing}`);
 }
 
+// Each platform feeding this room (its own, and shops mapped to it), against its own budget.
+const PLATFORM_NAMES = {
+  douyin: "抖音", douyin_open: "抖音开放平台", doudian: "抖店", kuaishou: "快手",
+  wechat_shop: "微信小店", generic: "通用", wechat: "视频号",
+};
+
+function renderDeliveryPlatforms(platforms) {
+  const line = kpiEl("delivery-platforms");
+  if (!line || !platforms) return;
+  const parts = Object.entries(platforms).map(([name, f]) => {
+    const label = PLATFORM_NAMES[name] ?? name;
+    const p99 = isNum(f.ack_p99_ms) ? fmtMs(f.ack_p99_ms) : "—";
+    return `${label} ${p99}/${fmtMs(f.budget_ms)}${f.over_budget ? " 超预算" : ""}`;
+  });
+  setText(line, parts.join("\n"));
+  line.dataset.over = String(Object.values(platforms).some((f) => f.over_budget));
+}
+
 function mergeKpi(data) {
   for (const [key, value] of Object.entries(data ?? {})) {
     if (isNum(value)) kpi[key] = value;
@@ -387,6 +405,7 @@ channel.on("snapshot", (snap, msg) => {
   for (const key of Object.keys(kpi)) delete kpi[key];
   mergeKpi({ ...(snap.kpi ?? {}), ...(isNum(snap.viewers_now) ? { viewers_now: snap.viewers_now } : {}) });
   renderDelivery(snap.kpi?.delivery);
+  renderDeliveryPlatforms(snap.kpi?.delivery_platforms);
   pushPoint(series.viewers, atMs, kpi.viewers_now);
   pushPoint(series.returning, atMs, kpi.returning_share);
   dirty.add("viewers");
@@ -411,6 +430,7 @@ channel.on("viewers", (data, msg) => {
 channel.on("kpi", (data, msg) => {
   mergeKpi(data);
   renderDelivery(data.delivery);
+  renderDeliveryPlatforms(data.delivery_platforms);
   const atMs = msgTime(msg);
   pushPoint(series.viewers, atMs, data.viewers_now);
   pushPoint(series.returning, atMs, data.returning_share);
