@@ -114,10 +114,13 @@ class RoomStages:
         if cached is not None and cached.seq == room.last_seq:
             return cached
         state = room.state or {}
-        saved_windows = await rooms.load_windows(session, room.id)
+        windows = await self._windows(session, room.id, cached)
         runtime = RoomRuntime(
             seq=room.last_seq,
-            windows=RoomWindows.from_dict(saved_windows) if saved_windows else RoomWindows(),
+            windows=windows,
+            windows_saved_at=cached.windows_saved_at
+            if cached and cached.windows is windows
+            else 0.0,
             hints=HintState.from_dict(state.get("hints", {})),
             alerts=AlertState.from_dict(state.get("alerts", {})),
             greetings=GreetingQueue.from_dict(state["greetings"], self._greeting_rules)
@@ -132,6 +135,21 @@ class RoomStages:
             self._runtimes.pop(next(iter(self._runtimes)))
         self._runtimes[room.id] = runtime
         return runtime
+
+    async def _windows(
+        self, session: AsyncSession, room_id: str, cached: RoomRuntime | None
+    ) -> RoomWindows:
+        """The room's rolling windows: this worker's own when no other worker saved the room's
+        windows since (an ops action such as a pause also moves the seq, and reloading the
+        row saved up to 5 s ago would forget the last seconds: a complaint surge would
+        resolve the moment ops pause for it); else the saved row."""
+        saved_at = await rooms.windows_saved_at(session, room_id)
+        if cached is not None and (
+            saved_at is None or saved_at.timestamp() <= cached.windows_saved_at
+        ):
+            return cached.windows
+        saved = await rooms.load_windows(session, room_id)
+        return RoomWindows.from_dict(saved) if saved else RoomWindows()
 
     async def prepare(self, events: Sequence[Event]) -> None:
         """Score the batch's comments into the sentiment cache before the room is locked, so
@@ -495,8 +513,8 @@ class RoomStages:
         state["stock"] = runtime.stock
         state["quiet"] = runtime.quiet.to_dict()
         if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
-            await rooms.save_windows(session, room.id, runtime.windows.to_dict())
-            runtime.windows_saved_at = now.timestamp()
+            saved_at = await rooms.save_windows(session, room.id, runtime.windows.to_dict())
+            runtime.windows_saved_at = saved_at.timestamp()
         if state != room.state:
             room.state = state
         # rooms.append will advance last_seq by the messages appended in this transaction.

@@ -4,7 +4,8 @@
 
 Starts a real server on a throwaway SQLite database, imports the demo CRM file and the
 simulator's member base, opens the host teleprompter (1920×1080, a TV beside the camera) and the
-ops console (1600×1000) in Debian's Chromium, streams a simulated session with returning
+ops console (1600×1000 and 1440×900 desktops, a 768×1024 tablet, a 390×844 phone) in Debian's
+Chromium, streams a simulated session with returning
 customers through the signed webhook while an operator drops a coupon and a red-packet rain
 (the simulated viewers follow the live channel: they type the passphrase and pay with what they
 were granted), then captures each page as the people using it would see it at that moment.
@@ -41,6 +42,13 @@ ROOM_ID = "spring-beauty-live"
 CRM = REPO / "rules" / "examples" / "crm_customers.csv"
 SEED = 5  # a seed whose first product cycle ends in a backlash: the alerts have something to show
 RATE_PER_S = 25
+# The ops console as each of its users holds it: file name -> viewport.
+OPS_SIZES = {
+    "ops": (1600, 1000),
+    "ops-1440": (1440, 900),
+    "ops-tablet": (768, 1024),
+    "ops-phone": (390, 844),
+}
 
 
 async def _page(
@@ -160,7 +168,10 @@ async def shoot(seconds: float, out: Path) -> None:
                 # A first event creates the room; then the panels open, as they would on the night.
                 await _stream(client, simulator, 1)
                 host = await _page(browser, server, host_token, f"/host/{ROOM_ID}", (1920, 1080))
-                ops = await _page(browser, server, ops_token, f"/ops/{ROOM_ID}", (1600, 1000))
+                ops_pages = {
+                    name: await _page(browser, server, ops_token, f"/ops/{ROOM_ID}", size)
+                    for name, size in OPS_SIZES.items()
+                }
                 link = LiveLink(server.base_url, ROOM_ID, ops_token, offers, client, on_note=print)
                 following = asyncio.create_task(link.run())
                 print(f"streaming {seconds:g} s of a simulated session into {ROOM_ID} …")
@@ -172,7 +183,12 @@ async def shoot(seconds: float, out: Path) -> None:
                 await asyncio.sleep(2)  # the last batch reaches the panels, charts redraw
 
                 await host.screenshot(path=out / "host.png")
-                await ops.screenshot(path=out / "ops.png")
+                for name, ops in ops_pages.items():
+                    await ops.screenshot(path=out / f"{name}.png")
+                # The phone's whole scroll, top to bottom, for the README.
+                await ops_pages["ops-phone"].screenshot(
+                    path=out / "ops-phone-full.png", full_page=True
+                )
                 report = await _page(
                     browser, server, ops_token, f"/rooms/{ROOM_ID}/report", (1440, 1000)
                 )
@@ -183,7 +199,7 @@ async def shoot(seconds: float, out: Path) -> None:
                 await index.get_by_test_id("room-card").first.wait_for()
                 await index.screenshot(path=out / "index.png")
                 await browser.close()
-    for name in ("host", "ops", "report", "index"):
+    for name in ("host", *OPS_SIZES, "ops-phone-full", "report", "index"):
         print(f"wrote {out / f'{name}.png'}")
 
 

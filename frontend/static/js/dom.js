@@ -154,10 +154,12 @@ export const CAMPAIGN_KIND_LABELS = {
 };
 
 export const STATE_LABELS = {
+  pending_approval: "待审批",
   announced: "即将开始",
   running: "进行中",
   ended: "已结束",
   paused: "已暂停",
+  rejected: "已驳回",
   expired: "已过期",
   open: "未处理",
   resolved: "已恢复",
@@ -181,6 +183,25 @@ export const AUDIENCE_LABELS = {
   returning: "老客户",
   tier: "会员等级及以上",
   segment: "指定人群",
+};
+
+/** A JSON value kept in localStorage (private mode or a full quota: the fallback). */
+export const stored = {
+  get(key, fallback) {
+    try {
+      const raw = localStorage.getItem(key);
+      return raw === null ? fallback : JSON.parse(raw);
+    } catch {
+      return fallback;
+    }
+  },
+  set(key, value) {
+    try {
+      localStorage.setItem(key, JSON.stringify(value));
+    } catch {
+      // Not kept across reloads; the page still works.
+    }
+  },
 };
 
 /** Read the page's JSON config from <body data-*>. */

@@ -51,8 +51,8 @@ function syncConditionalFields(form) {
   }
 }
 
-function summary(lines) {
-  return h("div", { class: "confirm-summary", testid: "confirm-summary" }, lines.filter(Boolean).map((line) => h("p", { text: line })));
+function summary(lines, extra = null) {
+  return h("div", { class: "confirm-summary", testid: "confirm-summary" }, lines.filter(Boolean).map((line) => h("p", { text: line })), extra);
 }
 
 function durationText(seconds) {
@@ -96,7 +96,7 @@ async function loadAudiences(form) {
   }
 }
 
-function couponSummary(p) {
+function couponSummary(p, paused) {
   const audience = AUDIENCE_LABELS[p.audience] ?? p.audience;
   const named = (name, id) => audienceLabels.get(`${name}:${id}`) ?? id;
   const who =
@@ -113,7 +113,7 @@ function couponSummary(p) {
     `向「${who}」发放 ${p.quantity} 张「${p.title}」：${value}。`,
     `有效 ${durationText(p.duration_s)}。`,
     p.value_cents !== undefined ? `全部核销时最高成本 ${fmtMoney(p.value_cents * p.quantity)}。` : "折扣券成本取决于订单金额。",
-  ]);
+  ], pausedWarning(paused));
 }
 
 export function redPacketPayload(form) {
@@ -132,32 +132,45 @@ export function redPacketPayload(form) {
   return payload;
 }
 
-function redPacketSummary(p) {
+function redPacketSummary(p, paused) {
   return summary([
     `${CAMPAIGN_KIND_LABELS[p.kind] ?? p.kind}「${p.title}」：总预算 ${fmtMoney(p.budget_cents)}，共 ${p.quantity} 个。`,
     `${p.countdown_s ? `${p.countdown_s} 秒后开始` : "立即开始"}，持续 ${durationText(p.duration_s)}。`,
     p.passphrase ? `口令：${p.passphrase}` : null,
-  ]);
+  ], pausedWarning(paused));
 }
 
-/** Run one action: optional confirmation, then one POST with one idempotency key. */
+/** Run one action: optional confirmation, then one POST with one idempotency key.
+ * Resolves to the answer's body, or null when cancelled or refused. */
 async function act(button, { confirm, path, body, success }) {
   if (confirm) {
     const ok = await confirmDialog(confirm);
-    if (!ok) return false;
+    if (!ok) return null;
   }
   const key = newIdempotencyKey(); // made after the click is confirmed, reused only for retries
   button.disabled = true;
   try {
-    await postJSON(path, body, { idempotencyKey: key });
-    toast(success, "ok");
-    return true;
+    const answer = await postJSON(path, body, { idempotencyKey: key });
+    const pending = answer?.state === "pending_approval";
+    toast(pending ? "已提交：超过审批额度，需另一位运营在「活动」里批准后才会发放" : success, pending ? "warn" : "ok", pending ? 10000 : 5000);
+    return answer;
   } catch (err) {
     toast(err.message, "error", 8000);
-    return false;
+    return null;
   } finally {
     button.disabled = false;
   }
+}
+
+/** Stop every drop in the room now: no confirmation, stopping spending must be instant. */
+export function pausePromotions(roomId, button) {
+  return act(button, { path: `${roomApi(roomId)}/promotions/pause`, body: {}, success: "已暂停本直播间全部红包和优惠券发放" });
+}
+
+/** The confirm dialog's warning when the room's drops are paused: a new drop waits too. */
+function pausedWarning(paused) {
+  if (!paused) return null;
+  return h("p", { class: "warn-text", testid: "confirm-paused-warning", text: "注意：本直播间发放已暂停。创建后不会发放，直到在「暂停发放」里恢复。" });
 }
 
 function guard(fn) {
@@ -172,14 +185,23 @@ function guard(fn) {
   };
 }
 
-export function setupControls(roomId) {
+/** Switch the controls card to one tab (a click, or a number key on the keyboard). */
+export function showTab(name) {
+  const tabs = [...document.querySelectorAll(".tab[data-tab]")];
+  if (!tabs.some((tab) => tab.dataset.tab === name)) return;
+  for (const tab of tabs) {
+    tab.classList.toggle("is-active", tab.dataset.tab === name);
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  }
+  for (const panel of document.querySelectorAll(".tab-panel")) panel.classList.toggle("hidden", panel.dataset.panel !== name);
+}
+
+/** @param {{isPaused: () => boolean, onCreated: (campaign: object) => void}} hooks */
+export function setupControls(roomId, { isPaused, onCreated }) {
   const api = roomApi(roomId);
 
   for (const tab of document.querySelectorAll(".tab[data-tab]")) {
-    tab.addEventListener("click", () => {
-      for (const other of document.querySelectorAll(".tab[data-tab]")) other.classList.toggle("is-active", other === tab);
-      for (const panel of document.querySelectorAll(".tab-panel")) panel.classList.toggle("hidden", panel.dataset.panel !== tab.dataset.tab);
-    });
+    tab.addEventListener("click", () => showTab(tab.dataset.tab));
   }
 
   const couponForm = $('[data-testid="form-coupon"]');
@@ -196,11 +218,11 @@ export function setupControls(roomId) {
     guard(() => {
       const body = couponPayload(couponForm);
       act($('[data-testid="btn-drop-coupon"]'), {
-        confirm: { title: "确认发放优惠券", body: couponSummary(body), okText: "确认发放", danger: true },
+        confirm: { title: "确认发放优惠券", body: couponSummary(body, isPaused()), okText: "确认发放", danger: true },
         path: `${api}/coupons`,
         body,
         success: `优惠券「${body.title}」已发放`,
-      });
+      }).then((answer) => answer && onCreated(answer));
     }),
   );
 
@@ -209,11 +231,11 @@ export function setupControls(roomId) {
     guard(() => {
       const body = redPacketPayload(redForm);
       act($('[data-testid="btn-start-red-packet"]'), {
-        confirm: { title: "确认发红包", body: redPacketSummary(body), okText: "确认发红包", danger: true },
+        confirm: { title: "确认发红包", body: redPacketSummary(body, isPaused()), okText: "确认发红包", danger: true },
         path: `${api}/red-packets`,
         body,
         success: `红包「${body.title}」已创建`,
-      });
+      }).then((answer) => answer && onCreated(answer));
     }),
   );
 
@@ -229,16 +251,19 @@ export function setupControls(roomId) {
 
   // Stopping spending must be instant; starting it again is a money action and is confirmed.
   const pauseBtn = $('[data-testid="btn-pause-promotions"]');
-  pauseBtn.addEventListener("click", () =>
-    act(pauseBtn, { path: `${api}/promotions/pause`, body: {}, success: "自动发放已全部暂停" }),
-  );
+  pauseBtn.addEventListener("click", () => pausePromotions(roomId, pauseBtn));
   const resumeBtn = $('[data-testid="btn-resume-promotions"]');
   resumeBtn.addEventListener("click", () =>
     act(resumeBtn, {
-      confirm: { title: "恢复自动发放", body: summary(["恢复后，规则中的自动红包和优惠券会重新开始发放。"]), okText: "确认恢复", danger: true },
+      confirm: {
+        title: "恢复发放",
+        body: summary(["恢复后，未结束的红包和优惠券（规则自动发的和手动发的）会继续发放。"]),
+        okText: "确认恢复",
+        danger: true,
+      },
       path: `${api}/promotions/resume`,
       body: {},
-      success: "自动发放已恢复",
+      success: "已恢复发放",
     }),
   );
 }

@@ -16,7 +16,8 @@ const RETRY_ERRORS = {
   409: "这条推送已不在失败状态（可能已重试或已送达）",
 };
 
-export function setupOutbox(roomId) {
+/** @param {(counts: {pending?: number, delivered?: number, dead?: number}) => void} onCounts */
+export function setupOutbox(roomId, onCounts = () => {}) {
   const api = `${roomApi(roomId)}/outbox`;
   const summaryEl = $('[data-testid="outbox-summary"]');
   let state = null;
@@ -30,6 +31,7 @@ export function setupOutbox(roomId) {
       $(`[data-testid="outbox-${name}"]`, summaryEl).textContent = fmtInt(counts[name]);
     }
     summaryEl.classList.toggle("has-dead", isNum(counts.dead) && counts.dead > 0);
+    if (state) onCounts(counts);
   }
 
   function deadLetter(letter) {
@@ -99,11 +101,13 @@ export function setupOutbox(roomId) {
     await refresh();
   }
 
-  summaryEl.addEventListener("click", () => {
+  function open() {
     dialog = infoDialog({ title: "履约推送", testid: "outbox-dialog" });
     renderDialog();
     refresh();
-  });
+  }
+
+  summaryEl.addEventListener("click", open);
   setInterval(() => {
     if (!document.hidden) refresh();
   }, POLL_MS);
@@ -111,4 +115,5 @@ export function setupOutbox(roomId) {
     if (!document.hidden) refresh();
   });
   refresh();
+  return { open };
 }

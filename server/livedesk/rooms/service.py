@@ -72,17 +72,19 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
     await session.execute(upsert.on_conflict_do_nothing(index_elements=["id"]))
 
 
-async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> None:
-    """Upsert a room's rolling windows (`RoomWindows.to_dict()`)."""
+async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> datetime:
+    """Upsert a room's rolling windows (`RoomWindows.to_dict()`); returns the saved_at written."""
     body = dumps_str(state)
-    values = {"room_id": room_id, "body": body, "saved_at": utcnow()}
+    saved_at = utcnow()
+    values = {"room_id": room_id, "body": body, "saved_at": saved_at}
     await session.execute(
         insert_for(session, RoomWindowsState)
         .values(values)
         .on_conflict_do_update(
-            index_elements=["room_id"], set_={"body": body, "saved_at": values["saved_at"]}
+            index_elements=["room_id"], set_={"body": body, "saved_at": saved_at}
         )
     )
+    return saved_at
 
 
 async def load_windows(session: AsyncSession, room_id: str) -> dict[str, Any] | None:
@@ -90,6 +92,12 @@ async def load_windows(session: AsyncSession, room_id: str) -> dict[str, Any] | 
         select(RoomWindowsState.body).where(RoomWindowsState.room_id == room_id)
     )
     return loads(body) if body is not None else None
+
+
+async def windows_saved_at(session: AsyncSession, room_id: str) -> datetime | None:
+    return await session.scalar(
+        select(RoomWindowsState.saved_at).where(RoomWindowsState.room_id == room_id)
+    )
 
 
 async def lock_room(

@@ -56,7 +56,7 @@ def apply(snapshot: dict[str, Any], message_type: str, data: dict[str, Any]) -> 
         kept = [item for item in out[list_name] if item.get(key) != data.get(key)]
         if data.get("state") not in FINISHED_STATES:
             kept.append(data)
-        out[list_name] = kept[-RECENT_ITEMS:]
+        out[list_name] = _trimmed_alerts(kept) if list_name == "alerts" else kept[-RECENT_ITEMS:]
     elif message_type in REMOVALS:
         list_name, key = REMOVALS[message_type]
         out[list_name] = [item for item in out[list_name] if item.get(key) != data.get(key)]
@@ -65,3 +65,12 @@ def apply(snapshot: dict[str, Any], message_type: str, data: dict[str, Any]) -> 
     elif message_type == "promotion":
         out["promotion"] = data
     return out
+
+
+def _trimmed_alerts(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The newest RECENT_ITEMS alerts, dropping info notices (a customer came back) before any
+    open warning or critical: a late joiner must see the problem, not forty greetings."""
+    while len(alerts) > RECENT_ITEMS:
+        notice = next((i for i, a in enumerate(alerts) if a.get("severity") == "info"), 0)
+        del alerts[notice]
+    return alerts
