@@ -55,8 +55,14 @@ export class Alarm {
     const b = this.button;
     b.dataset.muted = String(this.muted);
     b.dataset.audio = this.locked ? "locked" : "ready";
-    b.textContent = this.muted ? "告警已静音" : this.locked ? "点一下页面启用提示音" : "告警提示音：开";
-    b.title = this.muted ? "严重告警不响铃、不弹通知（M 键切换）" : "严重告警会响铃并弹出桌面通知（M 键静音）";
+    // Labels of one width: the first tap unlocks sound, and a top bar that reflowed under
+    // the finger would turn that tap into a click on something else.
+    b.textContent = this.muted ? "提示音：静音" : this.locked ? "提示音：待启用" : "提示音：开";
+    b.title = this.muted
+      ? "严重告警不响铃、不弹通知（M 键切换）"
+      : this.locked
+        ? "浏览器要求先点一下页面，严重告警才能响铃"
+        : "严重告警会响铃并弹出桌面通知（M 键静音）";
     b.setAttribute("aria-pressed", String(this.muted));
   }
 

@@ -43,7 +43,7 @@ export class CampaignList {
 
   /** A drop as the POST answered it (pending ones never reach the live channel). */
   created(data) {
-    this.upsert(sourceOf(data), data);
+    this.upsert(sourceOf(data), { created_by: this.me, ...data });
     this.render();
   }
 

@@ -133,11 +133,14 @@ async def push_hint(
 
 @router.post("/{room_id}/hints/{hint_id}/{action}", responses={**NOT_FOUND, **AUTH})
 async def change_hint(
-    room_id: str, hint_id: str, action: str, session: SessionDep, bus: BusDep, _operator: OpsOnly
+    room_id: str, hint_id: str, action: str, session: SessionDep, bus: BusDep, operator: AnyOperator
 ) -> dict[str, Any]:
-    """`dismiss` takes a hint off the host's screen; `pin` keeps it there until dismissed."""
+    """`dismiss` takes a hint off the host's screen (the host may, too: it is their screen);
+    `pin` keeps it there until dismissed (ops only)."""
     if action not in ("dismiss", "pin"):
         raise ApiError(404, f"unknown action {action!r}")
+    if action == "pin" and operator.role not in ("ops", "admin"):
+        raise ApiError(403, "only ops may pin a hint")
     room = await _locked_room(session, room_id)
     state = HintState.from_dict((room.state or {}).get("hints", {}))
     current = next((h for h in state.on_screen if h.id == hint_id), None)

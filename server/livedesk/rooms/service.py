@@ -22,9 +22,11 @@ from livedesk.core.jsonutil import dumps, dumps_str, loads
 from livedesk.rooms import snapshot as snapshots
 from livedesk.rooms.models import Room, RoomLogEntry, RoomWindowsState
 
-# What a host's teleprompter receives; ops receive everything.
+# What a host's teleprompter receives; ops receive everything. Viewer counts too: the host's
+# headline number must be as fresh as the ops tile (one small frame per change).
 HOST_TYPES = frozenset(
     {
+        "viewers",
         "greeting",
         "greeting_done",
         "hint",
