@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import io
+import zipfile
 
 import httpx
 
@@ -91,6 +93,38 @@ async def test_host_cannot_use_ops_controls(server, database_url, room_id):
         assert (await anonymous.get("/api/v1/rooms")).status_code == 401
 
 
+async def _spreadsheets_open_right(client: httpx.AsyncClient, room_id: str) -> None:
+    """One table per CSV, BOM-led UTF-8, Chinese headers, yuan and percent; all in one zip."""
+    url = f"/api/v1/rooms/{room_id}/report"
+    summary = await client.get(url, params={"format": "csv"})
+    assert summary.headers["content-type"].startswith("text/csv")
+    assert summary.headers["content-disposition"].endswith('-summary.csv"')
+    assert summary.content.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(summary.content.decode("utf-8-sig"))))
+    assert rows[0] == ["指标", "数值"]
+    figures = dict(rows[1:])
+    assert figures["GMV（元）"] == "299.00" and figures["订单数"] == "1"
+    assert figures["互动率"].endswith("%")
+    intents = await client.get(url, params={"format": "csv", "table": "intents"})
+    rows = list(csv.reader(io.StringIO(intents.content.decode("utf-8-sig"))))
+    assert rows[0] == ["意图", "次数"] and ["价格异议", "1"] in rows
+    zipped = await client.get(url, params={"format": "zip"})
+    assert zipped.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(zipped.content)) as archive:
+        names = archive.namelist()
+        assert names[0] == "01-summary.csv" and "02-drops.csv" in names
+        cells = [
+            cell
+            for name in names
+            for row in csv.reader(io.StringIO(archive.read(name).decode("utf-8-sig")))
+            for cell in row
+        ]
+    # The viewer's nickname =HYPERLINK(...) is text, not a formula, in every file.
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+    unknown = await client.get(url, params={"format": "csv", "table": "nope"})
+    assert unknown.status_code == 404
+
+
 async def test_report_json_and_csv_with_formula_cells_neutralised(server, database_url, room_id):
     token = await add_operator(database_url, "ops")
     async with httpx.AsyncClient(
@@ -107,10 +141,7 @@ async def test_report_json_and_csv_with_formula_cells_neutralised(server, databa
         assert body["kpis"]["orders"] == 1 and body["kpis"]["gmv_cents"] == 29900
         assert ["price_objection", "价格异议", 1] in body["top_intents"]
         assert body["viewers_timeline"], "kpi frames are the viewers timeline"
-        csv_response = await client.get(f"/api/v1/rooms/{room_id}/report", params={"format": "csv"})
-        assert csv_response.headers["content-type"].startswith("text/csv")
-        cells = [cell for row in csv.reader(io.StringIO(csv_response.text)) for cell in row]
-        assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+        await _spreadsheets_open_right(client, room_id)
         missing = await client.get("/api/v1/rooms/no-such-room/report")
         assert missing.status_code == 404 and "error" in missing.json()
 
@@ -154,5 +185,6 @@ async def test_report_ranks_top_customers_by_what_they_paid_in_the_room(
         top = [(c["nickname"], c["gmv_cents"], c["orders"]) for c in body["top_customers"]]
         assert top == [("王姐", 55800, 2), ("小美", 49800, 2)]
         assert all(c["tier_label"] for c in body["top_customers"])
-        csv_text = (await client.get(f"/api/v1/rooms/{room_id}/report?format=csv")).text
-        assert "王姐" in csv_text.split("top_customers", 1)[1]
+        url = f"/api/v1/rooms/{room_id}/report?format=csv&table=customers"
+        rows = list(csv.reader(io.StringIO((await client.get(url)).content.decode("utf-8-sig"))))
+        assert (rows[1][0], rows[1][2]) == ("王姐", "558.00")

@@ -18,7 +18,7 @@ from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.cues.hints import Hint, HintState
 from livedesk.customers.report import top_customers
-from livedesk.rooms import report, service
+from livedesk.rooms import report, report_tables, service
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules, ensure_compliant
@@ -61,9 +61,12 @@ async def room_report(
     request: Request,
     session: SessionDep,
     _operator: OpsOnly,
-    format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    format: Annotated[str, Query(pattern="^(json|csv|zip)$")] = "json",
+    table: Annotated[str, Query(pattern="^[a-z_]{1,32}$")] = "summary",
 ) -> Any:
-    """The post-session review as JSON, or as CSV with `?format=csv`."""
+    """The post-session review as JSON; for a spreadsheet `?format=csv&table=NAME` (one table:
+    summary, drops, interest, intents, customers, alerts, viewers, sentiment) or `?format=zip`
+    (all of them), UTF-8 with BOM, Chinese headers, yuan and percent."""
     room = await _room(session, room_id)
     rulebook = _rulebook(request)
     labels = rulebook.get(LexiconRules).intent_labels()
@@ -80,13 +83,27 @@ async def room_report(
     }
     for extend in request.app.state.report_parts:
         body.update(await extend(session, room.id))
-    if format == "csv":
+    if format == "json":
+        return body
+    every = report_tables.tables(body)
+    if format == "zip":
+        name = f"livedesk-{room.id}.zip"
         return Response(
-            report.to_csv(body),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="livedesk-{room.id}.csv"'},
+            report_tables.to_zip(every), media_type="application/zip", headers=_download(name)
         )
-    return body
+    chosen = next((t for t in every if t.name == table), None)
+    if chosen is None:
+        raise ApiError(404, f"no table {table!r}; one of {', '.join(t.name for t in every)}")
+    name = f"livedesk-{room.id}-{chosen.name}.csv"
+    return Response(
+        report_tables.to_csv(chosen), media_type="text/csv; charset=utf-8", headers=_download(name)
+    )
+
+
+def _download(filename: str) -> dict[str, str]:
+    # Room ids are [A-Za-z0-9._-] in practice; quote anything else out of the header.
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in filename)
+    return {"Content-Disposition": f'attachment; filename="{safe}"'}
 
 
 class HintIn(BaseModel):

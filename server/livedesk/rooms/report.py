@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import orjson
@@ -13,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.rooms.models import Room, RoomLogEntry
 
 TIMELINE_POINTS = 300
-# A spreadsheet treats a cell starting with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # Alerts worth marking on the sentiment timeline; info notices (a customer came back) are not.
@@ -87,62 +83,3 @@ def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
     ]
     pairs.sort(key=lambda pair: -pair[1])
     return [[intent, labels.get(intent, intent), count] for intent, count in pairs]
-
-
-def neutralise(value: Any) -> Any:
-    """Make a cell safe to open in a spreadsheet: text that looks like a formula is quoted."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-def to_csv(report: dict[str, Any]) -> str:
-    """One section per part of the review, each with its own header row."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-
-    def rows(title: str, header: list[str], values: list[list[Any]]) -> None:
-        writer.writerow([title])
-        writer.writerow(header)
-        for row in values:
-            writer.writerow([neutralise(cell) for cell in row])
-        writer.writerow([])
-
-    rows("kpis", ["name", "value"], [[k, v] for k, v in report["kpis"].items()])
-    rows(
-        "drops",
-        ["id", "kind", "title", "claimed", "redeemed", "cost_cents", "gmv_cents", "roi"],
-        [
-            [
-                d.get(k)
-                for k in (
-                    "id",
-                    "kind",
-                    "title",
-                    "claimed",
-                    "redeemed",
-                    "cost_cents",
-                    "gmv_cents",
-                    "roi",
-                )
-            ]
-            for d in report["drops"]
-        ],
-    )
-    rows("top_intents", ["intent", "label", "count"], report["top_intents"])
-    rows(
-        "top_customers",
-        ["customer_id", "nickname", "tier_label", "gmv_cents", "orders"],
-        [
-            [c.get(k) for k in ("customer_id", "nickname", "tier_label", "gmv_cents", "orders")]
-            for c in report["top_customers"]
-        ],
-    )
-    rows(
-        "alerts",
-        ["ts", "kind", "severity", "title"],
-        [[a.get(k) for k in ("ts", "kind", "severity", "title")] for a in report["alerts"]],
-    )
-    rows("sentiment_timeline", ["ts", "index"], report["sentiment_timeline"])
-    rows("viewers_timeline", ["ts", "viewers", "returning_share"], report["viewers_timeline"])
-    return out.getvalue()
