@@ -63,4 +63,4 @@ bench: install
 		--rows 1000000 --backend postgres
 
 clean:
-	rm -rf $(VENV) frontend/node_modules frontend/static/vendor livedesk.db*
+	rm -rf $(VENV) frontend/node_modules frontend/static/vendor livedesk.db* livedesk-demo.db*

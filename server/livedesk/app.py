@@ -25,6 +25,7 @@ from livedesk.core.delivery import AckWindow, DeliveryBoard
 from livedesk.core.deps import refuse_unstorable_input
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.migrations import schema_problem
 from livedesk.core.settings import Settings
 from livedesk.customers.endpoints import router as customers_router
 from livedesk.fulfilment.sender import OutboxSender
@@ -72,6 +73,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     logs.configure(settings.log_format, settings.log_level)
     rulebook = load_rulebook(settings.rules_dir)  # a bad rule file stops start-up, with its line
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    # An unmigrated database: say so once and answer /readyz 503 with the fix, rather than
+    # start loops that fail on missing tables every second.
+    app.state.schema_problem = await schema_problem(engine, settings.database_url)
+    if app.state.schema_problem:
+        log.error("%s (then restart the server)", app.state.schema_problem)
+        app.state.engine = engine
+        yield
+        await engine.dispose()
+        return
     sessions = session_factory(engine)
     bus = create_bus(settings.redis_url)
     delivery = DeliveryBoard(app.state.acks, bus)
@@ -181,6 +191,9 @@ def _health_router() -> APIRouter:
 
     @router.get("/readyz", responses={503: {"description": "A backend is unavailable"}})
     async def readyz(request: Request) -> Response:
+        problem = getattr(request.app.state, "schema_problem", None)
+        if problem:
+            return JsonResponse({"database": problem}, status_code=503)
         checks: dict[str, str] = {}
         try:
             async with request.app.state.engine.connect() as connection:

@@ -98,7 +98,7 @@ class PipelineProcesses:
     dies (as uvicorn replaces a dead web worker), all stopped on the way out."""
 
     def __init__(self, count: int):
-        self._preexec = _dying_with_parent()
+        self._preexec = dying_with_parent()
         self._children = [self._start() for _ in range(count)]
         self._stopping = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="pipeline-watch", daemon=True)
@@ -132,7 +132,7 @@ def _exit_quietly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _dying_with_parent() -> Callable[[], None] | None:
+def dying_with_parent() -> Callable[[], None] | None:
     """A `preexec_fn` by which the child gets SIGTERM when this process dies (Linux). Made
     here, in the parent: between fork and exec the child must not import anything."""
     if sys.platform != "linux":
@@ -164,6 +164,8 @@ def user_add(
 ) -> None:
     """Create an operator; the token is printed once, alone on the last line of stdout."""
     from livedesk.auth import service
+
+    _require_migrated(Settings().database_url)
 
     async def run() -> str:
         engine = create_engine(Settings().database_url)
@@ -224,6 +226,7 @@ def import_customers(
     from livedesk.customers.importer import ImportReport, import_csv
 
     shown_errors = 20
+    _require_migrated(Settings().database_url)
 
     async def run(on_error: Callable[[RowError], None]) -> ImportReport:
         engine = create_engine(Settings().database_url)
@@ -280,6 +283,22 @@ def import_customers(
 # --- simulator: `simulate` and `replay` (livedesk.simulator) --------------------------------
 
 STATUS_EVERY_S = 2.0
+
+
+def _require_migrated(database_url: str) -> None:
+    """Stop with the fix ("run livedesk migrate first") rather than a page of traceback."""
+
+    async def check() -> str | None:
+        engine = create_engine(database_url)
+        try:
+            return await migrations.schema_problem(engine, database_url)
+        finally:
+            await engine.dispose()
+
+    problem = asyncio.run(check())
+    if problem:
+        err.print(f"[red]{problem}[/red]")
+        raise typer.Exit(1)
 
 
 def _webhook_secret(secret: str | None, platform: str) -> str:

@@ -18,8 +18,10 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 from rich.panel import Panel
+from sqlalchemy.engine import make_url
 
 from livedesk.auth import service as auth
+from livedesk.cli import dying_with_parent
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.migrations import REPO_ROOT, upgrade
 from livedesk.core.settings import DEMO_WEBHOOK_SECRETS, Settings
@@ -29,6 +31,7 @@ console = Console()
 ROOM_ID = "demo-room"
 HOST, PORT = "127.0.0.1", 8000
 RECEIVER_PORT = 8001
+DEMO_DATABASE_URL = "sqlite+aiosqlite:///./livedesk-demo.db"
 
 
 async def _seed_operators(database_url: str) -> dict[str, str]:
@@ -44,7 +47,7 @@ async def _seed_operators(database_url: str) -> dict[str, str]:
         await engine.dispose()
 
 
-def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
+def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -58,26 +61,89 @@ def _wait_ready(base_url: str, server: subprocess.Popen[bytes], timeout_s: float
     raise SystemExit("the server did not become ready in time")
 
 
+def _sqlite_file(database_url: str) -> Path | None:
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def _fresh_start(database_url: str) -> None:
+    """Offer a fresh session when the last demo's data is still there (deleting only the demo's
+    own SQLite file): a re-run that silently went on with yesterday's room confused people."""
+    path = _sqlite_file(database_url)
+    if path is None or not path.exists():
+        return
+    if os.environ.get("LIVEDESK_DEMO_CONTINUE") == "1":
+        console.print(f"continuing the last demo session ({path})")
+        return
+    if sys.stdin.isatty():
+        answer = console.input(
+            f"上次的演示数据还在（{path}）。重新开始一场新的直播？ Start a fresh session? [Y/n] "
+        )
+        if answer.strip().lower() in ("n", "no", "否"):
+            return
+    else:
+        console.print(f"starting a fresh demo session (LIVEDESK_DEMO_CONTINUE=1 keeps {path})")
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+
+
+def _child(args: list[str]) -> subprocess.Popen[bytes]:
+    """A process of the demo's own, out of the terminal's process group: Ctrl-C reaches only
+    the demo, which then stops its children in order (no interleaved tracebacks), and they die
+    with it if it is killed."""
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=dying_with_parent())
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 def main() -> None:
+    try:
+        _run()
+    except KeyboardInterrupt:
+        console.print("\n演示已结束 · demo stopped")
+
+
+def _run() -> None:
     os.environ.setdefault("LIVEDESK_DEMO_MODE", "1")
-    receiver_url = f"http://{HOST}:{RECEIVER_PORT}"
+    # The demo's own database file, so a fresh start never touches ./livedesk.db.
+    os.environ.setdefault("LIVEDESK_DATABASE_URL", DEMO_DATABASE_URL)
+    port = int(os.environ.get("LIVEDESK_DEMO_PORT", PORT))
+    receiver_port = int(os.environ.get("LIVEDESK_DEMO_RECEIVER_PORT", RECEIVER_PORT))
+    receiver_url = f"http://{HOST}:{receiver_port}"
     # The server signs with the demo fulfilment secret and the receiver checks it (demo mode).
     os.environ.setdefault("LIVEDESK_FULFILMENT_URL", f"{receiver_url}{RECEIVER_PATH}")
     settings = Settings()
+    _fresh_start(settings.database_url)
     upgrade(settings.database_url)
     tokens = asyncio.run(_seed_operators(settings.database_url))
     example = REPO_ROOT / "rules" / "examples" / "crm_customers.csv"
     livedesk = str(Path(sys.executable).with_name("livedesk"))
     if example.exists():
-        subprocess.run([livedesk, "import-customers", str(example)], check=True)
-    base_url = f"http://{HOST}:{PORT}"
+        importer = _child([livedesk, "import-customers", str(example)])
+        try:
+            if importer.wait() != 0:
+                raise SystemExit("importing the demo customers failed; see above")
+        finally:
+            _stop(importer)
+    base_url = f"http://{HOST}:{port}"
     receiver_app = "livedesk.fulfilment.receiver:demo_app"
-    receiver_args = ["--host", HOST, "--port", str(RECEIVER_PORT), "--log-level", "warning"]
-    receiver = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", receiver_app, *receiver_args]
-    )
-    server = subprocess.Popen([livedesk, "serve", "--host", HOST, "--port", str(PORT)])
+    receiver_args = ["--host", HOST, "--port", str(receiver_port), "--log-level", "warning"]
+    receiver = server = None
     try:
+        receiver = _child(
+            [sys.executable, "-m", "uvicorn", "--factory", receiver_app, *receiver_args]
+        )
+        server = _child([livedesk, "serve", "--host", HOST, "--port", str(port)])
         _wait_ready(base_url, server)
         console.print(
             Panel.fit(
@@ -105,13 +171,9 @@ def main() -> None:
                 ops_token=tokens["ops"],
             )
         )
-    except KeyboardInterrupt:
-        pass
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(15)
-        receiver.send_signal(signal.SIGTERM)
-        receiver.wait(15)
+        _stop(server)
+        _stop(receiver)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
+
+from support import run_server, settings_for
 
 REPO = Path(__file__).resolve().parents[2]
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
@@ -93,3 +96,27 @@ async def test_pipeline_processes_need_redis_and_postgresql(args, env, says):
     result = await run([*args], "sqlite+aiosqlite:///./never-created.db", **env)
     assert result.returncode == 2
     assert says in " ".join(result.stderr.split())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["user", "add", "first-ops", "--role", "ops"], ["import-customers", "CRM"]],
+    ids=["user-add", "import-customers"],
+)
+async def test_commands_before_migrate_say_run_migrate_first(args, tmp_path):
+    """A newcomer who skips `livedesk migrate` reads the fix, not a page of traceback."""
+    crm = str(REPO / "rules" / "examples" / "crm_customers.csv")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    result = await run([crm if a == "CRM" else a for a in args], url)
+    assert result.returncode == 1
+    assert "run `livedesk migrate` first" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.splitlines()) <= 3, result.stderr
+
+
+async def test_the_server_on_an_unmigrated_database_is_not_ready_and_says_why(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    async with run_server(settings_for(url)) as live, httpx.AsyncClient() as client:
+        response = await client.get(f"{live.base_url}/readyz")
+    assert response.status_code == 503
+    assert "run `livedesk migrate` first" in response.json()["database"]

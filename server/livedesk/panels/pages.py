@@ -10,17 +10,19 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
 from livedesk.auth import service as auth
 from livedesk.auth.deps import page_operator
 from livedesk.auth.models import Operator
 from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep, SettingsDep
+from livedesk.rooms.models import Room
 
 router = APIRouter(include_in_schema=False)
 
@@ -91,6 +93,21 @@ def safe_next(candidate: str | None) -> str:
     return candidate
 
 
+async def landing_path(session: SessionDep, operator: Operator) -> str:
+    """Where a sign-in without a destination lands: the operator's panel of the room on air
+    (the most recently active live room); the rooms overview when none is."""
+    room_id = await session.scalar(
+        select(Room.id)
+        .where(Room.status == "live")
+        .order_by(Room.last_event_at.desc().nulls_last())
+        .limit(1)
+    )
+    if room_id is None:
+        return "/"
+    panel = "host" if operator.role == "host" else "ops"
+    return f"/{panel}/{quote(room_id, safe='')}"
+
+
 def forbidden(request: Request, operator: Operator, allowed: tuple[str, ...]) -> HTMLResponse:
     context = {"operator": operator, "allowed_roles": allowed}
     return render(request, "forbidden.html", context, status_code=403)
@@ -115,7 +132,10 @@ async def login(
         return render(request, "login.html", context, status_code=401)
     session_id = await auth.open_session(session, operator, settings.session_ttl_s)
     await commit(session)
-    response = RedirectResponse(safe_next(next), status_code=303)
+    target = safe_next(next)
+    if target == "/":
+        target = await landing_path(session, operator)
+    response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         auth.SESSION_COOKIE,
         session_id,
