@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from livedesk.core import migrations
+from livedesk.core.children import dying_with_parent
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.settings import Settings
 from livedesk.dryrun.cli import dry_run_command
@@ -130,18 +131,6 @@ class PipelineProcesses:
 
 def _exit_quietly(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
-
-
-def dying_with_parent() -> Callable[[], None] | None:
-    """A `preexec_fn` by which the child gets SIGTERM when this process dies (Linux). Made
-    here, in the parent: between fork and exec the child must not import anything."""
-    if sys.platform != "linux":
-        return None
-    import ctypes
-
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    pr_set_pdeathsig = 1
-    return lambda: prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 @app.command()

@@ -21,7 +21,7 @@ from rich.panel import Panel
 from sqlalchemy.engine import make_url
 
 from livedesk.auth import service as auth
-from livedesk.cli import dying_with_parent
+from livedesk.core.children import dying_with_parent
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.migrations import REPO_ROOT, upgrade
 from livedesk.core.settings import DEMO_WEBHOOK_SECRETS, Settings
