@@ -184,7 +184,7 @@ async def test_an_order_waits_for_payment_then_lands_once_in_its_live_room(
         await eventually(placed, what="the paid order in its room")
     [row] = await inbox(private_database_url, room_id=room_id)
     assert row.type == "order" and row.event_id == f"doudian:order:{order_id}"
-    assert row.payload["user"]["id"] == "doudian:dd-open-1"
+    assert (row.platform, row.payload["user"]["id"]) == ("doudian", "dd-open-1")
     assert row.payload["order"]["order_id"] == str(order_id)
     assert row.payload["order"]["items"] == [
         {"sku": "SKU-SERUM-AA30", "qty": 2, "price_cents": 19900}

@@ -138,7 +138,7 @@ async def test_a_paid_order_lands_in_its_shops_room_once(private_database_url, t
         await eventually(placed, what="the order in its room")
     [row] = await inbox(private_database_url, room_id=room_id)
     assert row.event_id == f"douyin_open:order:{order_id}"
-    assert row.payload["user"]["id"] == "douyin_open:buyer-open-1"
+    assert (row.platform, row.payload["user"]["id"]) == ("douyin_open", "buyer-open-1")
     assert row.payload["order"]["amount_cents"] == 9900
     assert row.payload["order"]["order_id"] == str(order_id)
     [notice] = await order_notices(private_database_url)

@@ -3,7 +3,8 @@ D on Douyin's live push with 抖店 orders, room K on Kuaishou's push with 微�
 the same greetings, grants and KPIs as the same session sent in the generic format.
 
 Each run has its own server and database (so the rooms have the same names), imports the same
-CRM members (their accounts named for that run's room platforms), and sends the session in
+CRM members (their accounts named by the platforms their events come from in that run: Douyin,
+Kuaishou and 抖店 natively, all `generic` in the generic run), and sends the session in
 steps, waiting after each until every event it carried — an order only after its shop's API
 answered — has been processed: the two runs differ in formats and paths, not in the order of
 what happened.
@@ -41,11 +42,11 @@ SHOPS = [
     {"platform": "wechat_shop", "shop_id": "gh_sim_shop", "rooms": [K]},
 ]
 WANG = {"id": "dy-wang", "nickname": "王姐"}  # her Douyin account, in the CRM
-WANG_SHOP = {"id": "doudian:dd-wang"}  # her 抖店 buyer id, in the CRM too
+WANG_SHOP = {"id": "dd-wang"}  # her 抖店 buyer id, in the CRM too
 LI = {"id": "ks-li", "nickname": "李哥"}  # his Kuaishou account, in the CRM
-LI_SHOP = {"id": "wechat_shop:o-li", "union_id": "U-li"}  # linked by his union id only
+LI_SHOP = {"id": "o-li", "union_id": "U-li"}  # linked by his union id only
 STRANGER_D = {"id": "dy-s1", "nickname": "路人甲"}
-STRANGER_D_SHOP = {"id": "doudian:dd-s1"}
+STRANGER_D_SHOP = {"id": "dd-s1"}
 STRANGER_K = {"id": "ks-s2", "nickname": "路人乙"}
 CRM_COLUMNS = (
     "member_id",
@@ -64,13 +65,14 @@ CRM_COLUMNS = (
 )
 
 
-def crm(douyin_room_platform: str, kuaishou_room_platform: str) -> str:
+def crm(douyin: str, kuaishou: str, doudian: str) -> str:
+    """The members, their accounts named by the platforms their events come from in a run."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CRM_COLUMNS)
-    p, q = douyin_room_platform, kuaishou_room_platform
+    p, q = douyin, kuaishou
     writer.writerow(["M-wang", "王姐", "", "U-wang", p, "dy-wang", *[""] * 7])
-    writer.writerow(["M-wang", "王姐", "", "U-wang", p, "doudian:dd-wang", *[""] * 7])
+    writer.writerow(["M-wang", "王姐", "", "U-wang", doudian, "dd-wang", *[""] * 7])
     for n, day in enumerate(("2026-09-01", "2026-10-01")):
         order = [f"O-wang-{n}", f"{day} 20:00:00", "29900", "SKU-SERUM-AA30", "抗老精华", "1"]
         writer.writerow(["M-wang", "王姐", "", "U-wang", p, "dy-wang", *order, "paid"])
@@ -238,7 +240,8 @@ async def _run(database_url: str, tmp_path: Any, *, native: bool) -> dict[str, A
         httpx.AsyncClient(base_url=live.base_url) as client,
     ):
         token = await add_operator(database_url, "ops")
-        members = crm("douyin", "kuaishou") if native else crm("generic", "generic")
+        platforms = ("douyin", "kuaishou", "doudian") if native else ("generic",) * 3
+        members = crm(*platforms)
         imported = await client.post(
             "/api/v1/customers/import",
             content=members.encode(),

@@ -246,7 +246,8 @@ async def test_an_order_lands_once_where_its_buyer_watches_despite_api_failures(
         await eventually(placed, timeout_s=60, what="the paid order placed")
     [row] = await inbox(private_database_url, type="order")
     assert row.room_id == watched  # not the shop's first room: where she is watching
-    assert row.payload["user"] == {"id": "wechat_shop:o-buyer", "union_id": "U-wang"}
+    assert row.platform == "wechat_shop"  # the buyer is an account of the shop's platform
+    assert row.payload["user"] == {"id": "o-buyer", "union_id": "U-wang"}
     assert row.payload["order"]["coupon_id"] == "uc-77"
     assert row.payload["order"]["amount_cents"] == 17900
     assert not book.faults["wechat_shop"]

@@ -42,6 +42,7 @@ from livedesk.ingest.notices import NOTICES_CHANNEL, ClaimedNotice
 from livedesk.ingest.schemas import Event, describe_errors
 from livedesk.ingest.service import INBOX_CHANNEL
 from livedesk.ingest.timestamps import redate_future
+from livedesk.rooms.service import ensure_room
 from livedesk.rulebook.shops import ShopRules
 from livedesk.shops import outcomes, repository
 from livedesk.shops.orders import (
@@ -191,8 +192,8 @@ class OrderFetcher:
             why = f"{claim.platform} shop {claim.shop_id} has no room in rules/shops.yaml"
             failure = outcomes.failed(claim, why, now, self._policy, self._jitter())
             return await self._apply(session, claim, failure, now)
-        user = buyer_user(claim.platform, fetched.order.buyer)
-        watching = await repository.watching_rooms(session, user, shop.rooms)
+        user = buyer_user(fetched.order.buyer)
+        watching = await repository.watching_rooms(session, claim.platform, user, shop.rooms)
         room_id = choose_room(shop, fetched.order, watching)
         record = order_event(
             claim.platform, fetched.order, room_id=room_id, now_ms=int(now.timestamp() * 1000)
@@ -223,20 +224,19 @@ class OrderFetcher:
             why = f"not a valid event: {describe_errors(exc)}"
             return await self._apply(session, claim, outcomes.Retry(now, why, dead=True), now)
         redate_future([event], claim.received_at, self._max_ahead_s)
-        platform = await repository.room_platform(session, event.room_id)
-        stored = await inbox.store_events(
-            session,
-            platform or LIVE_PLATFORM.get(claim.platform, claim.platform),
-            [event.to_record()],
-        )
+        # An order that comes before any live event of its room must not make it a room of
+        # the shop's platform: the room is created as one of the platform the shop sells on.
+        await ensure_room(session, event.room_id, LIVE_PLATFORM.get(claim.platform, claim.platform))
+        # Stored as the shop's own: the buyer is an account of the shop's platform.
+        stored = await inbox.store_events(session, claim.platform, [event.to_record()])
         if not await notices.mark_done(
             session, claim, now, room_id=event.room_id, event=event.to_record()
         ):
             await session.rollback()  # a newer attempt owns the notice: it will store the event
             return "superseded"
         if stored:
-            rooms = [event.room_id]
-            after_commit(session, lambda: self._bus.publish(INBOX_CHANNEL, dumps(rooms)))
+            doorbell = dumps([event.room_id])
+            after_commit(session, lambda: self._bus.publish(INBOX_CHANNEL, doorbell))
         if claim.kind == "order" and await notices.wake_refund(
             session, claim.platform, claim.order_id, now
         ):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-# Shop buyers are identified as "<platform>:<id>" in their room: a 抖店 buyer id is not a
-# Douyin live viewer id, and the prefix keeps the two namespaces apart. union_id / phone_hash
-# (when the shop gives them) link the buyer to their other accounts.
+# A shop buyer is their account on the shop's own platform (the inbox row's platform): a 抖店
+# buyer id is not a Douyin live viewer id. union_id / phone_hash (when the shop gives them), or
+# a CRM row naming the account, link the buyer to their other accounts.
 _NICKNAME_MAX = 64
 
 
@@ -66,22 +66,13 @@ class ShopApiError(Exception):
         self.retry_after_s = retry_after_s
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
-    """Where a notice's event goes: the room, and the platform name its inbox row is stored
-    under (the room's own platform, so the room is created right if the order comes first)."""
-
-    room_id: str
-    inbox_platform: str
-
-
 def event_id(platform: str, kind: str, order_id: str) -> str:
     """One inbox event per (shop platform, kind, order): a second fetch stores nothing new."""
     return f"{platform}:{kind}:{order_id}"[:128]
 
 
-def buyer_user(platform: str, buyer: Buyer) -> dict[str, Any]:
-    user: dict[str, Any] = {"id": f"{platform}:{buyer.id}"[:128]}
+def buyer_user(buyer: Buyer) -> dict[str, Any]:
+    user: dict[str, Any] = {"id": buyer.id[:128]}
     if buyer.nickname:
         user["nickname"] = buyer.nickname[:_NICKNAME_MAX]
     if buyer.union_id:
@@ -106,7 +97,7 @@ def order_event(platform: str, order: ShopOrder, *, room_id: str, now_ms: int) -
         "type": "order",
         "room_id": room_id,
         "ts": order.paid_at_ms or now_ms,
-        "user": buyer_user(platform, order.buyer),
+        "user": buyer_user(order.buyer),
         "order": body,
     }
 

@@ -9,14 +9,14 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.customers.models import Customer, CustomerIdentity
-from livedesk.rooms.models import Room, RoomViewer
+from livedesk.rooms.models import RoomViewer
 
 
 async def watching_rooms(
-    session: AsyncSession, user: dict[str, Any], rooms: Sequence[str]
+    session: AsyncSession, platform: str, user: dict[str, Any], rooms: Sequence[str]
 ) -> list[str]:
-    """Of `rooms`, those where the person behind `user` (this account, or any account linked
-    to it by union_id / phone_hash) is watching now, the latest seen first."""
+    """Of `rooms`, those where the person behind `user`'s account on `platform` (that account,
+    or any account linked to it by union_id / phone_hash) is watching now, latest seen first."""
     if not rooms:
         return []
     links = [Customer.union_id == user["union_id"]] if user.get("union_id") else []
@@ -26,7 +26,8 @@ async def watching_rooms(
         (
             await session.execute(
                 select(CustomerIdentity.customer_id).where(
-                    CustomerIdentity.platform_user_id == user["id"]
+                    CustomerIdentity.platform == platform,
+                    CustomerIdentity.platform_user_id == user["id"],
                 )
             )
         ).scalars()
@@ -36,20 +37,22 @@ async def watching_rooms(
         people.update(merged_into or customer_id for customer_id, merged_into in linked.all())
     if not people:
         return []
-    accounts = select(CustomerIdentity.platform_user_id).where(
-        CustomerIdentity.customer_id.in_(people)
+    accounts = await session.execute(
+        select(CustomerIdentity.platform, CustomerIdentity.platform_user_id).where(
+            CustomerIdentity.customer_id.in_(people)
+        )
     )
+    # A room's viewers are keyed `platform:user id` (rooms.viewers.viewer_key).
+    keys = [f"{account_platform}:{user_id}" for account_platform, user_id in accounts.all()]
+    if not keys:
+        return []
     present = await session.execute(
         select(RoomViewer.room_id)
         .where(
             RoomViewer.room_id.in_(list(rooms)),
             RoomViewer.present.is_(True),
-            RoomViewer.user_key.in_(accounts),
+            RoomViewer.user_key.in_(keys),
         )
         .order_by(RoomViewer.last_seen_at.desc())
     )
     return list(dict.fromkeys(present.scalars()))
-
-
-async def room_platform(session: AsyncSession, room_id: str) -> str | None:
-    return await session.scalar(select(Room.platform).where(Room.id == room_id))

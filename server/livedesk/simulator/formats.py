@@ -6,9 +6,8 @@ have no enter, leave, share, cart or stock; orders come from the shop's push). S
 also write each order into the simulated shop API's book (`shop_api.py`), because their
 pushes carry only the order id and livedesk then asks the shop.
 
-A shop order's buyer is the event's user as the shop knows them: a `<shop>:` prefix on the
-generic user id (as livedesk names shop buyers) is taken off, `union_id` kept where the shop
-gives one (微信小店).
+A shop order's buyer is the event's user as the shop knows them (its id on the shop's
+platform), `union_id` kept where the shop gives one (微信小店).
 """
 
 from __future__ import annotations
@@ -55,10 +54,6 @@ Encoder = Callable[[Sequence[Event]], Encoded]
 def _ms(event: Event) -> int:
     ts = event["ts"]
     return ts if isinstance(ts, int) else int(time.time() * 1000)
-
-
-def _buyer_id(platform: str, user: dict[str, Any]) -> str:
-    return str(user["id"]).removeprefix(f"{platform}:")
 
 
 # --- live pushes ---------------------------------------------------------------------------
@@ -219,7 +214,7 @@ def _doudian_detail(event: Event, order: dict[str, Any]) -> dict[str, Any]:
         "order_status": 2,
         "pay_amount": order["amount_cents"],
         "pay_time": _ms(event) // 1000,
-        "doudian_open_id": _buyer_id("doudian", event["user"]),
+        "doudian_open_id": str(event["user"]["id"]),
         "sku_order_list": [
             {
                 "code": item["sku"],
@@ -249,7 +244,7 @@ def wechat_shop(
             book.wechat[order["order_id"]] = _wechat_order(event, order)
             message = {
                 "ToUserName": shop_id,
-                "FromUserName": _buyer_id("wechat_shop", event["user"]),
+                "FromUserName": str(event["user"]["id"]),
                 "CreateTime": _ms(event) // 1000,
                 "MsgType": "event",
                 "Event": "channels_ec_order_new",
@@ -285,7 +280,7 @@ def _wechat_order(event: Event, order: dict[str, Any]) -> dict[str, Any]:
     if order.get("coupon_id"):
         detail["coupon_info"] = {"user_coupon_id": order["coupon_id"]}
     found = {"order_id": order["order_id"], "status": 20, "order_detail": detail}
-    found["openid"] = _buyer_id("wechat_shop", user)
+    found["openid"] = str(user["id"])
     if user.get("union_id"):
         found["unionid"] = user["union_id"]
     return found
@@ -310,7 +305,7 @@ def douyin_open(secret: str, *, account_id: str = "sim-account") -> Encoder:
                     "pay_amount": order["amount_cents"],
                     "account_id": account_id,
                     "pay_time": _ms(event) // 1000,
-                    "open_id": _buyer_id("douyin_open", event["user"]),
+                    "open_id": str(event["user"]["id"]),
                     **({"refund_amount": order["amount_cents"]} if refund else {}),
                 },
             }
