@@ -228,6 +228,9 @@ class RoomStages:
                 _bump(counters, "gmv_cents", event.order.amount_cents)
                 _bump(counters, f"orders_{group}", 1)
                 _bump(counters, f"gmv_{group}_cents", event.order.amount_cents)
+                for line in event.order.items:  # per product, for ops' sales-and-stock panel
+                    _bump(counters, f"sold:{line.sku}", line.qty)
+                    _bump(counters, f"sales_cents:{line.sku}", line.qty * line.price_cents)
             elif event.type == "refund" and event.order is not None:
                 runtime.windows.add_viewer_event(
                     event.ts, "refund", user_id=user_id, amount_cents=event.order.amount_cents
@@ -392,6 +395,8 @@ class RoomStages:
             intents = () if is_spam else signals.intents
             for intent in intents:
                 _bump(runtime.counters, f"intent:{intent}", 1)
+            for sku in () if is_spam else signals.interest_skus:  # the review's interest ranking
+                _bump(runtime.counters, f"interest:{sku}", 1)
             runtime.windows.add_comment(
                 event.ts,
                 viewer_key(event),
@@ -486,7 +491,10 @@ class RoomStages:
             "intents": five_min.intent_counts,
             "intent_labels": {i: self._matcher.labels.get(i, i) for i in five_min.intent_counts},
             "top_keywords": [list(pair) for pair in five_min.top_keywords],
+            # Which products viewers ask about most, last 15 minutes: [[sku, mentions], ...].
+            "interest": [list(pair) for pair in runtime.windows.interest_ranking(now)[:10]],
         }
+        kpi["products"] = _product_figures(counters, runtime.stock)
         messages: list[Message] = []
         if kpi != state.get("kpi"):
             messages.append(("kpi", kpi))
@@ -532,6 +540,19 @@ def _product_stock(room: Room, runtime: RoomRuntime) -> list[Message]:
     product = {**product, "stock_left": stock}
     room.state = {**(room.state or {}), "product": product}
     return [("product", product)]
+
+
+def _product_figures(counters: dict[str, int], stock: dict[str, int]) -> dict[str, Any]:
+    """Per product that sold or has a stock figure: units sold, sales and stock left."""
+    skus = {key.split(":", 1)[1] for key in counters if key.startswith("sold:")} | set(stock)
+    return {
+        sku: {
+            "sold": counters.get(f"sold:{sku}", 0),
+            "sales_cents": counters.get(f"sales_cents:{sku}", 0),
+            "stock": stock.get(sku),
+        }
+        for sku in sorted(skus)
+    }
 
 
 def _no_lap(_stage: str) -> None:

@@ -91,6 +91,24 @@ export class OpsCharts {
     this.keywordsChart = new Chart($('[data-testid="chart-keywords"]'), barOption(p, p.gold));
   }
 
+  /** The session so far (GET …/series): [iso, viewers, share] and [iso, index] rows. */
+  history({ viewers_timeline: viewers = [], sentiment_timeline: sentiment = [] }) {
+    for (const [iso, count, share] of viewers) {
+      const atMs = Date.parse(iso);
+      pushPoint(this.series.viewers, atMs, count);
+      pushPoint(this.series.returning, atMs, share);
+    }
+    for (const [iso, index] of sentiment) pushPoint(this.series.sentiment1m, Date.parse(iso), index);
+    this.dirty.add("viewers").add("sentiment");
+  }
+
+  /** Intents or hot words in the shared card (a hidden chart has no size: resize on show). */
+  showBars(name) {
+    for (const tab of document.querySelectorAll(".chart-tab")) tab.classList.toggle("is-active", tab.dataset.chart === name);
+    for (const panel of document.querySelectorAll("[data-chart-panel]")) panel.classList.toggle("hidden", panel.dataset.chartPanel !== name);
+    (name === "keywords" ? this.keywordsChart : this.intentsChart).resize();
+  }
+
   viewers(atMs, viewersNow, returningShare) {
     pushPoint(this.series.viewers, atMs, viewersNow);
     pushPoint(this.series.returning, atMs, returningShare);

@@ -1,6 +1,7 @@
 // Ops console: wires the live channel to the KPI tiles, charts, comment stream, alerts,
 // campaigns and controls, and binds the keyboard shortcuts the page lists.
 import { Alarm } from "./alarm.js";
+import { getJSON, roomApi } from "./api.js";
 import { bindStatus, openChannel } from "./channel.js";
 import { CommentStream } from "./comment-stream.js";
 import { openCustomerCard } from "./customer-card.js";
@@ -8,6 +9,8 @@ import { $, fmtInt, fmtPct, isNum, pageData, toast } from "./dom.js";
 import { AlertBoard } from "./ops-alerts.js";
 import { CampaignList } from "./ops-campaigns.js";
 import { OpsCharts } from "./ops-charts.js";
+import { HintQueue } from "./ops-hints.js";
+import { ProductBoard } from "./ops-products.js";
 import { pausePromotions, setupControls, showTab } from "./ops-controls.js";
 import { KpiTiles } from "./ops-kpis.js";
 import { setupOutbox } from "./ops-outbox.js";
@@ -29,6 +32,10 @@ const kpis = new KpiTiles();
 const charts = new OpsCharts();
 const alarm = new Alarm($('[data-testid="btn-mute"]'), "livedesk:ops:muted");
 window.__livedesk.alarm = alarm.log;
+Object.defineProperty(window.__livedesk, "chartPoints", {
+  get: () => ({ viewers: charts.series.viewers.length, sentiment: charts.series.sentiment1m.length }),
+  enumerable: false, // read by browser tests; kept out of the serialised state
+});
 const pauseFromAlert = (button) => pausePromotions(roomId, button);
 const alerts = new AlertBoard({
   roomId,
@@ -39,6 +46,8 @@ const alerts = new AlertBoard({
   now: () => channel.now(),
   onPause: pauseFromAlert,
 });
+const products = new ProductBoard(roomId, $('[data-testid="product-list"]'));
+const hintQueue = new HintQueue(roomId, $('[data-testid="hint-queue"]'), $('[data-testid="hint-count"]'), () => channel.now());
 const review = new HeldReview(roomId, () => campaigns.refresh());
 const campaigns = new CampaignList({
   roomId,
@@ -124,6 +133,14 @@ channel.on("snapshot", (snap, msg) => {
   (snap.coupons ?? []).forEach((c) => campaigns.upsert("coupon", c));
   setPromotion(snap.promotion);
   campaigns.refresh();
+  products.setFigures(snap.kpi?.products);
+  products.setInterest(snap.sentiment?.interest);
+  products.setCurrent(snap.product);
+  products.render();
+  hintQueue.clear();
+  (snap.hints ?? []).forEach((hint) => hintQueue.upsert(hint));
+  hintQueue.render();
+  loadHistory();
   stream.reset(stampComments(snap.recent_comments, atMs));
 });
 
@@ -135,6 +152,7 @@ channel.on("viewers", (data, msg) => {
 channel.on("kpi", (data, msg) => {
   kpis.merge(data);
   onDelivery(data.delivery, data.delivery_platforms);
+  products.setFigures(data.products);
   charts.viewers(msgTime(msg), data.viewers_now, data.returning_share);
 });
 // Unsequenced, straight from the server every second it changes: the tile shows an incident
@@ -142,6 +160,7 @@ channel.on("kpi", (data, msg) => {
 channel.on("delivery", (data) => onDelivery(data));
 channel.on("sentiment", (data, msg) => {
   charts.sentiment(data, msgTime(msg));
+  products.setInterest(data.interest);
   if (isNum(data.negative_share_1m)) $('[data-testid="kpi-negative_share"]').textContent = `负面 ${fmtPct(data.negative_share_1m)}（1 分钟）`;
 });
 channel.on("alert", (data, msg) => alerts.upsert(data, msgTime(msg), true));
@@ -154,14 +173,42 @@ channel.on("coupon", (data) => {
   campaigns.render();
 });
 channel.on("promotion", setPromotion);
+channel.on("product", (data) => {
+  products.setCurrent(data);
+  products.render();
+});
+channel.on("hint", (data) => {
+  hintQueue.upsert(data);
+  hintQueue.render();
+});
+channel.on("hint_dismissed", (data) => {
+  hintQueue.remove(data.id);
+  hintQueue.render();
+});
 channel.on("error", (data) => toast(data.reason ?? "实时通道出错", "error"));
 channel.on("denied", () => loginBanner());
+
+// A console opened late or reloaded draws the session so far, then the live frames go on.
+let historyLoaded = false;
+async function loadHistory() {
+  if (historyLoaded) return;
+  historyLoaded = true;
+  try {
+    charts.history(await getJSON(`${roomApi(roomId)}/series`));
+  } catch {
+    historyLoaded = false; // the next snapshot tries again
+  }
+}
 
 setInterval(() => {
   const alertsChanged = alerts.dirty;
   alerts.render();
   charts.render(alerts.markers(), alertsChanged);
+  products.render();
+  hintQueue.render();
 }, RENDER_INTERVAL_MS);
+
+for (const tab of document.querySelectorAll(".chart-tab")) tab.addEventListener("click", () => charts.showBars(tab.dataset.chart));
 
 // ---- keyboard ---------------------------------------------------------------------------
 
@@ -183,6 +230,7 @@ setupControls(roomId, { isPaused: () => paused, onCreated: (data) => campaigns.c
 setupThresholds(roomId, channel);
 setupOutbox(roomId, onOutbox);
 campaigns.start();
+products.load();
 alerts.render();
 campaigns.render();
 channel.start();

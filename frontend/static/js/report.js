@@ -106,6 +106,24 @@ function renderIntents(rows) {
   );
 }
 
+function renderInterest(rows) {
+  const body = $('[data-testid="report-interest"] tbody');
+  const clean = rows.filter((r) => r && isNum(r.mentions)).slice(0, 10);
+  if (!clean.length) {
+    replace(body, h("tr", {}, h("td", { colspan: "3", class: "muted", text: "无" })));
+    return;
+  }
+  const max = Math.max(...clean.map((r) => r.mentions));
+  replace(
+    body,
+    clean.map((r) => {
+      const meter = h("div", { class: "meter" });
+      meter.style.width = `${((r.mentions / max) * 100).toFixed(1)}%`;
+      return h("tr", { testid: "report-interest-row" }, h("td", { text: r.name || r.sku || "" }), h("td", { class: "r", text: fmtInt(r.mentions) }), h("td", {}, meter));
+    }),
+  );
+}
+
 function renderCustomers(rows) {
   const body = $('[data-testid="report-customers"] tbody');
   if (!rows.length) {
@@ -198,6 +216,7 @@ async function load() {
   renderSummary(report);
   renderDrops(Array.isArray(report.drops) ? report.drops : []);
   renderIntents(Array.isArray(report.top_intents) ? report.top_intents : []);
+  renderInterest(Array.isArray(report.interest_ranking) ? report.interest_ranking : []);
   renderCustomers(Array.isArray(report.top_customers) ? report.top_customers : []);
   const alertMarks = (Array.isArray(report.alerts) ? report.alerts : [])
     .map((a) => [Date.parse(a?.ts ?? ""), a?.severity])

@@ -78,6 +78,7 @@ async def room_report(
         "kpis": report.headline(room),
         "drops": [],
         "top_intents": report.top_intents(room, labels),
+        "interest_ranking": report.interest_ranking(room, _product_names(request)),
         "top_customers": await top_customers(session, room.id, rulebook.get(TierRules), utcnow()),
         **(await report.timelines(session, room.id)),
     }
@@ -209,6 +210,36 @@ async def set_product(
     service.announce(session, bus, await service.append(session, room, [("product", data)]))
     await commit(session)
     return data
+
+
+@router.get("/{room_id}/products", responses={**NOT_FOUND, **AUTH})
+async def room_products(
+    room_id: str, request: Request, session: SessionDep, _operator: AnyOperator
+) -> dict[str, Any]:
+    """The catalogue as the console lists it, and the product on the host's card now. Sales,
+    stock and interest follow live in the kpi (`products`) and sentiment (`interest`) frames."""
+    room = await _room(session, room_id)
+    catalogue = _rulebook(request).get(ProductRules).by_sku().values()
+    current = ((room.state or {}).get("product") or {}).get("sku")
+    return {
+        "products": [
+            {"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in catalogue
+        ],
+        "current_sku": current,
+    }
+
+
+@router.get("/{room_id}/series", responses={**NOT_FOUND, **AUTH})
+async def room_series(room_id: str, session: SessionDep, _operator: OpsOnly) -> dict[str, Any]:
+    """The session's chart series so far (viewers and returning share, 1-minute sentiment, the
+    warnings and criticals), thinned to a few hundred points: a console opened late or reloaded
+    draws its charts from here, then the live frames carry on."""
+    room = await _room(session, room_id)
+    return {"room_id": room.id, **(await report.timelines(session, room.id))}
+
+
+def _product_names(request: Request) -> dict[str, str]:
+    return {sku: p.name for sku, p in _rulebook(request).get(ProductRules).by_sku().items()}
 
 
 async def _room(session: SessionDep, room_id: str) -> Room:

@@ -83,3 +83,15 @@ def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
     ]
     pairs.sort(key=lambda pair: -pair[1])
     return [[intent, labels.get(intent, intent), count] for intent, count in pairs]
+
+
+def interest_ranking(room: Room, names: dict[str, str]) -> list[dict[str, Any]]:
+    """The products viewers asked about most over the whole session, most asked first."""
+    counters: dict[str, int] = (room.state or {}).get("counters", {})
+    pairs = [
+        (key.removeprefix("interest:"), n)
+        for key, n in counters.items()
+        if key.startswith("interest:")
+    ]
+    pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+    return [{"sku": sku, "name": names.get(sku, sku), "mentions": n} for sku, n in pairs]
