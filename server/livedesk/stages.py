@@ -34,6 +34,7 @@ from livedesk.cues.greetings import GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
 from livedesk.cues.quiet import QuietList
 from livedesk.customers import service as customers
+from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
@@ -272,6 +273,7 @@ class RoomStages:
             profile,
             self._greeting_rules,
             do_not_greet=reason,
+            churn=churn_warning(identified.history, identified.seen_before_at, self._tiers, now),
         )
         if candidate is None:
             return []

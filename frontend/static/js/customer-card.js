@@ -101,6 +101,16 @@ function cardBody(c, onChange) {
           ["R / F / M", c.rfm ? `${c.rfm.r ?? "—"} / ${c.rfm.f ?? "—"} / ${c.rfm.m ?? "—"}` : "—"],
           ["RFM 得分", c.rfm?.score ?? "—"],
           ["流失风险", risk === null ? "—" : h("span", { class: segment.churn_risk === "high" ? "risk-high" : "", text: risk })],
+          [
+            "流失预警",
+            c.churn
+              ? h("span", {
+                  testid: "customer-churn",
+                  class: c.churn.level === "high" ? "risk-high" : "",
+                  text: `${c.churn.label}：${(c.churn.reasons ?? []).map((r) => r.text).join("；")}`,
+                })
+              : "—",
+          ],
         ]),
       ),
       h(

@@ -183,6 +183,7 @@ export const AUDIENCE_LABELS = {
   returning: "老客户",
   tier: "会员等级及以上",
   segment: "指定人群",
+  churn: "流失预警客户",
 };
 
 /** A JSON value kept in localStorage (private mode or a full quota: the fallback). */

@@ -71,6 +71,7 @@ export function couponPayload(form) {
   };
   if (audience === "tier") payload.min_tier = textField(form, "min_tier", { required: true });
   if (audience === "segment") payload.segment = textField(form, "segment", { required: true });
+  if (audience === "churn") payload.churn_risk = textField(form, "churn_risk", { required: true });
   if (form.elements.namedItem("mode").value === "pct") {
     payload.discount_pct = intField(form, "discount_pct", { min: 1, max: 99 });
   } else {
@@ -85,8 +86,8 @@ const audienceLabels = new Map();
 /** Fill the tier and segment choices from the rules (GET /api/v1/customers/audiences). */
 async function loadAudiences(form) {
   try {
-    const { tiers = [], segments = [] } = await getJSON("/api/v1/customers/audiences");
-    for (const [name, items] of [["min_tier", tiers], ["segment", segments]]) {
+    const { tiers = [], segments = [], churn = [] } = await getJSON("/api/v1/customers/audiences");
+    for (const [name, items] of [["min_tier", tiers], ["segment", segments], ["churn_risk", churn]]) {
       const select = form.elements.namedItem(name);
       select.replaceChildren(...items.map((item) => h("option", { value: item.id, text: item.label })));
       for (const item of items) audienceLabels.set(`${name}:${item.id}`, item.label);
@@ -104,7 +105,9 @@ function couponSummary(p, paused) {
       ? `${audience}（${named("min_tier", p.min_tier)}）`
       : p.audience === "segment"
         ? `${audience}（${named("segment", p.segment)}）`
-        : audience;
+        : p.audience === "churn"
+          ? `${audience}（${named("churn_risk", p.churn_risk)}）`
+          : audience;
   const value =
     p.value_cents !== undefined
       ? `${p.threshold_cents ? `满${fmtMoneyBrief(p.threshold_cents)}` : "无门槛"}减${fmtMoneyBrief(p.value_cents)}`

@@ -18,9 +18,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from livedesk.customers.churn import LEVEL_LABELS, ChurnWarning
+from livedesk.customers.churn import rank as churn_rank
 from livedesk.customers.do_not_greet import LABELS as DO_NOT_GREET_LABELS
 from livedesk.customers.do_not_greet import DoNotGreet
-from livedesk.customers.profile import CustomerProfile, PurchaseHistory
+from livedesk.customers.profile import ChurnRisk, CustomerProfile, PurchaseHistory
 from livedesk.rulebook.customers import GreetingRules, GreetingTemplate, render_template
 
 _MINUTE = timedelta(minutes=1)
@@ -33,11 +35,13 @@ class Flag(StrEnum):
 
     LONG_ABSENCE = "long_absence"
     SILENT_RETURNED = "silent_returned"
+    WIN_BACK = "win_back"  # at 流失预警 risk, and here: the one notice for them
 
 
 FLAG_LABELS: dict[Flag, str] = {
     Flag.LONG_ABSENCE: "久未下单，今天回来了",
     Flag.SILENT_RETURNED: "沉默客户回来了",
+    Flag.WIN_BACK: "沉睡老客回归",
 }
 
 
@@ -68,7 +72,12 @@ def scene_for(history: PurchaseHistory, rules: GreetingRules) -> str | None:
     return None
 
 
-def flags_for(profile: CustomerProfile, rules: GreetingRules) -> tuple[Flag, ...]:
+def flags_for(
+    profile: CustomerProfile, rules: GreetingRules, churn: ChurnWarning | None = None
+) -> tuple[Flag, ...]:
+    """What ops should know about them: one notice per person (at churn risk, that is it)."""
+    if churn is not None and churn_rank(churn.level) >= churn_rank(rules.flags.win_back_level):
+        return (Flag.WIN_BACK,)
     flags: list[Flag] = []
     days = profile.days_since_last
     if days is not None and days >= rules.flags.long_absence_days:
@@ -79,7 +88,10 @@ def flags_for(profile: CustomerProfile, rules: GreetingRules) -> tuple[Flag, ...
 
 
 def choose_template(
-    profile: CustomerProfile, available: frozenset[str], rules: GreetingRules
+    profile: CustomerProfile,
+    available: frozenset[str],
+    rules: GreetingRules,
+    churn_level: str | None = None,
 ) -> GreetingTemplate:
     """The most specific template that matches and can be filled (see GreetingTemplate)."""
     matching = [
@@ -87,6 +99,7 @@ def choose_template(
         for template in rules.templates
         if (not template.tiers or profile.tier.id in template.tiers)
         and (not template.segments or profile.segment.id in template.segments)
+        and (not template.churn or churn_level in template.churn)
         and template.fields <= available
     ]
     # The load-time check guarantees a catch-all that needs only always-available values.
@@ -106,6 +119,8 @@ class GreetingCandidate:
     scene: str | None = None
     flags: tuple[Flag, ...] = ()
     do_not_greet: DoNotGreet | None = None
+    churn_level: str | None = None  # 流失预警: low | medium | high
+    churn_reason: str | None = None  # its strongest reason, for ops
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,6 +135,8 @@ class GreetingCandidate:
             "scene": self.scene,
             "flags": [flag.value for flag in self.flags],
             "do_not_greet": self.do_not_greet.value if self.do_not_greet else None,
+            "churn_level": self.churn_level,
+            "churn_reason": self.churn_reason,
         }
 
     @classmethod
@@ -137,6 +154,8 @@ class GreetingCandidate:
             scene=data["scene"],
             flags=tuple(Flag(flag) for flag in data["flags"]),
             do_not_greet=DoNotGreet(reason) if reason else None,
+            churn_level=data.get("churn_level"),  # absent from queues saved before it existed
+            churn_reason=data.get("churn_reason"),
         )
 
 
@@ -148,6 +167,7 @@ def greeting_candidate(
     rules: GreetingRules,
     *,
     do_not_greet: DoNotGreet | None = None,
+    churn: ChurnWarning | None = None,
 ) -> GreetingCandidate | None:
     """What the host could say to this customer; None for someone who is not a returning one."""
     if history.order_count < rules.min_orders_to_greet:
@@ -166,7 +186,8 @@ def greeting_candidate(
         values["last_item"] = last_item
     if scene:
         values["scene"] = scene
-    template = choose_template(profile, frozenset(values), rules)
+    churn_level = churn.level.value if churn else None
+    template = choose_template(profile, frozenset(values), rules, churn_level)
     return GreetingCandidate(
         customer_id=customer_id,
         nickname=name,
@@ -177,8 +198,10 @@ def greeting_candidate(
         total_spent_cents=history.total_spent_cents,
         text=render_template(template.text, values),
         scene=scene,
-        flags=flags_for(profile, rules),
+        flags=flags_for(profile, rules, churn),
         do_not_greet=do_not_greet,
+        churn_level=churn_level,
+        churn_reason=churn.reasons[0].text if churn else None,
     )
 
 
@@ -252,9 +275,11 @@ class _Waiting:
     offered_at: datetime
 
 
-def _rank_key(waiting: _Waiting) -> tuple[int, int, datetime, str]:
+def _rank_key(waiting: _Waiting, win_back_first: bool) -> tuple[int, int, int, datetime, str]:
+    """Best first: at churn risk (when the rules say so), tier, spend, then arrival."""
     candidate = waiting.candidate
     return (
+        -churn_rank(candidate.churn_level) if win_back_first else 0,
         -candidate.tier_priority,
         -candidate.total_spent_cents,
         waiting.offered_at,
@@ -275,12 +300,16 @@ def _notices(candidate: GreetingCandidate) -> tuple[OpsNotice, ...]:
             )
         )
     for flag in candidate.flags:
+        why = FLAG_LABELS[flag]
+        if flag is Flag.WIN_BACK and candidate.churn_level:
+            level = LEVEL_LABELS[ChurnRisk(candidate.churn_level)]
+            why = f"{why}（{level}：{candidate.churn_reason}）"
         notices.append(
             OpsNotice(
                 candidate.customer_id,
                 candidate.nickname,
                 flag,
-                f"{candidate.nickname}（{candidate.tier_label}）：{FLAG_LABELS[flag]}",
+                f"{candidate.nickname}（{candidate.tier_label}）：{why}",
             )
         )
     return tuple(notices)
@@ -313,14 +342,17 @@ class GreetingQueue:
             return Offer(Outcome.DO_NOT_GREET, notices)
         waiting = _Waiting(candidate, now)
         if len(self._waiting) >= self.rules.queue.max_pending:
-            lowest = max(self._waiting.values(), key=_rank_key)
-            if _rank_key(waiting) >= _rank_key(lowest):
+            lowest = max(self._waiting.values(), key=self._rank_key)
+            if self._rank_key(waiting) >= self._rank_key(lowest):
                 self.dropped_count += 1
                 return Offer(Outcome.DROPPED, notices)
             del self._waiting[lowest.candidate.customer_id]
             self.dropped_count += 1
         self._waiting[customer_id] = waiting
         return Offer(Outcome.QUEUED, notices)
+
+    def _rank_key(self, waiting: _Waiting) -> tuple[int, int, int, datetime, str]:
+        return _rank_key(waiting, self.rules.queue.win_back_first)
 
     def waiting_ids(self) -> list[str]:
         return list(self._waiting)
@@ -347,7 +379,7 @@ class GreetingQueue:
         slots = rules.per_minute - len(self._shown_at)
         if slots <= 0:
             return []
-        ranked = sorted(self._waiting.values(), key=_rank_key)
+        ranked = sorted(self._waiting.values(), key=self._rank_key)
         if len(ranked) <= slots:
             singles, merged = ranked, []
         else:

@@ -6,23 +6,27 @@ import logging
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.responses import Response
 
 from livedesk.auth.deps import OpsOnly
+from livedesk.core import spreadsheet
 from livedesk.core.clock import iso_local, utcnow
 from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.customers import churn_list as churn_list_service
 from livedesk.customers import repository as repo
+from livedesk.customers.churn import LEVEL_LABELS, LEVELS, churn_warning
 from livedesk.customers.history import history_of
 from livedesk.customers.importer import import_csv
 from livedesk.customers.profile import profile_for, repurchase_count
-from livedesk.rulebook.customers import DoNotGreetReason, SegmentId, TierRules
+from livedesk.rulebook.customers import ChurnLevel, DoNotGreetReason, SegmentId, TierRules
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +43,8 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 @router.get("/audiences", responses=_AUTH_RESPONSES)
 async def audiences(request: Request, _operator: OpsOnly) -> dict[str, Any]:
-    """The tiers and segments a coupon drop may name (`min_tier`, `segment`), lowest tier
-    first, with the labels the panels show."""
+    """The tiers, segments and 流失预警 levels a coupon drop may name (`min_tier`, `segment`,
+    `churn_risk`: that level and up), lowest first, with the labels the panels show."""
     rules: TierRules = request.app.state.rulebook.get(TierRules)
     return {
         "tiers": [{"id": tier.id, "label": tier.label} for tier in rules.tiers],
@@ -48,7 +52,50 @@ async def audiences(request: Request, _operator: OpsOnly) -> dict[str, Any]:
             {"id": segment, "label": rules.segments.label_of(segment)}
             for segment in get_args(SegmentId)
         ],
+        "churn": [
+            {"id": level.value, "label": f"{LEVEL_LABELS[level]}及以上"}
+            for level in reversed(LEVELS)
+        ],
     }
+
+
+@router.get("/churn", responses=_AUTH_RESPONSES)
+async def churn_list(
+    request: Request,
+    session: SessionDep,
+    _operator: OpsOnly,
+    risk: Annotated[
+        ChurnLevel | None, Query(description="This level and up: low | medium | high")
+    ] = None,
+    reason: Annotated[
+        Literal["overdue", "no_order", "silent", "spend_decline"] | None,
+        Query(description="Only customers with this reason"),
+    ] = None,
+    tier: Annotated[str | None, Query(max_length=32)] = None,
+    segment: Annotated[SegmentId | None, Query()] = None,
+    after: Annotated[int, Query(ge=0, description="`next_after` of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """流失预警: customers at risk of churning, each with level and reasons (rules/tiers.yaml
+    `churn`), in customer id order a page at a time; `?format=csv` is every match at once
+    (UTF-8 with BOM, Chinese headers) for a spreadsheet."""
+    rules: TierRules = request.app.state.rulebook.get(TierRules)
+    if tier is not None and tier not in {t.id for t in rules.tiers}:
+        raise ApiError(422, f"unknown tier {tier!r}; tiers.yaml has {rules.tier_choices()}")
+    filters = churn_list_service.Filters(risk, reason, tier, segment)
+    now = utcnow()
+    if format == "csv":
+        rows, _next = await churn_list_service.at_risk(session, rules, now, filters)
+        return Response(
+            churn_list_service.to_csv(rows),
+            media_type=spreadsheet.MEDIA_TYPE,
+            headers={"Content-Disposition": 'attachment; filename="churn-risk.csv"'},
+        )
+    rows, next_after = await churn_list_service.at_risk(
+        session, rules, now, filters, after=after, limit=limit
+    )
+    return JsonResponse({"customers": [row.to_dict() for row in rows], "next_after": next_after})
 
 
 @router.get(
@@ -64,7 +111,9 @@ async def get_customer(
         raise ApiError(404, f"no customer {customer_id}")
     rules: TierRules = request.app.state.rulebook.get(TierRules)
     history = history_of(customer)
-    profile = profile_for(history, rules, utcnow())
+    now = utcnow()
+    profile = profile_for(history, rules, now)
+    warning = churn_warning(history, customer.last_seen_at, rules, now)
     identities = await repo.identities_of(session, customer.id)
     orders = await repo.recent_orders(session, customer.id, limit=RECENT_ORDERS_SHOWN)
     return {
@@ -106,6 +155,10 @@ async def get_customer(
         ],
         "points_balance": customer.points_balance,
         "do_not_greet": customer.do_not_greet,
+        "do_not_contact": customer.do_not_contact,
+        "last_seen_at": _iso(customer.last_seen_at),
+        # 流失预警: level and reasons, or null when not at risk.
+        "churn": warning.to_dict() if warning else None,
     }
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
@@ -34,6 +34,7 @@ from livedesk.ingest.schemas import EventUser
 NICKNAME_CRM = "crm"
 NICKNAME_STREAM = "stream"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+LAST_SEEN_STEP = timedelta(minutes=1)
 
 
 @dataclass
@@ -43,18 +44,21 @@ class Sighting:
     user_id: str
     seen_at: datetime  # the earliest
     nickname: str | None = None
+    room_id: str | None = None  # the live room it was seen in (None: not on stream)
+    last_at: datetime | None = None  # the latest
     nickname_at: datetime | None = None
     union_id: str | None = None
     phone_hash: str | None = None
 
     @classmethod
-    def of(cls, user: EventUser, seen_at: datetime) -> Sighting:
-        sighting = cls(user.id, seen_at)
+    def of(cls, user: EventUser, seen_at: datetime, room_id: str | None = None) -> Sighting:
+        sighting = cls(user.id, seen_at, room_id=room_id, last_at=seen_at)
         sighting.add(user, seen_at)
         return sighting
 
     def add(self, user: EventUser, seen_at: datetime) -> None:
         self.seen_at = min(self.seen_at, seen_at)
+        self.last_at = max(self.last_at or seen_at, seen_at)
         if user.nickname and _nickname_rank(NICKNAME_STREAM, seen_at, user.nickname) > (
             _nickname_rank(NICKNAME_STREAM, self.nickname_at, self.nickname)
         ):
@@ -231,6 +235,8 @@ def new_customer(sighting: Sighting, **fields: Any) -> Customer:
         union_id=sighting.union_id,
         phone_hash=sighting.phone_hash,
         first_seen_at=sighting.seen_at,
+        last_seen_at=sighting.last_at if sighting.room_id else None,
+        last_seen_room=sighting.room_id,
         **_EMPTY_HISTORY,
         **fields,
     )
@@ -250,6 +256,27 @@ def note_sighting(customer: Customer, sighting: Sighting) -> None:
         customer.phone_hash = sighting.phone_hash
     if sighting.seen_at < customer.first_seen_at:
         customer.first_seen_at = sighting.seen_at
+    if sighting.room_id is not None and sighting.last_at is not None:
+        note_on_stream(customer, sighting.room_id, sighting.last_at)
+
+
+def note_on_stream(customer: Customer, room_id: str, at: datetime) -> None:
+    """Keep when the customer was last seen in a live room (for 流失预警), and when they were
+    seen before the room they are in now (so the session they came back in does not hide that
+    they had been away). At most one write a minute per customer in a busy room."""
+    if customer.last_seen_room != room_id:
+        customer.seen_before_at = customer.last_seen_at
+        customer.last_seen_room = room_id
+        customer.last_seen_at = at
+    elif customer.last_seen_at is None or at - customer.last_seen_at >= LAST_SEEN_STEP:
+        customer.last_seen_at = at
+
+
+def seen_before(customer: Customer, room_id: str) -> datetime | None:
+    """When the customer was last seen in a live room before `room_id`'s session."""
+    if customer.last_seen_room == room_id:
+        return customer.seen_before_at
+    return customer.last_seen_at
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -284,6 +311,12 @@ def _absorb(survivor: Customer, other: Customer) -> None:
     reason = do_not_greet.strongest(survivor.do_not_greet, other.do_not_greet)
     survivor.do_not_greet = reason.value if reason else None
     survivor.first_seen_at = min(survivor.first_seen_at, other.first_seen_at)
+    if other.last_seen_at and (
+        survivor.last_seen_at is None or other.last_seen_at > survivor.last_seen_at
+    ):
+        survivor.last_seen_at = other.last_seen_at
+        survivor.last_seen_room = other.last_seen_room
+        survivor.seen_before_at = other.seen_before_at
     survivor.points_balance += other.points_balance
     other.points_balance = 0
 
@@ -349,4 +382,6 @@ def _customer_values(sighting: Sighting) -> dict[str, Any]:
         "union_id": sighting.union_id,
         "phone_hash": sighting.phone_hash,
         "first_seen_at": sighting.seen_at,
+        "last_seen_at": sighting.last_at if sighting.room_id else None,
+        "last_seen_room": sighting.room_id,
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livedesk.core.clock import utcnow
@@ -47,6 +47,13 @@ class Customer(Base):
     # The earliest sign of this person: their first sighting on a stream, or an earlier paid
     # order (a CRM member's history), never the moment of an import.
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Last seen in a live room (to the minute), which room, and when they were last seen
+    # before that room's session (see identity.note_on_stream).
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_room: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    seen_before_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Opted out of follow-up messages (企业微信, SMS): never in a marketing follow-up.
+    do_not_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

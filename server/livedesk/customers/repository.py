@@ -53,6 +53,7 @@ async def create_customers(
         order_count=0,
         total_spent_cents=0,
         points_balance=0,
+        do_not_contact=False,
         first_seen_at=now,
         created_at=now,
         updated_at=now,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.customers import repository as repo
 from livedesk.customers.history import OrderOutcome, apply_order, apply_refund, history_of
-from livedesk.customers.identity import Sighting, resolve_many
+from livedesk.customers.identity import Sighting, resolve_many, seen_before
 from livedesk.customers.models import Customer
 from livedesk.customers.profile import PurchaseHistory
 from livedesk.ingest.schemas import Event
@@ -34,6 +34,9 @@ class Identified:
     history: PurchaseHistory  # after this event's order or refund
     do_not_greet: str | None  # opted_out | open_complaint | refund_in_progress
     order: OrderOutcome | None = None  # for `order` and `refund` events
+    # Last seen in a live room before this room's session (for 流失预警: how long they had
+    # been away when they came back).
+    seen_before_at: datetime | None = None
 
 
 async def identify(
@@ -71,7 +74,7 @@ async def identify_batch(
         sightings = by_platform.setdefault(event.platform, {})
         known = sightings.get(event.user.id)
         if known is None:
-            sightings[event.user.id] = Sighting.of(event.user, seen_at)
+            sightings[event.user.id] = Sighting.of(event.user, seen_at, event.room_id)
         else:
             known.add(event.user, seen_at)
     if not by_platform:
@@ -141,6 +144,7 @@ async def identify_batch(
                 history=history,
                 do_not_greet=customer.do_not_greet,
                 order=outcome,
+                seen_before_at=seen_before(customer, event.room_id),
             )
         )
     await session.flush()

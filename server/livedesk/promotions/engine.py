@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import one_of
 from livedesk.customers import repository as customer_repo
+from livedesk.customers.churn import churn_warning
+from livedesk.customers.churn import rank as churn_rank
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.customers.profile import profile_for, tier_rank
 from livedesk.customers.service import Identified
@@ -219,12 +221,15 @@ class PromotionEngine:
             min_rank = next(
                 (tier_rank(t, self._tiers) for t in self._tiers.tiers if t.id == min_tier), None
             )
+            churn = churn_warning(identified.history, identified.seen_before_at, self._tiers, now)
             if not kinds.in_audience(
                 config,
                 returning=identified.is_returning,
                 tier_rank=tier_rank(profile.tier, self._tiers),
                 min_tier_rank=min_rank,
                 segment=profile.segment.id,
+                churn_rank=churn_rank(churn.level if churn else None),
+                min_churn_rank=churn_rank(config.get("churn_risk")),
             ):
                 return None
             return _Candidate(

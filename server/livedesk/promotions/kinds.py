@@ -49,9 +49,14 @@ def in_audience(
     tier_rank: int,
     min_tier_rank: int | None,
     segment: str | None,
+    churn_rank: int = 0,
+    min_churn_rank: int = 0,
 ) -> bool:
-    """Coupon audiences: everyone, returning customers, a tier and up, or one segment."""
+    """Coupon audiences: everyone, returning customers, a tier and up, one segment, or
+    customers at 流失预警 risk of a level and up (ranks: 0 none, 1 low … 3 high)."""
     audience = config.get("audience", "all")
+    if audience == "churn":
+        return min_churn_rank > 0 and churn_rank >= min_churn_rank
     if audience == "returning":
         return returning
     if audience == "tier":

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import string
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
@@ -236,17 +237,56 @@ class Segments(_Rules):
         return segment.label
 
 
-class ChurnRules(_Rules):
-    """Risk = days since the last order / the customer's expected purchase interval.
+ChurnLevel = Literal["low", "medium", "high"]
 
-    The interval is the mean gap between their orders, (last - first) / (orders - 1), not
-    below `min_interval_days`; a one-order customer gets `default_interval_days`.
+
+class LevelDays(_Rules):
+    """Days from which a signal counts at each risk level (leave a level out to skip it)."""
+
+    low: int | None = Field(default=None, ge=1)
+    medium: int | None = Field(default=None, ge=1)
+    high: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _increasing(self) -> LevelDays:
+        given = [
+            (name, days) for name in ("low", "medium", "high") if (days := getattr(self, name))
+        ]
+        for (_low, fewer), (name, more) in pairwise(given):
+            if more <= fewer:
+                _raise_at(
+                    "LevelDays", [((name,), f"{name} must be more days than the level below")]
+                )
+        return self
+
+
+class SpendDecline(_Rules):
+    """Spend in the last `window_days` at most (1 - min_drop) of the `window_days` before."""
+
+    window_days: int = Field(default=90, ge=7, le=365)
+    min_drop: float = Field(default=0.5, gt=0, lt=1)
+    level: ChurnLevel = "medium"
+
+
+class ChurnRules(_Rules):
+    """流失预警: a customer with orders is at risk when any of these signals says so, at the
+    highest level any of them reaches.
+
+    - overdue: days since the last order / the customer's expected purchase interval (the mean
+      gap between their orders, (last - first) / (orders - 1), not below `min_interval_days`;
+      one order only: `default_interval_days`); at `medium_ratio` medium, at `high_ratio` high;
+    - no_order_days: days since the last order (still watching, not buying);
+    - silent_days: days since they were last seen at all, in a live room or by an order;
+    - spend_decline: their spend fell by at least half (see SpendDecline).
     """
 
     default_interval_days: int = Field(default=60, ge=1)
     min_interval_days: int = Field(default=7, ge=1)
     medium_ratio: float = Field(default=1.5, gt=0)
     high_ratio: float = Field(default=3.0, gt=0)
+    no_order_days: LevelDays = Field(default_factory=lambda: LevelDays(low=30, medium=60))
+    silent_days: LevelDays = Field(default_factory=lambda: LevelDays(medium=30, high=60))
+    spend_decline: SpendDecline | None = Field(default_factory=SpendDecline)
 
     @model_validator(mode="after")
     def _ordered(self) -> ChurnRules:
@@ -329,19 +369,21 @@ class TierRules(_Rules):
 
 
 class GreetingTemplate(_Rules):
-    """Used for a customer whose tier is in `tiers` and segment in `segments` (empty = any).
+    """Used for a customer whose tier is in `tiers`, segment in `segments` and 流失预警 level in
+    `churn` (empty = any; a customer not at risk matches no `churn` list).
 
-    The most specific match wins (tiers and segments > one of them > neither), then file order;
-    a template whose placeholders cannot be filled for this customer is skipped.
+    The most specific match wins (the more of the three lists are given, the more specific),
+    then file order; a template whose placeholders cannot be filled for this customer is skipped.
     """
 
     tiers: list[TierId] = Field(default_factory=list)
     segments: list[SegmentId] = Field(default_factory=list)
+    churn: list[ChurnLevel] = Field(default_factory=list)
     text: GreetingText
 
     @property
     def specificity(self) -> int:
-        return int(bool(self.tiers)) + int(bool(self.segments))
+        return int(bool(self.tiers)) + int(bool(self.segments)) + int(bool(self.churn))
 
     @property
     def fields(self) -> frozenset[str]:
@@ -374,11 +416,16 @@ class QueueRules(_Rules):
     regreet_after_s: float = Field(default=1800.0, gt=0)
     max_pending: int = Field(default=500, ge=1, le=10_000)
     merge: MergeRules = Field(default_factory=MergeRules)
+    # Customers at 流失预警 risk (higher level first) are greeted before the tiers' order:
+    # winning back a sleeping customer matters more than greeting a regular one.
+    win_back_first: bool = True
 
 
 class FlagRules(_Rules):
     # "returning after a long absence" for ops at this many days since the last order.
     long_absence_days: int = Field(default=90, ge=1)
+    # 沉睡老客回归 for ops (instead of the two flags above) from this 流失预警 level up.
+    win_back_level: ChurnLevel = "medium"
 
 
 class GreetingRules(_Rules):
@@ -421,7 +468,8 @@ class GreetingRules(_Rules):
             [
                 (
                     ("templates",),
-                    "add a default template (no tiers, no segments) that uses only " + allowed,
+                    "add a default template (no tiers, segments or churn) that uses only "
+                    + allowed,
                 )
             ],
         )

@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livedesk.rulebook.book import CHECKS, RULE_FILES, Rulebook
-from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.customers import ChurnLevel, TierRules
 from livedesk.rulebook.loader import RuleError
 
 RedPacketKind = Literal["tiered", "rain", "blind_box", "points", "referral"]
-Audience = Literal["all", "returning", "tier", "segment"]
+Audience = Literal["all", "returning", "tier", "segment", "churn"]
 Cents = Annotated[int, Field(ge=0, le=10**9)]
 Title = Annotated[str, Field(min_length=1, max_length=40)]
 
@@ -103,6 +103,8 @@ class CouponOffer(_Rule):
     audience: Audience = "all"
     min_tier: str | None = Field(default=None, max_length=32)
     segment: str | None = Field(default=None, max_length=32)
+    # audience churn: customers at 流失预警 risk of this level and up (low | medium | high).
+    churn_risk: ChurnLevel | None = None
     value_cents: int | None = Field(default=None, ge=1, le=10**8)
     discount_pct: int | None = Field(default=None, ge=1, le=99)
     threshold_cents: Cents = 0
@@ -115,6 +117,8 @@ class CouponOffer(_Rule):
             raise ValueError("audience tier needs min_tier")
         if self.audience == "segment" and not self.segment:
             raise ValueError("audience segment needs segment")
+        if self.audience == "churn" and not self.churn_risk:
+            raise ValueError("audience churn needs churn_risk (low, medium or high)")
         return self
 
 
