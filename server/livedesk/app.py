@@ -43,6 +43,7 @@ from livedesk.rooms.promotion_endpoints import router as promotions_router
 from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets.endpoints import router as rules_router
+from livedesk.rulesets.report import rules_versions as rules_versions_report
 from livedesk.rulesets.switching import RuleBooks
 
 log = logging.getLogger(__name__)
@@ -87,13 +88,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     delivery = DeliveryBoard(app.state.acks, bus)
     hub = Hub(sessions, bus, settings.resume_max_messages, delivery)
     # Each domain that adds to the post-session review: async (session, room_id) -> dict.
-    app.state.report_parts = [drops_report]
+    app.state.report_parts = [drops_report, rules_versions_report]
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
         stack.push_async_callback(bus.close)
         await delivery.start()
         stack.push_async_callback(delivery.close)
-        rulebooks = RuleBooks(sessions, bus, rulebook)
+        # Endpoints read app.state.rulebook: the newest applied version, once this process
+        # knows of it (the pipeline decides per room, at one seq: see rulesets.switching).
+        rulebooks = RuleBooks(
+            sessions, bus, rulebook, on_change=lambda book: setattr(app.state, "rulebook", book)
+        )
         await rulebooks.start()
         stack.push_async_callback(rulebooks.close)
         await hub.start()
@@ -103,14 +108,14 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         processing = None
         if settings.run_pipeline:
             processing = await stack.enter_async_context(
-                running_pipeline(settings, sessions, bus, rulebook, delivery)
+                running_pipeline(settings, sessions, bus, rulebooks, delivery)
             )
         services = Services(
             settings,
             engine,
             sessions,
             bus,
-            rulebook,
+            rulebooks.current,
             rulebooks,
             hub,
             delivery,

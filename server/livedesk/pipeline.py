@@ -15,7 +15,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -32,6 +33,7 @@ from livedesk.ingest.schemas import Event
 from livedesk.ingest.service import INBOX_CHANNEL
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
+from livedesk.rulesets.switching import RoomSwitch, stamp
 from livedesk.stages import RoomStages
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class Pipeline:
         bus: Bus,
         stages: RoomStages,
         *,
+        rules: RoomSwitch[RoomStages] | None = None,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         concurrency: int = 4,
@@ -53,6 +56,9 @@ class Pipeline:
         self._sessions = sessions
         self._bus = bus
         self._stages = stages
+        # Which rules each room's batch runs under (hot reload); None: `stages` always (tools
+        # and tests that pin one rulebook).
+        self._rules = rules
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._concurrency = concurrency
@@ -143,7 +149,7 @@ class Pipeline:
         except Exception:
             raise_if_cancelling()
             log.exception("processing room %s failed; will retry", room_id)
-            self._stages.forget(room_id)
+            self._stages_of(room_id).forget(room_id)
             await asyncio.sleep(0.5)
             self.wake(room_id)
 
@@ -170,7 +176,7 @@ class Pipeline:
             now = utcnow()
             started = time.perf_counter()
             events = [parsed.get(row.id) or _event_of(row) async for row in yielding(rows)]
-            messages = await self._stages.process(session, room, events, now, timer)
+            messages = await self._process(session, room, events, now, timer)
             if rows:
                 await inbox.mark_processed(session, [row.id for row in rows])
                 room.last_event_at = now
@@ -185,10 +191,34 @@ class Pipeline:
             timer.lap("commit")
             self.processed_events += len(rows)
             _observe(room_id, rows, started, timer)
-            delay_s = self._stages.next_wake_s(room_id, utcnow())
+            delay_s = self._stages_of(room_id).next_wake_s(room_id, utcnow())
             if delay_s is not None:
                 asyncio.get_running_loop().call_later(delay_s + 0.01, self.wake, room_id)
             return len(rows) >= self._batch_size
+
+    async def _process(
+        self,
+        session: AsyncSession,
+        room: Room,
+        events: Sequence[Event],
+        now: datetime,
+        timer: metrics.StageTimer,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """The batch under the rules the room runs now; a switch opens it with a `rules`
+        message, so events before that seq ran under the old version, these under the new."""
+        if self._rules is None:
+            return await self._stages.process(session, room, events, now, timer)
+        stages, decision = await self._rules.for_batch(session, room)
+        opening = decision.message()
+        if opening is not None:  # appended first, so the stages count seqs from after it
+            rooms.announce(session, self._bus, await rooms.append(session, room, [opening]))
+        messages = await stages.process(session, room, events, now, timer)
+        stamp(messages, decision)
+        return messages
+
+    def _stages_of(self, room_id: str) -> RoomStages:
+        found = self._rules.stages_of(room_id) if self._rules is not None else None
+        return found or self._stages
 
     async def _prepare_unlocked(self, session: AsyncSession, room_id: str) -> dict[int, Event]:
         """On SQLite the room lock is the database's one write lock: score the next batch's

@@ -33,6 +33,7 @@ from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.pipeline import Pipeline
 from livedesk.rulebook.book import Rulebook, load_rulebook
+from livedesk.rulesets.switching import RoomSwitch, RuleBooks
 from livedesk.shops.fetcher import OrderFetcher
 from livedesk.shops.sources import running_fetcher
 from livedesk.stages import RoomStages
@@ -52,7 +53,7 @@ async def running_pipeline(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     bus: Bus,
-    rulebook: Rulebook,
+    books: RuleBooks,
     delivery: DeliveryBoard,
 ) -> AsyncIterator[Processing]:
     """Start the pipeline, the order fetcher (and the outbox sender, when a fulfilment URL is
@@ -61,13 +62,18 @@ async def running_pipeline(
     await sentiment.start()  # loads the sentiment lexicon and model once, off the event loop
     try:
         await asyncio.to_thread(intents.warm_up)
-        stages = RoomStages(
-            rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s, delivery=delivery
-        )
+
+        def stages_for(rulebook: Rulebook) -> RoomStages:
+            return RoomStages(
+                rulebook, sentiment, kpi_interval_s=settings.kpi_interval_s, delivery=delivery
+            )
+
+        current = stages_for(books.current)
         pipeline = Pipeline(
             sessions,
             bus,
-            stages,
+            current,
+            rules=RoomSwitch(books, stages_for, current),
             batch_size=settings.pipeline_batch_size,
             poll_interval_s=settings.pipeline_poll_interval_s,
             concurrency=settings.pipeline_concurrency,
@@ -77,7 +83,7 @@ async def running_pipeline(
         if sender is not None:
             await sender.start()
         try:
-            async with running_fetcher(settings, sessions, bus, rulebook) as fetcher:
+            async with running_fetcher(settings, sessions, bus, books.current) as fetcher:
                 yield Processing(pipeline, sender, fetcher)
         finally:
             if sender is not None:
@@ -117,20 +123,23 @@ async def serve_pipeline(settings: Settings) -> None:
     rulebook = load_rulebook(settings.rules_dir)
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     bus = create_bus(settings.redis_url)
+    books = RuleBooks(session_factory(engine), bus, rulebook)
     delivery = DeliveryBoard(None, bus)  # answers no webhook: it only reads the others' figures
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     await delivery.start()
+    await books.start()
     try:
         async with (
-            running_pipeline(settings, session_factory(engine), bus, rulebook, delivery),
+            running_pipeline(settings, session_factory(engine), bus, books, delivery),
             runtime.settled(),
         ):
             log.info("pipeline process started")
             await stop.wait()
     finally:
+        await books.close()
         await delivery.close()
         await bus.close()
         await engine.dispose()

@@ -102,7 +102,10 @@ class RoomStages:
         self._greeting_rules = rulebook.get(GreetingRules)
         self._runtimes: dict[str, RoomRuntime] = {}
         self._promotions = PromotionEngine(
-            rulebook.get(RedPacketRules), rulebook.get(CouponRules), self._tiers
+            rulebook.get(RedPacketRules),
+            rulebook.get(CouponRules),
+            self._tiers,
+            rules_version=rulebook.version or None,
         )
 
     def forget(self, room_id: str) -> None:

@@ -9,6 +9,7 @@ import time
 import httpx
 import pytest
 
+from livedesk.rulebook.book import load_rulebook
 from support import REPO, add_operator, event, open_panel, post_events, run_server, settings_for
 
 PRICE_OBJECTIONS = [
@@ -62,6 +63,7 @@ async def test_price_objections_give_the_host_one_hint_within_2s(server, databas
         hint = await host.until(lambda m: m["type"] == "hint", timeout_s=2.0)
         assert time.monotonic() - sent_at < 2.0
         assert hint["data"]["intent"] == "price_objection"
+        assert hint["data"]["rules_version"] == load_rulebook(REPO / "rules").version
         assert "价" in hint["data"]["text"]
         # More objections inside the cooldown give no second hint.
         for i, text in enumerate(PRICE_OBJECTIONS):
@@ -122,6 +124,7 @@ async def test_complaint_surge_alerts_ops_and_pauses_promotions(
     await ops.until(note, timeout_s=4)
     alert, paused = seen["alert"], seen["promotion"]
     assert alert["data"]["state"] == "open" and alert["data"]["severity"] == "critical"
+    assert alert["data"]["rules_version"] == paused["data"]["rules_version"]
     assert paused["data"]["state"] == "paused"
     await ops.close()
     # The review marks it on the sentiment timeline, once, when it opened.

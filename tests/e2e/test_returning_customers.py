@@ -10,6 +10,7 @@ import uuid
 
 import httpx
 
+from livedesk.rulebook.book import load_rulebook
 from support import REPO, add_operator, event, open_panel, post_events
 
 EXAMPLE = REPO / "rules" / "examples" / "crm_customers.csv"
@@ -87,6 +88,7 @@ async def test_wang_jie_is_greeted_once_within_a_second(server, database_url, ro
         data = greeting["data"]
         assert data["nickname"] == "王姐" and data["tier_label"]
         assert "抗老精华" in data["text"] and "王姐" in data["text"]
+        assert data["rules_version"] == load_rulebook(REPO / "rules").version  # made under it
         # Leaving and coming back is no reason to greet her again this session.
         await post_events(client, event(room_id, "leave", new_id, nickname="王姐"))
         await post_events(

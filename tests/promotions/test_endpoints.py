@@ -191,6 +191,9 @@ async def test_grants_are_listed_page_by_page_with_the_id_an_order_redeems(
         assert by_user[fresh]["state"] == "held"  # a brand-new account, for ops to review
         assert {by_user[u]["state"] for u in users} == {"granted"}
         assert {g["campaign_id"] for g in listed} == {rain["campaign_id"]}
+        # Each grant names the rules version it was decided under: the one in force.
+        in_force = (await client.get("/api/v1/rules")).json()["in_force"]["version"]
+        assert {g["rules_version"] for g in listed} == {in_force}
         granted = (await client.get(listing, params={"state": "granted"})).json()["grants"]
         assert {g["platform_user_id"] for g in granted} == set(users)
 

@@ -38,13 +38,17 @@ const STATUS_MESSAGES = {
 
 async function errorFrom(response) {
   let message = "";
+  let errors = null; // a rules set's errors, each with file and line
   try {
     const body = await response.json();
     if (body && typeof body.error === "string") message = body.error;
+    if (body && Array.isArray(body.errors)) errors = body.errors;
   } catch {
     // Not JSON: fall back to a status message.
   }
-  return new ApiError(message || STATUS_MESSAGES[response.status] || `请求失败（${response.status}）`, response.status);
+  const error = new ApiError(message || STATUS_MESSAGES[response.status] || `请求失败（${response.status}）`, response.status);
+  error.errors = errors;
+  return error;
 }
 
 export async function getJSON(path) {

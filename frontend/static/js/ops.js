@@ -15,6 +15,7 @@ import { pausePromotions, setupControls, showTab } from "./ops-controls.js";
 import { KpiTiles } from "./ops-kpis.js";
 import { setupOutbox } from "./ops-outbox.js";
 import { HeldReview } from "./ops-review.js";
+import { setupRules } from "./ops-rules.js";
 import { loginBanner } from "./session.js";
 import { bindShortcuts, showShortcuts } from "./shortcuts.js";
 import { setupThresholds } from "./thresholds.js";
@@ -228,6 +229,7 @@ $('[data-testid="btn-shortcuts"]').addEventListener("click", () => showShortcuts
 bindStatus(channel, $('[data-testid="conn-status"]'));
 setupControls(roomId, { isPaused: () => paused, onCreated: (data) => campaigns.created(data) });
 setupThresholds(roomId, channel);
+setupRules(roomId, channel);
 setupOutbox(roomId, onOutbox);
 campaigns.start();
 products.load();

@@ -8,15 +8,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
-
-from livedesk.core.settings import Settings
-from livedesk.dryrun import report
-from livedesk.dryrun.service import SessionUnreadable, dry_run
-from livedesk.rulebook.book import load_rulebook
-from livedesk.rulebook.loader import RulesInvalid
 
 err = Console(stderr=True)
 
@@ -40,6 +33,15 @@ def dry_run_command(
     """Replay a session under candidate rules into a throwaway database (the real one is only
     read): who would be greeted, what would be granted, the cost against budgets, and the
     differences from the rules in force and from what actually happened."""
+    # Imported here: every `livedesk` command (serve too) imports this module.
+    import orjson
+
+    from livedesk.core.settings import Settings
+    from livedesk.dryrun import report
+    from livedesk.dryrun.service import SessionUnreadable, dry_run
+    from livedesk.rulebook.book import load_rulebook
+    from livedesk.rulebook.loader import RulesInvalid
+
     if (session is None) == (room is None):
         err.print("[red]give a SESSION.jsonl or --room, one of them[/red]")
         raise typer.Exit(2)

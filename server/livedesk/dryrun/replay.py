@@ -182,29 +182,20 @@ async def outcome_of(
         for customer_id in data.get("customer_ids") or [data["customer_id"]]:
             greeted.append((int(customer_id), data["text"], message["ts"]))
     rows = (
-        (
-            await session.execute(
-                select(Grant, Campaign.title, Campaign.kind)
-                .join(Campaign, Campaign.id == Grant.campaign_id)
-                .where(Grant.room_id.in_(rooms))
-                .order_by(Grant.id)
-            )
+        await session.execute(
+            select(Grant, Campaign.title, Campaign.kind)
+            .join(Campaign, Campaign.id == Grant.campaign_id)
+            .where(Grant.room_id.in_(rooms))
+            .order_by(Grant.id)
         )
-        .tuples()
-        .all()
-    )
+    ).all()
     people = {customer_id for customer_id, _t, _a in greeted} | {
         g.customer_id for g, _t, _k in rows
     }
-    nicknames = dict(
-        (
-            await session.execute(
-                select(Customer.id, Customer.nickname).where(Customer.id.in_(people))
-            )
-        )
-        .tuples()
-        .all()
+    named = await session.execute(
+        select(Customer.id, Customer.nickname).where(Customer.id.in_(people))
     )
+    nicknames: dict[int, str | None] = {customer_id: name for customer_id, name in named.all()}
     for customer_id, text, at in greeted:
         outcome.greeted.append(Greeted(customer_id, nicknames.get(customer_id) or "", text, at))
     for grant, title, kind in rows:

@@ -74,8 +74,9 @@ def render(report: dict[str, Any]) -> str:
         if part is None:
             continue
         rules = part["rules"]
+        named = f"  {rules['version']} “{rules['label']}”" if rules["version"] else ""
         lines.append(
-            f"{title}  {rules['version']} “{rules['label']}”: 事件 {part['events']}，"
+            f"{title}{named}: 事件 {part['events']}，"
             f"迎宾 {part['greeted']} 人，发放 {part['grants']} 份（待审 {part['held']}），"
             f"花费 ¥{part['cost_cents'] / 100:,.2f}"
         )

@@ -74,7 +74,7 @@ async def room_inbox(real: AsyncSession, room_id: str) -> list[Sourced]:
         .where(InboxEvent.room_id == room_id)
         .order_by(InboxEvent.id)
     )
-    events = [(platform, Event.from_record(payload)) for platform, payload in rows.tuples()]
+    events = [(platform, Event.from_record(payload)) for platform, payload in rows.all()]
     return sorted(events, key=lambda sourced: sourced[1].ts)
 
 
@@ -113,7 +113,7 @@ async def dry_run(
                 select(RoomLogEntry.seq).where(RoomLogEntry.room_id.in_(rooms)).limit(1)
             )
             actual = (
-                await outcome_of(session, rooms, "", "实际", len(events))
+                await outcome_of(session, rooms, "", "", len(events))
                 if ran_here is not None
                 else None
             )

@@ -65,7 +65,14 @@ class _Candidate:
 
 
 class PromotionEngine:
-    def __init__(self, red_packets: RedPacketRules, coupons: CouponRules, tiers: TierRules):
+    def __init__(
+        self,
+        red_packets: RedPacketRules,
+        coupons: CouponRules,
+        tiers: TierRules,
+        rules_version: str | None = None,
+    ):
+        self._rules_version = rules_version  # recorded on every grant
         self._red = red_packets
         self._coupons = coupons
         self._tiers = tiers
@@ -297,6 +304,7 @@ class PromotionEngine:
                 amount_cents=candidate.amount_cents,
                 payee=candidate.payee_account,
                 points_cost=candidate.points_cost,
+                rules_version=self._rules_version,
             )
             reason = abuse_reason(await signals.of(candidate), self._red.abuse)
             if reason is None:

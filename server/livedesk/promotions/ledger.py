@@ -62,6 +62,7 @@ class Claim:
     payee: tuple[str, str] | None = None
     points_cost: int = 0  # points exchange: spent in the same savepoint
     details: dict[str, Any] = field(default_factory=dict)
+    rules_version: str | None = None  # what the grant row records it was decided under
 
     @property
     def public_id(self) -> str:
@@ -91,6 +92,7 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
                 amount_cents=claim.amount_cents,
                 state=GRANTED,
                 created_at=now,
+                rules_version=claim.rules_version,
             )
             session.add(grant)
             _enqueue(session, grant, claim.campaign)
@@ -120,6 +122,7 @@ async def hold(session: AsyncSession, claim: Claim, reason: str, now: datetime) 
                     state=HELD,
                     reason=reason[:200],
                     created_at=now,
+                    rules_version=claim.rules_version,
                 )
             )
             await session.flush()

@@ -89,6 +89,8 @@ class Grant(Base):
     redeemed_order_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     redeemed_gmv_cents: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The rules version (short hash) the grant was decided under; None before versions.
+    rules_version: Mapped[str | None] = mapped_column(String(12), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

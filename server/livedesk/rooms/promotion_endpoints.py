@@ -352,6 +352,7 @@ async def list_grants(
             "state": grant.state,
             "created_at": grant.created_at.isoformat(),
             "redeemed_order_id": grant.redeemed_order_id,
+            "rules_version": grant.rules_version,
         }
         if campaign.kind == "coupon":
             config = campaign.config or {}

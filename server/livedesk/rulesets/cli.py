@@ -11,13 +11,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from livedesk.core.bus import create_bus
-from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.core.db import create_engine, session_factory
 from livedesk.core.settings import Settings
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulebook.loader import RulesInvalid
 from livedesk.rulesets import versions
-from livedesk.rulesets.switching import announce_apply
 
 rules_app = typer.Typer(help="Rules sets: apply one to the running system, list and show versions.")
 err = Console(stderr=True)
@@ -44,6 +42,11 @@ def apply(
     """Validate a rules directory and, only if it is valid, make it the rules in force: every
     room switches at its next batch, at one seq of its stream. An invalid set changes nothing
     and every error is printed with file and line."""
+    # Imported here: every `livedesk` command (serve too) imports this module.
+    from livedesk.core.bus import create_bus
+    from livedesk.core.db import commit
+    from livedesk.rulesets.switching import announce_apply
+
     settings = Settings()
     book = _validated(directory or settings.rules_dir, label)
 

@@ -21,7 +21,13 @@ from livedesk.core.db import after_commit, commit
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.settings import Settings
-from livedesk.rulebook.book import HASH_SHOWN, Rulebook, build_rulebook, load_rulebook
+from livedesk.rulebook.book import (
+    HASH_SHOWN,
+    MANIFEST,
+    Rulebook,
+    build_rulebook,
+    load_rulebook,
+)
 from livedesk.rulebook.loader import RuleError, RulesInvalid
 from livedesk.rulesets import versions
 from livedesk.rulesets.models import RoomRulesEntry, RulesVersion
@@ -215,6 +221,8 @@ async def preview_rules(
         rules_dir = Path(workdir)
         for name, text in book.files.items():
             (rules_dir / name).write_text(text, encoding="utf-8")
+        label = orjson.dumps(book.label).decode()  # a JSON string is a YAML string
+        (rules_dir / MANIFEST).write_text(f"label: {label}\n", encoding="utf-8")
         report: dict[str, Any] = await _run_dry_run(settings, room_id, rules_dir)
     return report
 

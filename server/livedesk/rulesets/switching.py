@@ -16,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
+from livedesk.promotions.service import audit
+from livedesk.rooms.models import Room
 from livedesk.rulebook.book import HASH_SHOWN, Rulebook
 from livedesk.rulebook.loader import RulesInvalid
 from livedesk.rulesets import versions
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 RULES_CHANNEL = "livedesk:rules"  # rung after an apply commits: processes refresh at once
 REFRESH_INTERVAL_S = 5.0  # and look anyway this often, in case the doorbell was lost
+STATE_KEY = "rules"  # the room's part of the room row's state: RoomRules.to_dict()
 
 Message = tuple[str, dict[str, Any]]
 
@@ -117,9 +121,17 @@ class Decision:
 class RuleBooks:
     """This process's rulebooks, by content hash, and the newest apply it knows of."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], bus: Bus, files: Rulebook):
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        files: Rulebook,
+        on_change: Callable[[Rulebook], None] | None = None,
+    ):
         self._sessions = sessions
         self._bus = bus
+        # Told the newest version's rulebook (the web worker's endpoints read it from here).
+        self._on_change = on_change
         self._files = files  # the rules directory, read at start
         self._books: dict[str, Rulebook] = {files.content_hash: files}
         self._latest: InForce | None = None
@@ -218,6 +230,8 @@ class RuleBooks:
             log.error("rules %s %r do not validate here:\n%s", latest.version, latest.label, exc)
             return
         self._latest = latest
+        if self._on_change is not None:
+            self._on_change(self.current)
 
     async def _listen(self) -> None:
         while True:
@@ -261,3 +275,69 @@ def record(
 async def announce_apply(bus: Bus) -> None:
     """Ring every process after an apply commits (they also look every few seconds)."""
     await bus.publish(RULES_CHANNEL, b"apply")
+
+
+Stages = TypeVar("Stages", bound="ForgetsRooms")
+
+
+class ForgetsRooms(Protocol):
+    def forget(self, room_id: str) -> None: ...
+
+
+# Messages that are decisions made under the rules: each carries the version it ran under.
+DECIDED_UNDER_RULES = frozenset({"greeting", "hint", "alert", "red_packet", "coupon", "promotion"})
+
+
+class RoomSwitch(Generic[Stages]):
+    """The pipeline's one question, answered: which stages run this room's batch. The stages
+    are built once per rules version (`make`); a room that switches leaves the old version's
+    stages (its in-memory state there is dropped and loaded again from the room row)."""
+
+    def __init__(
+        self, books: RuleBooks, make: Callable[[Rulebook], Stages], current: Stages | None = None
+    ):
+        """`current`: stages already built for `books.current` (used for that version)."""
+        self.books = books
+        self._make = make
+        self._by_version: dict[str, Stages] = {}
+        if current is not None:
+            self._by_version[books.current.content_hash] = current
+        self._by_room: dict[str, Stages] = {}
+
+    async def for_batch(self, session: AsyncSession, room: Room) -> tuple[Stages, Decision]:
+        """Under the room's lock: the stages for this batch and the decision (whose `message()`
+        opens the batch when the room switches now). The room's state and history are
+        updated in the batch's transaction."""
+        saved = RoomRules.from_dict((room.state or {}).get(STATE_KEY))
+        decision = await self.books.for_batch(session, saved, room.last_seq + 1)
+        if decision.changed:
+            room.state = {**(room.state or {}), STATE_KEY: decision.rules.to_dict()}
+            record(session, room.id, decision)
+        if decision.switched:
+            rules = decision.rules
+            audit(
+                session,
+                room.id,
+                decision.applied_by or "rules",
+                "rules.switch",
+                target=rules.version,
+                detail=f"{rules.label}（自第 {rules.since_seq} 条起）",
+            )
+        stages = self._by_version.get(decision.rules.version_hash)
+        if stages is None:
+            stages = self._by_version[decision.rules.version_hash] = self._make(decision.book)
+        before = self._by_room.get(room.id)
+        if before is not None and before is not stages:
+            before.forget(room.id)
+        self._by_room[room.id] = stages
+        return stages, decision
+
+    def stages_of(self, room_id: str) -> Stages | None:
+        return self._by_room.get(room_id)
+
+
+def stamp(messages: list[Message], decision: Decision) -> None:
+    """Every decision of the batch names the rules version it was made under."""
+    for message_type, data in messages:
+        if message_type in DECIDED_UNDER_RULES:
+            data["rules_version"] = decision.rules.version
