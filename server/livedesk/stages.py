@@ -281,20 +281,24 @@ class RoomStages:
         if candidate is None:
             return []
         offer = runtime.greetings.offer(candidate, now)
+        if not offer.notices:
+            return []
+        # One notice per person per moment: 久未下单 and 沉默客户回来了 are one line for ops.
+        first, *more = offer.notices
+        title = first.text + "".join("；" + n.text.split("：", 1)[-1] for n in more)
         return [
             (
                 "alert",
                 {
-                    "id": f"notice-{notice.customer_id}-{notice.kind}",
+                    "id": f"notice-{first.customer_id}",
                     "kind": "customer_notice",
                     "severity": "info",
                     # The notice already names the customer (王姐（黄金）：久未下单，今天回来了).
-                    "title": notice.text,
-                    "customer_id": notice.customer_id,
+                    "title": title,
+                    "customer_id": first.customer_id,
                     "state": "open",
                 },
             )
-            for notice in offer.notices
         ]
 
     def _quiet(
@@ -453,6 +457,8 @@ class RoomStages:
             messages.append(("alert", {**alert.to_dict(), "state": "open"}))
         for alert in decisions.resolved:
             messages.append(("alert", {**alert.to_dict(), "state": "resolved"}))
+        for alert in decisions.updated:
+            messages.append(("alert", {**alert.to_dict(), "state": "open"}))
         if "pause_promotions" in decisions.actions and not room.promotions_paused:
             room.promotions_paused = True
             messages.append(("promotion", {"state": "paused", "by": "alert"}))

@@ -178,15 +178,22 @@ def test_low_stock_per_sku_with_escalation_and_restock(alert_rules: AlertRules) 
     assert first.opened[0].sku == "SKU-SERUM-AA30"
     assert first.opened[0].severity == "warning"
     assert "抗老精华30ml（SKU-SERUM-AA30）仅剩49件" in first.opened[0].detail
-    assert (
-        decide(T0, windows, state, alert_rules, stock={**stock, "SKU-SERUM-AA30": 30}).opened == []
-    )
+    # Down to 30: the open alert says so (same id), nothing new opens.
+    fewer = decide(T0, windows, state, alert_rules, stock={**stock, "SKU-SERUM-AA30": 30})
+    assert fewer.opened == [] and fewer.resolved == []
+    assert [a.id for a in fewer.updated] == [first.opened[0].id]
+    assert "仅剩30件" in fewer.updated[0].detail
     # Down to 8: the same key reopens as critical (old one resolved, new one opened).
     worse = decide(T0, windows, state, alert_rules, stock={**stock, "SKU-SERUM-AA30": 8})
     assert kinds(worse.resolved) == kinds(worse.opened) == ["low_stock:SKU-SERUM-AA30"]
     assert worse.opened[0].severity == "critical"
+    # Sold out is announced: a new alert that says so, not 仅剩8件 left standing.
     sold_out = decide(T0, windows, state, alert_rules, stock={**stock, "SKU-SERUM-AA30": 0})
-    assert sold_out.opened == []  # already critical: nothing new
+    assert [a.title for a in sold_out.opened] == ["商品已售罄"]
+    assert kinds(sold_out.resolved) == ["low_stock:SKU-SERUM-AA30"]
+    assert (
+        decide(T0, windows, state, alert_rules, stock={**stock, "SKU-SERUM-AA30": 0}).updated == []
+    )
     # A restock to 55 is still under clear_at 60; 80 resolves.
     assert decide(T0, windows, state, alert_rules, stock={"SKU-SERUM-AA30": 55}).resolved == []
     done = decide(T0, windows, state, alert_rules, stock={"SKU-SERUM-AA30": 80})

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from livedesk.rulebook.book import load_rulebook
 from support import REPO, add_operator, event, open_panel, post_events
@@ -167,6 +168,12 @@ async def test_a_long_absent_customer_is_flagged_to_ops_by_name_once(server, dat
         alert = await ops.until(
             lambda m: m["type"] == "alert" and m["data"]["kind"] == "customer_notice", timeout_s=3
         )
+        # One notice per person per moment, whatever number of flags they carry.
+        with pytest.raises(TimeoutError):
+            await ops.until(
+                lambda m: m["type"] == "alert" and m["data"]["kind"] == "customer_notice",
+                timeout_s=1.5,
+            )
     # The alert feed shows the title: the name once, then why ops should care.
     title = alert["data"]["title"]
     assert title.startswith("老客5（") and title.count("老客5") == 1 and "久未下单" in title

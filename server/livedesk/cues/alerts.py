@@ -115,6 +115,8 @@ class AlertState:
 class AlertDecisions:
     opened: list[Alert]
     resolved: list[Alert]
+    # Open alerts whose detail changed (库存告急: 仅剩8件 -> 仅剩3件), same id, to re-send.
+    updated: list[Alert]
     # Actions the caller must carry out now, e.g. "pause_promotions".
     actions: list[str]
 
@@ -291,8 +293,10 @@ def decide_alerts(
 ) -> AlertDecisions:
     """Alerts to open and resolve now, and actions to take; `state` is updated in place.
 
-    An open alert whose severity rises (stock 40 -> 5) is resolved and reopened at the new
-    severity; it is never downgraded while open. An open alert whose rule is disabled, or
+    An open alert whose severity rises (stock 40 -> 5) or whose situation changes
+    (stock 3 -> 0: 库存告急 becomes 商品已售罄) is resolved and reopened, so it is
+    announced anew; it is never downgraded while open. One whose figure moves
+    (仅剩8件 -> 仅剩3件) is updated in place. An open alert whose rule is disabled, or
     whose SKU left the stock list, resolves.
     """
     conditions: dict[str, _Condition] = {}
@@ -305,12 +309,20 @@ def decide_alerts(
     resolved: list[Alert] = []
     actions: list[str] = []
     escalated: set[str] = set()
+    updated: list[Alert] = []
     for key, alert in list(state.open.items()):
         now_holding = conditions.get(key)
         if now_holding is not None and now_holding.holding:
-            if _SEVERITY_RANK[now_holding.severity] <= _SEVERITY_RANK[alert.severity]:
-                continue  # still open, nothing new to say
-            escalated.add(key)
+            rank, was = _SEVERITY_RANK[now_holding.severity], _SEVERITY_RANK[alert.severity]
+            # Worse, or another situation at least as grave (库存告急 -> 商品已售罄): announce.
+            if rank > was or (rank == was and now_holding.title != alert.title):
+                escalated.add(key)
+            else:  # still open; its figure (or, on the way back, its wording) moved
+                moved = replace(alert, title=now_holding.title, detail=now_holding.detail)
+                if moved != alert:
+                    state.open[key] = moved
+                    updated.append(moved)
+                continue
         resolved.append(replace(alert, resolved_at=now))
         del state.open[key]
     for key, condition in conditions.items():
@@ -331,4 +343,4 @@ def decide_alerts(
         if condition.action is not None and condition.action not in actions:
             actions.append(condition.action)
     opened.sort(key=lambda a: -_SEVERITY_RANK[a.severity])
-    return AlertDecisions(opened=opened, resolved=resolved, actions=actions)
+    return AlertDecisions(opened=opened, resolved=resolved, updated=updated, actions=actions)
