@@ -221,6 +221,9 @@ class RoomStages:
                     amount_cents=value,
                 )
                 _bump(counters, f"{event.type}s", event.count or 1)
+                _bump(counters, "gift_cents", value)
+            elif event.type == "follow":  # a follow, or a Douyin fans-club join (加团)
+                _bump(counters, "follows", 1)
             elif event.type == "order" and event.order is not None:
                 if identified is not None and identified.order and not identified.order.is_new:
                     continue  # a redelivered order: counted once already
@@ -488,6 +491,8 @@ class RoomStages:
             "interaction_rate": five_min.interaction_rate,
             "sentiment_index": one_min.sentiment_index,
             "comments_per_min": round(one_min.comments_per_min, 1),
+            # The session's likes, gifts (and their value) and new fans, for ops' tiles.
+            **{key: counters.get(key, 0) for key in ("likes", "gifts", "gift_cents", "follows")},
         }
         if self._delivery is not None:
             kpi["delivery"] = self._delivery.current.to_dict()

@@ -2,7 +2,13 @@
 // platform's budget: whatever the kpi message's `delivery` says, while it is happening).
 import { $, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, fmtYuan, isNum } from "./dom.js";
 
+/** 12,345 -> 1.2万: counts that grow all night stay short. */
+export const fmtCount = (n) => (isNum(n) && n >= 10000 ? `${(n / 10000).toFixed(1)}万` : fmtInt(n));
+
 const FORMATS = {
+  likes: fmtCount,
+  gifts: fmtCount,
+  follows: fmtCount,
   viewers_now: fmtInt,
   returning_share: (v) => fmtPct(v),
   gmv_cents: fmtMoneyShort,
@@ -64,6 +70,7 @@ export class KpiTiles {
       if (name in k) setText(el(name), format(k[name]));
     }
     if (isNum(k.gmv_cents)) el("gmv_cents").title = fmtMoney(k.gmv_cents);
+    if (isNum(k.gift_cents)) setText(el("gift_cents"), `价值 ${fmtMoneyShort(k.gift_cents)}`);
     if (isNum(k.returning_share_session)) setText(el("returning_share_session"), `本场累计 ${fmtPct(k.returning_share_session)}`);
     if (isNum(k.comments_per_min)) {
       setText(el("comments_per_min"), `弹幕 ${fmtInt(k.comments_per_min)} 条/分`);

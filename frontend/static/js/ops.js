@@ -162,7 +162,7 @@ channel.on("delivery", (data) => onDelivery(data));
 channel.on("sentiment", (data, msg) => {
   charts.sentiment(data, msgTime(msg));
   products.setInterest(data.interest);
-  if (isNum(data.negative_share_1m)) $('[data-testid="kpi-negative_share"]').textContent = `负面 ${fmtPct(data.negative_share_1m)}（1 分钟）`;
+  if (isNum(data.negative_share_1m)) $('[data-testid="kpi-negative_share"]').textContent = `近1分负面 ${fmtPct(data.negative_share_1m, 0)}`;
 });
 channel.on("alert", (data, msg) => alerts.upsert(data, msgTime(msg), true));
 channel.on("red_packet", (data) => {
