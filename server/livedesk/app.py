@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.responses import Response
 
+from livedesk.afterstream.endpoints import router as afterstream_router
 from livedesk.auth.deps import LoginRequired
 from livedesk.core import logs, metrics, runtime
 from livedesk.core.bus import Bus, create_bus
@@ -145,6 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(outbox_router)
     app.include_router(thresholds_router)
     app.include_router(customers_router)
+    app.include_router(afterstream_router)
     app.include_router(rules_router)
     app.include_router(channel.router)
     app.include_router(pages.router)

@@ -1,5 +1,6 @@
 """Every table's model, imported in one place for Alembic and for tests."""
 
+from livedesk.afterstream.models import FollowUpSent
 from livedesk.auth.models import Operator, OperatorSession
 from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
@@ -17,6 +18,7 @@ __all__ = [
     "Customer",
     "CustomerIdentity",
     "CustomerOrder",
+    "FollowUpSent",
     "Grant",
     "IdempotencyRecord",
     "ImportRun",

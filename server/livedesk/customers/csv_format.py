@@ -33,7 +33,7 @@ COLUMNS: tuple[str, ...] = (
     "status",
 )
 # May be left out of the header (files written before it existed still load).
-OPTIONAL_COLUMNS: tuple[str, ...] = ("do_not_greet",)
+OPTIONAL_COLUMNS: tuple[str, ...] = ("do_not_greet", "do_not_contact")
 # The do_not_greet cell: a reason sets it, CLEAR_DO_NOT_GREET clears it, empty leaves it.
 CLEAR_DO_NOT_GREET = "none"
 ORDER_COLUMNS: tuple[str, ...] = (
@@ -113,6 +113,8 @@ class ParsedRow:
     order: OrderLine | None
     # A reason to set, CLEAR_DO_NOT_GREET, or None (the cell was empty: leave it as it is).
     do_not_greet: str | None = None
+    # yes / no: refused follow-up marketing; None: leave it as it is.
+    do_not_contact: bool | None = None
 
 
 def check_header(fieldnames: Sequence[str] | None) -> list[RowError]:
@@ -177,6 +179,7 @@ def parse_row(row_number: int, row: CsvRow) -> ParsedRow | list[RowError]:
     platform, platform_user_id = _platform_identity(values, fail)
     order = _order_line(values, fail)
     do_not_greet = _do_not_greet(values["do_not_greet"], fail)
+    do_not_contact = _yes_no(values, "do_not_contact", fail)
     if errors:
         return errors
     assert member_id is not None  # required=True reported an error otherwise
@@ -190,6 +193,7 @@ def parse_row(row_number: int, row: CsvRow) -> ParsedRow | list[RowError]:
         platform_user_id=platform_user_id,
         order=order,
         do_not_greet=do_not_greet,
+        do_not_contact=do_not_contact,
     )
 
 
@@ -267,6 +271,16 @@ def _phone_hash(value: str, fail: Fail) -> str | None:
     else:
         fail("phone_hash", "must be a sha256 in hex: 64 characters 0-9, a-f")
     return None
+
+
+def _yes_no(values: Mapping[str, str], column: str, fail: Fail) -> bool | None:
+    value = values[column]
+    if not value:
+        return None
+    if value not in ("yes", "no"):
+        fail(column, f"must be yes or no, got {value!r}")
+        return None
+    return value == "yes"
 
 
 def _do_not_greet(value: str, fail: Fail) -> str | None:

@@ -193,6 +193,35 @@ async def set_do_not_greet(
     return {"id": customer.id, "do_not_greet": customer.do_not_greet}
 
 
+class DoNotContactIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    do_not_contact: bool
+
+
+@router.put(
+    "/{customer_id}/do-not-contact",
+    responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
+)
+async def set_do_not_contact(
+    customer_id: int, body: DoNotContactIn, session: SessionDep, operator: OpsOnly
+) -> dict[str, Any]:
+    """The customer refused follow-up marketing (企业微信, SMS): they are left out of every
+    marketing follow-up; after-sales still follows up their complaints."""
+    customer = await repo.root_customer(session, customer_id)
+    if customer is None:
+        raise ApiError(404, f"no customer {customer_id}")
+    customer.do_not_contact = body.do_not_contact
+    await commit(session)
+    log.info(
+        "operator %s set do_not_contact=%s for customer %s",
+        operator.name,
+        body.do_not_contact,
+        customer.id,
+    )
+    return {"id": customer.id, "do_not_contact": customer.do_not_contact}
+
+
 @router.post(
     "/import",
     responses={

@@ -225,10 +225,13 @@ class _Member:
     lines: list[tuple[int, OrderLine]] = field(default_factory=list)
     order_platforms: dict[str, str] = field(default_factory=dict)
     do_not_greet: str | None = None  # the last one the file gives (see csv_format)
+    do_not_contact: bool | None = None  # likewise
 
     def add(self, row: ParsedRow) -> None:
         self.nickname = self.nickname or row.nickname
         self.do_not_greet = row.do_not_greet or self.do_not_greet
+        if row.do_not_contact is not None:
+            self.do_not_contact = row.do_not_contact
         self.union_id = self.union_id or row.union_id
         self.phone_hash = self.phone_hash or row.phone_hash
         if row.platform and row.platform_user_id:
@@ -494,6 +497,8 @@ def _fill(customer: Customer, member: _Member) -> None:
         customer.phone_hash = member.phone_hash
     if member.do_not_greet is not None:
         customer.do_not_greet = _stored_do_not_greet(member.do_not_greet)
+    if member.do_not_contact is not None:
+        customer.do_not_contact = member.do_not_contact
     # Members imported before first_seen_at followed the order history: a re-run heals them.
     if customer.first_order_at is not None and customer.first_order_at < customer.first_seen_at:
         customer.first_seen_at = customer.first_order_at
@@ -507,6 +512,7 @@ def _new_customer_values(member: _Member) -> dict[str, Any]:
         "union_id": member.union_id,
         "phone_hash": member.phone_hash,
         "do_not_greet": _stored_do_not_greet(member.do_not_greet),
+        "do_not_contact": bool(member.do_not_contact),
     }
 
 

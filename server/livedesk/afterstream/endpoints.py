@@ -1,0 +1,108 @@
+"""After-the-stream API: the follow-up list of a session (JSON, or a spreadsheet), handing it
+to the brand's tools as signed webhook batches, and retention after the session."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from livedesk.afterstream import export
+from livedesk.afterstream.followup import FollowUp, decide
+from livedesk.afterstream.sessions import session_window
+from livedesk.afterstream.sources import session_customer_ids, session_customers
+from livedesk.auth.deps import OpsOnly
+from livedesk.core import spreadsheet
+from livedesk.core.clock import utcnow
+from livedesk.core.db import commit
+from livedesk.core.deps import SessionDep
+from livedesk.core.errors import ApiError
+from livedesk.core.jsonutil import JsonResponse
+from livedesk.customers import retention
+from livedesk.rooms.models import Room
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.followup import FollowUpRules
+from livedesk.rulebook.lexicon import LexiconRules
+
+router = APIRouter(prefix="/api/v1/rooms", tags=["after the stream"])
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Not signed in"},
+    403: {"description": "Needs the ops or admin role"},
+    404: {"description": "No such room"},
+}
+
+
+async def _follow_ups(request: Request, session: SessionDep, room: Room) -> list[FollowUp]:
+    rulebook = request.app.state.rulebook
+    now = utcnow()
+    people = await session_customers(session, room.id, rulebook.get(TierRules), now)
+    rules = rulebook.get(FollowUpRules)
+    labels = rulebook.get(LexiconRules).intent_labels()
+    return [decide(person, rules, labels, room.title or room.id, now) for person in people]
+
+
+async def _room(session: SessionDep, room_id: str) -> Room:
+    room = await session.get(Room, room_id)
+    if room is None:
+        raise ApiError(404, f"no room {room_id!r}")
+    return room
+
+
+@router.get("/{room_id}/followup", responses=RESPONSES)
+async def followup_list(
+    room_id: str,
+    request: Request,
+    session: SessionDep,
+    _operator: OpsOnly,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> Response:
+    """Each customer the session saw (spoke, bought, got a packet or coupon): what they asked,
+    bought, claimed and did not use, their tier, and the next action and message by
+    rules/followup.yaml. A complaint goes to after-sales; do-not-contact gets no marketing.
+    `?format=csv`: a spreadsheet (UTF-8 with BOM, Chinese headers)."""
+    room = await _room(session, room_id)
+    follow_ups = await _follow_ups(request, session, room)
+    if format == "csv":
+        return Response(
+            export.to_csv(follow_ups),
+            media_type=spreadsheet.MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="followup-{room.id}.csv"'},
+        )
+    return JsonResponse({"room_id": room.id, "customers": [export.item(f) for f in follow_ups]})
+
+
+@router.post("/{room_id}/followup/send", responses=RESPONSES)
+async def followup_send(
+    room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
+) -> dict[str, int]:
+    """Hand the follow-ups to the brand's tools: signed webhook batches (`followup.batch`, at
+    most 100 customers each) through the outbox to LIVEDESK_FULFILMENT_URL. Each customer of a
+    session is sent once: a second send sends only who is new since."""
+    room = await _room(session, room_id)
+    follow_ups = await _follow_ups(request, session, room)
+    counts = await export.send(session, room.id, room.title or room.id, follow_ups)
+    await commit(session)
+    return counts
+
+
+@router.get("/{room_id}/retention", responses=RESPONSES)
+async def session_retention(
+    room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """Did the session's returning customers keep buying? 7- and 30-day repurchase rates and
+    留存率, overall, per tier and per segment (formulas in `formulas`), filling in as orders
+    arrive after the session; a window still running is marked incomplete."""
+    room = await _room(session, room_id)
+    start, end = session_window(room)
+    ids = await session_customer_ids(session, room.id)
+    tiers: TierRules = request.app.state.rulebook.get(TierRules)
+    members = await retention.returners(session, ids, start, end, tiers)
+    return {
+        "room_id": room.id,
+        "started_at": start.isoformat(),
+        "ended_at": end.isoformat(),
+        **retention.report(members, end, utcnow()),
+        "formulas": retention.FORMULAS,
+    }
