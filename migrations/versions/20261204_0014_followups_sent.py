@@ -1,7 +1,7 @@
 """followups_sent: each customer of a session handed to the brand's tools once
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-04 19:00:00
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import livedesk.core.db
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
