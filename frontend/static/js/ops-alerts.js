@@ -129,9 +129,11 @@ export class AlertBoard {
     return [...this.alerts.values()].filter((a) => a.severity === "critical" && !this.acked.has(a.id)).sort(byUrgency);
   }
 
-  /** Warnings and criticals with the moment they opened, for the sentiment chart. */
+  /** The room's warnings and criticals with the moment they opened, for the sentiment chart
+   * (not notices about one customer, such as 勿点名: they would turn it into a barcode). */
   markers() {
-    return [...this.alerts.values()].filter((a) => a.atMs && a.severity !== "info").slice(-30);
+    const personal = new Set(["customer_notice", "do_not_greet"]);
+    return [...this.alerts.values()].filter((a) => a.atMs && a.severity !== "info" && !personal.has(a.kind)).slice(-30);
   }
 
   render() {
