@@ -31,20 +31,30 @@ def bought(*orders: tuple[int, int]):  # type: ignore[no-untyped-def]
     )
 
 
-def test_two_orders_seventy_days_ago_never_seen_is_high_risk(tier_rules: TierRules) -> None:
-    history = bought((100, 100), (70, 100))
+def test_two_orders_a_hundred_days_ago_never_seen_is_high_risk(tier_rules: TierRules) -> None:
+    history = bought((130, 100), (100, 100))
     warning = churn_warning(history, None, tier_rules, NOW)
     assert warning is not None and warning.level == "high"
-    # Their interval is 30 days: 70 / 30 = 2.3 × (medium from 1.5 ×); 70 days without an
-    # order (medium from 60); not seen for 70 days either (high from 60). Spend: ¥100 in the
-    # last 90 days, ¥100 in the 90 before: no decline.
+    # Their interval is 30 days: 100 / 30 = 3.3 × (high from 3 ×); not seen for 100 days
+    # (high from 90); 100 days without an order (medium from 60). Spend: nothing in the last
+    # 90 days against ¥200 in the 90 before: a decline too (medium).
     assert [(r.kind, r.level.value) for r in warning.reasons] == [
+        ("overdue", "high"),
         ("silent", "high"),
-        ("overdue", "medium"),
         ("no_order", "medium"),
+        ("spend_decline", "medium"),
     ]
-    assert warning.reasons[0].text == "70 天未出现（未进直播间、未下单）"
-    assert warning.reasons[1].text == "70 天未下单，约为平时间隔（30 天）的 2.3 倍"
+    assert warning.reasons[0].text == "100 天未下单，约为平时间隔（30 天）的 3.3 倍"
+    assert warning.reasons[1].text == "100 天未出现（未进直播间、未下单）"
+    assert warning.reasons[3].text == "近 90 天消费较前 90 天下降 100%"
+
+
+def test_seventy_days_without_an_order_is_medium(tier_rules: TierRules) -> None:
+    history = bought((100, 100), (70, 100))
+    # 70 / 30 = 2.3 × (medium), 70 days without an order (medium), not seen for 70 (medium).
+    warning = churn_warning(history, None, tier_rules, NOW)
+    assert warning is not None and warning.level == "medium"
+    assert [r.kind for r in warning.reasons] == ["overdue", "no_order", "silent"]
     # Seen in a live room five days ago: watching, not buying.
     watching = churn_warning(history, NOW - timedelta(days=5), tier_rules, NOW)
     assert watching is not None and watching.level == "medium"
@@ -80,7 +90,9 @@ def test_no_risk_without_a_signal_or_without_orders(tier_rules: TierRules) -> No
 def test_level_days_must_increase(tmp_path: Path) -> None:
     text = (REPO / "rules" / "tiers.yaml").read_text(encoding="utf-8")
     broken = tmp_path / "tiers.yaml"
-    broken.write_text(text.replace("{medium: 30, high: 60}", "{medium: 60, high: 30}"), "utf-8")
+    broken.write_text(
+        text.replace("{low: 30, medium: 60, high: 90}", "{low: 30, medium: 90, high: 60}"), "utf-8"
+    )
     with pytest.raises(RulesInvalid) as invalid:
         load_document(broken, TierRules)
     assert "high must be more days than the level below" in str(invalid.value)
@@ -93,7 +105,7 @@ def _crm(tag: str) -> str:
     writer = csv.DictWriter(out, COLUMNS)
     writer.writeheader()
     plans = {
-        "lost": [100, 70],
+        "lost": [130, 100],
         "weekly": [40, 33, 26, 19, 12],
         "fine": [20, 5],
     }
@@ -159,5 +171,5 @@ async def test_the_list_filters_and_exports_for_a_spreadsheet(server, database_u
     mine = {row["昵称"]: row for row in table if tag in row["昵称"]}
     assert set(mine) == {f"{tag}-lost", f"{tag}-weekly"}
     lost = mine[f"{tag}-lost"]
-    assert lost["风险等级"] == "高风险" and lost["未下单天数"] == "70"
-    assert "70 天未出现" in lost["原因"] and lost["累计消费（元）"] == "200.00"
+    assert lost["风险等级"] == "高风险" and lost["未下单天数"] == "100"
+    assert "100 天未出现" in lost["原因"] and lost["累计消费（元）"] == "200.00"

@@ -23,8 +23,8 @@ from support import add_operator, event, eventually, post_events
 
 
 def _crm(tag: str) -> str:
-    """小林: one ¥99 order 75 days ago and never seen since (high risk: 75 days silent, from
-    60; also 75 days without an order, medium). 老周: ordered 40 and 10 days ago (fine)."""
+    """小林: one ¥99 order 75 days ago and never seen since (medium risk: 75 days without an
+    order and 75 days silent, both from 60). 老周: ordered 40 and 10 days ago (fine)."""
     today = datetime.now(UTC)
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS)
@@ -135,5 +135,5 @@ async def test_a_coupon_to_customers_at_risk_and_the_win_back_greeting(
     assert [g["nickname"] for g in greetings] == ["小林", "老周"]
     assert greetings[0]["text"] == "小林好久不见，想你啦！欢迎回来，今天有老朋友专属福利"
     notices = [a["title"] for a in await logged("alert") if a["kind"] == "customer_notice"]
-    assert "小林（青铜）：沉睡老客回归（高风险：75 天未出现（未进直播间、未下单））" in notices
+    assert "小林（青铜）：沉睡老客回归（中风险：75 天未下单）" in notices
     assert not any(n.startswith("老周") for n in notices)

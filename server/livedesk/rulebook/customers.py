@@ -285,7 +285,7 @@ class ChurnRules(_Rules):
     medium_ratio: float = Field(default=1.5, gt=0)
     high_ratio: float = Field(default=3.0, gt=0)
     no_order_days: LevelDays = Field(default_factory=lambda: LevelDays(low=30, medium=60))
-    silent_days: LevelDays = Field(default_factory=lambda: LevelDays(medium=30, high=60))
+    silent_days: LevelDays = Field(default_factory=lambda: LevelDays(low=30, medium=60, high=90))
     spend_decline: SpendDecline | None = Field(default_factory=SpendDecline)
 
     @model_validator(mode="after")
