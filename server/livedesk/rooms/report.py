@@ -13,8 +13,10 @@ from livedesk.rooms.models import Room, RoomLogEntry
 TIMELINE_POINTS = 300
 
 
-# Alerts worth marking on the sentiment timeline; info notices (a customer came back) are not.
+# Alerts worth marking on the sentiment timeline; info notices (a customer came back) are not,
+# nor warnings about one person (勿点名): the room's own problems only.
 MARKED_SEVERITIES = ("warning", "critical")
+PERSONAL_KINDS = ("customer_notice", "do_not_greet")
 
 
 async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[Any]]:
@@ -37,7 +39,12 @@ async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[Any]]
         if kind == "kpi":
             viewers.append([message["ts"], data.get("viewers_now"), data.get("returning_share")])
         elif kind == "alert":
-            if data.get("severity") in MARKED_SEVERITIES and str(data.get("id")) not in alerts:
+            marked = data.get("severity") in MARKED_SEVERITIES
+            if (
+                marked
+                and data.get("kind") not in PERSONAL_KINDS
+                and str(data.get("id")) not in alerts
+            ):
                 alerts[str(data.get("id"))] = {
                     "ts": message["ts"],
                     "kind": data.get("kind"),
