@@ -1,6 +1,6 @@
 """Every table's model, imported in one place for Alembic and for tests."""
 
-from livedesk.afterstream.models import FollowUpSent
+from livedesk.afterstream.models import FollowUpSent, SessionKind
 from livedesk.auth.models import Operator, OperatorSession
 from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
@@ -37,4 +37,5 @@ __all__ = [
     "RoomWindowsState",
     "RulesApply",
     "RulesVersion",
+    "SessionKind",
 ]

@@ -6,11 +6,15 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from livedesk.afterstream import export
+from livedesk.afterstream.comparison import compare
+from livedesk.afterstream.figures import figures_of
 from livedesk.afterstream.followup import FollowUp, decide
-from livedesk.afterstream.sessions import session_window
+from livedesk.afterstream.models import SessionKind
+from livedesk.afterstream.sessions import SESSION_KINDS, kind_of, regular_before, session_window
 from livedesk.afterstream.sources import session_customer_ids, session_customers
 from livedesk.auth.deps import OpsOnly
 from livedesk.core import spreadsheet
@@ -20,6 +24,7 @@ from livedesk.core.deps import SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.customers import retention
+from livedesk.promotions.report import drops
 from livedesk.rooms.models import Room
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.followup import FollowUpRules
@@ -98,11 +103,62 @@ async def session_retention(
     start, end = session_window(room)
     ids = await session_customer_ids(session, room.id)
     tiers: TierRules = request.app.state.rulebook.get(TierRules)
-    members = await retention.returners(session, ids, start, end, tiers)
+    members = await retention.returners(session, room.id, ids, start, end, tiers)
     return {
         "room_id": room.id,
         "started_at": start.isoformat(),
         "ended_at": end.isoformat(),
         **retention.report(members, end, utcnow()),
         "formulas": retention.FORMULAS,
+    }
+
+
+class KindIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["regular", "returning_special", "big_promotion", "new_launch"] = Field(
+        description="regular 常规, returning_special 老客专场, big_promotion 大促, "
+        "new_launch 新品首发"
+    )
+
+
+@router.put("/{room_id}/kind", responses=RESPONSES)
+async def set_session_kind(
+    room_id: str, body: KindIn, session: SessionDep, operator: OpsOnly
+) -> dict[str, str]:
+    """Tag the session (老客专场, 常规, 大促, 新品首发); untagged sessions are regular, the
+    baseline every other kind is compared with."""
+    await _room(session, room_id)
+    tagged = await session.get(SessionKind, room_id)
+    if tagged is None:
+        session.add(SessionKind(room_id=room_id, kind=body.kind, set_by=operator.name))
+    else:
+        tagged.kind, tagged.set_by, tagged.set_at = body.kind, operator.name, utcnow()
+    await commit(session)
+    return {"room_id": room_id, "kind": body.kind, "label": SESSION_KINDS[body.kind]}
+
+
+@router.get("/{room_id}/comparison", responses=RESPONSES)
+async def session_comparison(
+    room_id: str, session: SessionDep, _operator: OpsOnly
+) -> dict[str, Any]:
+    """This session beside the brand's regular sessions (the latest 10 that ended before it
+    started, pooled): returning share, AOV (客单价提升率 for returning customers), interaction
+    rate, comments per viewer, coupon redemption and ROI, with each formula; and each drop's
+    ROI."""
+    room = await _room(session, room_id)
+    kind = await kind_of(session, room.id)
+    baseline_rooms = await regular_before(session, room)
+    this = await figures_of(session, room)
+    baseline = [await figures_of(session, other) for other in baseline_rooms]
+    start, end = session_window(room)
+    return {
+        "room_id": room.id,
+        "title": room.title,
+        "kind": {"id": kind, "label": SESSION_KINDS[kind]},
+        "started_at": start.isoformat(),
+        "ended_at": end.isoformat(),
+        "baseline_rooms": [other.id for other in baseline_rooms],
+        **compare(this, baseline),
+        "drops": (await drops(session, room.id))["drops"],
     }

@@ -3,7 +3,8 @@ buying? Figures fill in as orders arrive after the session (webhooks from later 
 re-imports); a window not yet over is marked as such, its figure so far.
 
 Definitions (the session is [start, end]):
-- cohort R: the session's returning customers — seen in it, with a paid order before `start`;
+- cohort R: the session's returning customers — seen in it, with a paid order of another
+  session (or the CRM) before `start`;
 - A ⊆ R: active in the 30 days before — a paid order in [start - 30 d, start);
 - N-day repurchase rate (N = 7, 30) = |{c ∈ R with a paid order in (end, end + N d]}| / |R|;
 - 留存率 = |{c ∈ A with a paid order in (end, end + 30 d]}| / |A|;
@@ -99,12 +100,14 @@ def report(members: Sequence[Returner], end: datetime, now: datetime) -> dict[st
 
 async def returners(
     session: AsyncSession,
+    room_id: str,
     customer_ids: Collection[int],
     start: datetime,
     end: datetime,
     rules: TierRules,
 ) -> list[Returner]:
-    """The returning customers among these (the session's customers, as merged now)."""
+    """The returning customers among these (the session's customers, as merged now): those
+    with a paid order of another session (or the CRM) placed before `start`."""
     loaded = await repo.load_customers(session, set(customer_ids))
     roots = sorted({repo.root_of(c, loaded).id for c in loaded.values()})
     orders: dict[int, list[CustomerOrder]] = {}
@@ -119,7 +122,9 @@ async def returners(
     found: list[Returner] = []
     for customer_id in roots:
         own = orders.get(customer_id, [])
-        before = [repo.paid_order_of(o) for o in own if o.ordered_at < start]
+        before = [
+            repo.paid_order_of(o) for o in own if o.ordered_at < start and o.room_id != room_id
+        ]
         if not before:
             continue  # not a returning customer of this session
         after = [o.ordered_at for o in own if o.ordered_at > end]

@@ -1,0 +1,80 @@
+"""A session's figures from what lasts: its room's counters (kept with the room for ever),
+its orders, and its drops' grants. Returning means a paid order before the session started."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from livedesk.afterstream.comparison import SessionFigures
+from livedesk.afterstream.sessions import session_counters, session_window
+from livedesk.customers.history import PAID
+from livedesk.customers.models import CustomerOrder
+from livedesk.promotions.models import PAID_STATES, REDEEMED, Campaign, Grant
+from livedesk.promotions.report import drops
+from livedesk.rooms.models import Room
+
+
+async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
+    start, _end = session_window(room)
+    counters = session_counters(room)
+    orders, gmv, orders_returning, gmv_returning = await _orders(session, room.id, start)
+    granted, redeemed = await _coupons(session, room.id)
+    rows = (await drops(session, room.id))["drops"]
+    return SessionFigures(
+        viewers_seen=counters.get("viewers_seen", 0),
+        returning_seen=counters.get("returning_seen", 0),
+        interactors=counters.get("interactors"),
+        comments=counters.get("comments", 0),
+        orders=orders,
+        gmv_cents=gmv,
+        orders_returning=orders_returning,
+        gmv_returning_cents=gmv_returning,
+        coupons_granted=granted,
+        coupons_redeemed=redeemed,
+        drop_cost_cents=sum(int(row["cost_cents"] or 0) for row in rows),
+        drop_gmv_cents=sum(int(row["gmv_cents"] or 0) for row in rows),
+    )
+
+
+async def _orders(
+    session: AsyncSession, room_id: str, start: datetime
+) -> tuple[int, int, int, int]:
+    earlier = aliased(CustomerOrder)
+    # Bought before: an order of another session (or the CRM's) placed before this one began.
+    returning = exists().where(
+        and_(
+            earlier.customer_id == CustomerOrder.customer_id,
+            earlier.status == PAID,
+            earlier.ordered_at < start,
+            or_(earlier.room_id.is_(None), earlier.room_id != room_id),
+        )
+    )
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(func.sum(CustomerOrder.amount_cents), 0),
+                func.count().filter(returning),
+                func.coalesce(func.sum(CustomerOrder.amount_cents).filter(returning), 0),
+            ).where(CustomerOrder.room_id == room_id, CustomerOrder.status == PAID)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])
+
+
+async def _coupons(session: AsyncSession, room_id: str) -> tuple[int, int]:
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(Grant.state.in_(PAID_STATES)),
+                func.count().filter(Grant.state == REDEEMED),
+            )
+            .join(Campaign, Campaign.id == Grant.campaign_id)
+            .where(Grant.room_id == room_id, Campaign.kind == "coupon")
+        )
+    ).one()
+    return int(row[0]), int(row[1])
