@@ -32,6 +32,7 @@ from livedesk.customers.endpoints import router as customers_router
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.endpoints import router as webhooks_router
 from livedesk.ingest.platforms.endpoints import router as platform_webhooks_router
+from livedesk.ingest.platforms.secrets import check_secrets
 from livedesk.panels import channel, pages
 from livedesk.panels.connection import CLOSE_RESTART
 from livedesk.panels.hub import Hub
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(refuse_unstorable_input)],
     )
     app.state.settings = settings or Settings()
+    check_secrets(app.state.settings)  # a secret no verifier can use: refuse to start
     # This worker's recent webhook answers, fed by the timer below, read by the delivery board.
     app.state.acks = AckWindow()
     app.include_router(platform_webhooks_router)  # before the generic /{platform} route

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
 from livedesk.core import migrations
@@ -20,6 +21,7 @@ from livedesk.core.children import dying_with_parent
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.core.settings import Settings
 from livedesk.dryrun.cli import dry_run_command
+from livedesk.ingest.platforms.secrets import check_secrets, secrets_for
 from livedesk.rulesets.cli import rules_app
 
 app = typer.Typer(help="livedesk: the real-time control desk for live-stream commerce.")
@@ -59,6 +61,12 @@ def serve(
     import uvicorn
 
     settings = Settings()
+    try:
+        check_secrets(settings)  # create_app checks again; here the message comes out clean
+    except ValueError as exc:
+        err.print("[red]livedesk cannot start: the configuration is wrong[/red]")
+        err.print(f"  {exc}", markup=False, soft_wrap=True)
+        raise typer.Exit(2) from None
     several = (
         "--workers > 1" if workers > 1 else "--pipeline-processes" if pipeline_processes else ""
     )
@@ -108,7 +116,7 @@ class PipelineProcesses:
     def _start(self) -> subprocess.Popen[bytes]:
         # A process of its own (not multiprocessing): it is `livedesk pipeline`, as an operator
         # would run it on another host, and it dies with this one.
-        command = [sys.executable, "-c", "from livedesk.cli import app; app()", "pipeline"]
+        command = [sys.executable, "-c", "from livedesk.cli import main; main()", "pipeline"]
         return subprocess.Popen(command, preexec_fn=self._preexec)
 
     def _watch(self) -> None:
@@ -291,7 +299,8 @@ def _require_migrated(database_url: str) -> None:
 
 
 def _webhook_secret(secret: str | None, platform: str) -> str:
-    found = secret or Settings().secret_for(platform)
+    # Signed with the newest: during a rotation the last one listed.
+    found = secret or next(reversed(secrets_for(Settings(), platform)), None)
     if not found:
         err.print(
             f"[red]no signing secret for {platform!r}[/red]: pass --secret, set "
@@ -523,5 +532,21 @@ def replay(
         raise typer.Exit(1)
 
 
+def main() -> None:
+    """The `livedesk` command. A malformed LIVEDESK_* variable is one clear line per problem
+    and exit status 2, not a traceback (and never the value: it may be a secret)."""
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise
+        err.print("[red]livedesk cannot start: the configuration is wrong[/red]")
+        for error in exc.errors(include_input=False, include_url=False):
+            variable = f"LIVEDESK_{str(error['loc'][0]).upper()}" if error["loc"] else "settings"
+            reason = error["msg"].removeprefix("Value error, ")
+            err.print(f"  {variable}: {reason}", markup=False, soft_wrap=True)
+        sys.exit(2)
+
+
 if __name__ == "__main__":
-    app()
+    main()

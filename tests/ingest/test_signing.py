@@ -225,3 +225,15 @@ def test_douyin_non_numeric_timestamp_with_now() -> None:
     verify_douyin(headers, DOUYIN_BODY, DOUYIN_SECRET)
     with pytest.raises(SignatureError, match="milliseconds"):
         verify_douyin(headers, DOUYIN_BODY, DOUYIN_SECRET, now_ms=1_700_000_000_000)
+
+
+def test_any_of_several_secrets_passes() -> None:
+    other = "whsec_" + base64.b64encode(b"another key").decode()
+    verify_standard([other, SECRET], _headers(), BODY, now_s=TS)
+    verify_standard([SECRET, other], _headers(), BODY, now_s=TS)
+    with pytest.raises(SignatureError):
+        verify_standard([other], _headers(), BODY, now_s=TS)
+    headers = DOUYIN_HEADERS | {"x-signature": DOUYIN_GOLDEN}
+    verify_douyin(headers, DOUYIN_BODY, ["old-secret", DOUYIN_SECRET])
+    with pytest.raises(SignatureError):
+        verify_douyin(headers, DOUYIN_BODY, ["old-secret"])

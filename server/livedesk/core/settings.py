@@ -24,8 +24,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./livedesk.db"
     redis_url: str | None = None
     rules_dir: Path = Path("./rules")
-    # "generic=whsec_...,douyin=...,douyin.live_gift=..." (Douyin may sign each message type apart)
-    webhook_secrets: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    # "generic=whsec_...,douyin=...,douyin.live_gift=..." (Douyin may sign each message type
+    # apart); a platform named twice has two secrets, both valid (old and new in a rotation).
+    webhook_secrets: Annotated[dict[str, list[str]], NoDecode] = Field(default_factory=dict)
     demo_mode: bool = False
     # livedesk's own log lines: "text" for people, "json" (one object a line) for collectors.
     log_format: Literal["text", "json"] = "text"
@@ -119,10 +120,9 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_secrets(cls, value: object) -> object:
         if isinstance(value, str):
-            pairs = [item.split("=", 1) for item in value.split(",") if item.strip()]
-            if any(len(pair) != 2 for pair in pairs):
-                raise ValueError("expected platform=secret pairs separated by commas")
-            return {key.strip(): secret.strip() for key, secret in pairs}
+            return parse_webhook_secrets(value)
+        if isinstance(value, dict):  # from code: one secret (a string) or several (a list)
+            return {k: [v] if isinstance(v, str) else v for k, v in value.items()}
         return value
 
     @field_validator("allowed_origins", mode="before")
@@ -158,13 +158,36 @@ class Settings(BaseSettings):
             "ws_max_size": self.ws_max_frame_bytes,
         }
 
-    def secret_for(self, platform: str, kind: str | None = None) -> str | None:
-        """The secret for a platform (optionally per message kind); demo ones in demo mode."""
-        secrets = (
-            {**DEMO_WEBHOOK_SECRETS, **self.webhook_secrets}
-            if self.demo_mode
-            else self.webhook_secrets
-        )
-        if kind is not None and f"{platform}.{kind}" in secrets:
-            return secrets[f"{platform}.{kind}"]
-        return secrets.get(platform)
+    def all_webhook_secrets(self) -> dict[str, list[str]]:
+        """Every platform's secrets, the demo ones too in demo mode (a configured platform's
+        own replace its demo one). Look one up with `ingest.platforms.secrets.secrets_for`."""
+        if not self.demo_mode:
+            return self.webhook_secrets
+        return {**{k: [v] for k, v in DEMO_WEBHOOK_SECRETS.items()}, **self.webhook_secrets}
+
+
+_SECRET_KEY = re.compile(r"[a-z][a-z0-9_]{0,31}(\.[A-Za-z0-9_]{1,64})?")
+
+
+def parse_webhook_secrets(text: str) -> dict[str, list[str]]:
+    """`platform=secret` items separated by commas, a platform named again for a second secret
+    (`generic=whsec_old,generic=whsec_new` during a rotation). Errors name the item by its
+    position and never echo a secret (they end up in logs)."""
+    secrets: dict[str, list[str]] = {}
+    for position, item in enumerate(text.split(","), start=1):
+        if not item.strip():
+            continue
+        key, equals, secret = (part.strip() for part in item.partition("="))
+        where = f"item {position}"
+        if not equals:
+            raise ValueError(f"{where} is not platform=secret (no '=')")
+        if not _SECRET_KEY.fullmatch(key):
+            raise ValueError(
+                f"{where}: the platform must be a name like generic or douyin.live_gift "
+                "(lowercase letters, digits, _; an optional .message_type)"
+            )
+        if not secret:
+            raise ValueError(f"{where} ({key}) has an empty secret")
+        if secret not in secrets.setdefault(key, []):
+            secrets[key].append(secret)
+    return secrets

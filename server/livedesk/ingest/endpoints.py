@@ -24,6 +24,7 @@ from livedesk.ingest.intake import (
     refuse,
     store_within_bound,
 )
+from livedesk.ingest.platforms.secrets import secrets_for, standard_webhooks_secrets
 from livedesk.ingest.schemas import Event, Rejection, parse_batch
 from livedesk.ingest.signing import SignatureError, verify_douyin, verify_standard
 
@@ -65,14 +66,14 @@ async def douyin_push(
     body = await read_body(request, settings.webhook_max_body_bytes)
     msg_type = request.headers.get("x-msg-type", "")
     room_id = request.headers.get("x-roomid", "")
-    secret = settings.secret_for("douyin", msg_type)
-    if secret is None:
+    secrets = secrets_for(settings, "douyin", msg_type)
+    if not secrets:
         raise refuse("unknown_platform", 401, "no secret configured for douyin")
     try:
         verify_douyin(
             request.headers,
             body,
-            secret,
+            secrets,
             now_ms=int(time.time() * 1000),
             tolerance_s=settings.webhook_tolerance_s,
         )
@@ -96,12 +97,12 @@ async def generic_webhook(
 ) -> JsonResponse:
     """livedesk's own event format, signed with Standard Webhooks (see the contract, §2)."""
     body = await read_body(request, settings.webhook_max_body_bytes)
-    secret = settings.secret_for(platform)
-    if secret is None:
+    secrets = standard_webhooks_secrets(settings, platform)
+    if not secrets:
         raise refuse("unknown_platform", 404, f"unknown platform {platform!r}")
     try:
         verify_standard(
-            secret,
+            secrets,
             request.headers,
             body,
             now_s=time.time(),

@@ -10,7 +10,7 @@ import binascii
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from livedesk.ingest.rejections import RequestReason
 
@@ -69,14 +69,16 @@ def standard_headers(secret: str, msg_id: str, timestamp_s: int, body: bytes) ->
 
 
 def verify_standard(
-    secret: str,
+    secrets: str | Sequence[str],
     headers: Mapping[str, str],
     body: bytes,
     *,
     now_s: float,
     tolerance_s: int = 300,
 ) -> None:
-    """Raise `SignatureError` unless one `v1` signature matches and the timestamp is fresh."""
+    """Raise `SignatureError` unless one `v1` signature matches one of the secrets (several
+    during a rotation: the sender may sign with the old, the new, or both) and the timestamp
+    is fresh."""
     lowered = _lower_keys(headers)
     msg_id = lowered.get("webhook-id")
     timestamp = lowered.get("webhook-timestamp")
@@ -95,7 +97,10 @@ def verify_standard(
     if timestamp_s > now_s + tolerance_s:
         raise SignatureError("webhook-timestamp is too new", "timestamp_invalid")
 
-    expected = _standard_digest(standard_secret_key(secret), msg_id, timestamp, body)
+    expected = [
+        _standard_digest(standard_secret_key(secret), msg_id, timestamp, body)
+        for secret in _listed(secrets)
+    ]
     for entry in signatures.split():
         version, _, encoded = entry.partition(",")
         if version != "v1":
@@ -104,9 +109,14 @@ def verify_standard(
             candidate = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             continue
-        if hmac.compare_digest(candidate, expected):
+        # Every secret is compared, matching or not: the time taken says nothing about which.
+        if sum(hmac.compare_digest(candidate, digest) for digest in expected):
             return
     raise SignatureError("no matching signature")
+
+
+def _listed(secrets: str | Sequence[str]) -> Sequence[str]:
+    return [secrets] if isinstance(secrets, str) else secrets
 
 
 # --- Douyin live-room data push (直播间数据开放) --------------------------------------------
@@ -129,18 +139,19 @@ def sign_douyin(headers: Mapping[str, str], body: bytes, secret: str) -> str:
 def verify_douyin(
     headers: Mapping[str, str],
     body: bytes,
-    secret: str,
+    secrets: str | Sequence[str],
     *,
     now_ms: int | None = None,
     tolerance_s: int = 300,
 ) -> None:
-    """Raise `SignatureError` unless `x-signature` matches; check `x-timestamp` when `now_ms`."""
+    """Raise `SignatureError` unless `x-signature` matches one of the secrets (several during
+    a rotation); check `x-timestamp` when `now_ms`."""
     lowered = _lower_keys(headers)
     given = lowered.get("x-signature")
     if not given:
         raise SignatureError("missing x-signature header", "signature_missing")
-    expected = sign_douyin(lowered, body, secret)
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    expected = [sign_douyin(lowered, body, secret) for secret in _listed(secrets)]
+    if not sum(hmac.compare_digest(given.encode(), digest.encode()) for digest in expected):
         raise SignatureError("x-signature does not match")
     if now_ms is not None:
         timestamp = lowered["x-timestamp"]  # present: sign_douyin required it
