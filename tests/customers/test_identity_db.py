@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,11 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 def tag() -> str:
     return uuid.uuid4().hex[:8]
+
+
+def phone(label: str) -> str:
+    """A phone hash (SHA-256 hex, as webhooks must send it) standing for `label`."""
+    return hashlib.sha256(label.encode()).hexdigest()
 
 
 def user(user_id: str, **fields: str) -> EventUser:
@@ -124,7 +130,7 @@ async def test_a_link_first_seen_by_two_accounts_in_one_batch_joins_them(session
             await resolve(session, "generic", user(second), seen_at=T0)
         await commit(session)
     batch = {
-        user_id: Sighting.of(user(user_id, phone_hash=f"P-{t}"), T0 + timedelta(minutes=5))
+        user_id: Sighting.of(user(user_id, phone_hash=phone(f"P-{t}")), T0 + timedelta(minutes=5))
         for user_id in (first, second)
     }
     async with sessions() as session:
@@ -145,7 +151,7 @@ async def test_a_late_link_merges_two_customers_with_their_history(sessions):
         b = await resolve(
             session,
             "kuaishou",
-            user(f"ks-{t}", phone_hash=f"P-{t}"),
+            user(f"ks-{t}", phone_hash=phone(f"P-{t}")),
             seen_at=T0 - timedelta(days=1),
         )
         late = T0 + timedelta(days=3)
@@ -158,13 +164,16 @@ async def test_a_late_link_merges_two_customers_with_their_history(sessions):
     async with sessions() as session:
         # The douyin account now shows the phone hash the kuaishou account had: same person.
         merged = await resolve(
-            session, "douyin", user(f"dy-{t}", phone_hash=f"P-{t}"), seen_at=T0 + timedelta(days=4)
+            session,
+            "douyin",
+            user(f"dy-{t}", phone_hash=phone(f"P-{t}")),
+            seen_at=T0 + timedelta(days=4),
         )
         await commit(session)
         assert merged.id == a_id  # the lower id survives
         assert merged.order_count == 3 and merged.total_spent_cents == 3500
         assert merged.last_items == ["SKU-C"] and merged.last_order_at == late
-        assert merged.nickname == "阿梅" and merged.phone_hash == f"P-{t}"
+        assert merged.nickname == "阿梅" and merged.phone_hash == phone(f"P-{t}")
         assert merged.first_seen_at == T0 - timedelta(days=1)
         assert history_of(merged) == history_from_orders(
             await repo.paid_orders_of(session, merged.id)
@@ -240,7 +249,10 @@ async def test_the_final_customers_do_not_depend_on_arrival_order(sessions, orde
     async with sessions() as session:
         for index in order:
             platform, user_id, links, at = EVENTS[index]
-            prefixed = {key: f"{value}-{t}" for key, value in links.items()}
+            prefixed = {
+                key: phone(f"{value}-{t}") if key == "phone_hash" else f"{value}-{t}"
+                for key, value in links.items()
+            }
             customer = await resolve(
                 session,
                 platform,
@@ -276,7 +288,7 @@ async def test_the_final_customers_do_not_depend_on_arrival_order(sessions, orde
                     accounts,
                     customer.nickname,
                     customer.union_id and customer.union_id.removesuffix(f"-{t}"),
-                    customer.phone_hash and customer.phone_hash.removesuffix(f"-{t}"),
+                    {phone(f"{p}-{t}"): p for p in ("PA", "PB")}.get(customer.phone_hash or ""),
                     customer.first_seen_at,
                     history_of(customer).order_count,
                     history_of(customer).total_spent_cents,

@@ -106,12 +106,12 @@ async def test_new_viewers_seen_by_two_rooms_in_opposite_orders(database_url, ro
     for trial in range(5):
         users = [f"{room_id}-{trial}-{i:04}" for i in range(300)]
         first, second = (
-            [Event.model_validate(event(room, "enter", user)) for user in order]
+            [Event.from_record(event(room, "enter", user), platform="generic") for user in order]
             for room, order in ((f"{room_id}-a", users), (f"{room_id}-b", users[::-1]))
         )
         answers = await _race(
-            partial(identify_batch, platform="generic", events=first, now=now),
-            partial(identify_batch, platform="generic", events=second, now=now),
+            partial(identify_batch, events=first, now=now),
+            partial(identify_batch, events=second, now=now),
             url=database_url,
         )
         by_user = [

@@ -52,6 +52,9 @@ _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})",
 )
 
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+_RAW_PHONE = re.compile(r"\+?[0-9][0-9 \-]{6,19}")
+
 Id = Annotated[str, Field(min_length=1, max_length=128)]
 Cents = Annotated[int, Field(ge=0, le=MAX_AMOUNT_CENTS)]
 
@@ -64,7 +67,23 @@ class EventUser(_Strict):
     id: Id
     nickname: Annotated[str, Field(max_length=64)] | None = None
     union_id: Id | None = None
-    phone_hash: Id | None = None
+    # SHA-256 of the phone number in hex, stored lowercase (docs/crm-import.md): the CRM's
+    # hashes and every platform's then link the same person, whatever case each wrote.
+    phone_hash: str | None = None
+
+    @field_validator("phone_hash")
+    @classmethod
+    def _a_hash_never_a_number(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _SHA256_HEX.fullmatch(value):
+            return value.lower()
+        if _RAW_PHONE.fullmatch(value):
+            raise PydanticCustomError(
+                "phone_raw",
+                "looks like a raw phone number; livedesk takes only its SHA-256 (64 hex digits)",
+            )
+        raise PydanticCustomError("phone_hash", "must be a SHA-256 in hex: 64 characters 0-9, a-f")
 
 
 class Gift(_Strict):
