@@ -178,6 +178,22 @@ async def ops_page(request: Request, room_id: str, operator: PageOperator) -> HT
     return render(request, "ops.html", {"operator": operator, "room_id": room_id})
 
 
+@router.get("/rooms/{room_id}/after")
+async def after_page(request: Request, room_id: str, operator: PageOperator) -> HTMLResponse:
+    """下播后: comparison, retention and the follow-up list of a session."""
+    if operator.role not in OPS_ROLES:
+        return forbidden(request, operator, OPS_ROLES)
+    return render(request, "after.html", {"operator": operator, "room_id": room_id})
+
+
+@router.get("/customers/churn")
+async def churn_page(request: Request, operator: PageOperator) -> HTMLResponse:
+    """流失预警: customers at churn risk."""
+    if operator.role not in OPS_ROLES:
+        return forbidden(request, operator, OPS_ROLES)
+    return render(request, "churn.html", {"operator": operator})
+
+
 @router.get("/rooms/{room_id}/report")
 async def report_page(request: Request, room_id: str, operator: PageOperator) -> HTMLResponse:
     if operator.role not in OPS_ROLES:
