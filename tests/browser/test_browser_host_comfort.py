@@ -93,13 +93,6 @@ async def test_host_comfort_big_text_full_screen_and_shortcuts(
         await page.get_by_test_id("btn-big-text").click()
         assert "is-big" not in (await page.locator("body").get_attribute("class") or "")
 
-        # Full screen with F, back with F.
-        await page.keyboard.press("f")
-        await page.wait_for_function("() => document.fullscreenElement !== null")
-        assert await page.get_by_test_id("btn-fullscreen").get_attribute("aria-pressed") == "true"
-        await page.keyboard.press("f")
-        await page.wait_for_function("() => document.fullscreenElement === null")
-
         # The keys are listed on the page.
         await page.get_by_test_id("btn-shortcuts").click()
         table = await page.get_by_test_id("shortcut-table").inner_text()
@@ -107,6 +100,81 @@ async def test_host_comfort_big_text_full_screen_and_shortcuts(
             assert words in table, table
         await page.keyboard.press("Escape")
     assert_clean(host, other)
+
+
+# Records every call the page makes to the Fullscreen API, before any page script runs.
+FULLSCREEN_SPY = """
+window.__fullscreenCalls = [];
+const request = Element.prototype.requestFullscreen;
+Element.prototype.requestFullscreen = function (...args) {
+  const what = this === document.documentElement ? "html" : this.tagName;
+  window.__fullscreenCalls.push(["request", what]);
+  if (window.__refuseFullscreen) return Promise.reject(new TypeError("not allowed"));
+  return request.apply(this, args);
+};
+const exit = Document.prototype.exitFullscreen;
+Document.prototype.exitFullscreen = function (...args) {
+  window.__fullscreenCalls.push(["exit"]);
+  return exit.apply(this, args);
+};
+"""
+
+
+async def test_host_full_screen_toggle(
+    open_page: OpenPage, server: LiveServer, database_url: str, room_id: str
+) -> None:
+    """全屏 (the button or F) asks the browser to show the whole page full screen and back;
+    the button says which state the screen is in, also when the browser left full screen by
+    itself (Esc); a browser that refuses gets told how else (F11)."""
+    ops_token = await add_operator(database_url, "ops")
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {ops_token}"}
+    ) as client:
+        await _room(client, room_id)
+    host = await open_page(f"/host/{room_id}", role="host", viewport=(1920, 1080))
+    page = host.page
+    await page.add_init_script(FULLSCREEN_SPY)
+    await page.reload()
+    await host.until_connected()
+    button = page.get_by_test_id("btn-fullscreen")
+    pressed = '[data-testid="btn-fullscreen"][aria-pressed="{}"]'
+    in_full_screen = "() => document.fullscreenElement === document.documentElement"
+    calls = "() => window.__fullscreenCalls"
+    assert await page.evaluate("() => document.fullscreenEnabled")
+    assert await page.evaluate("() => document.fullscreenElement") is None
+    assert await button.get_attribute("aria-pressed") == "false"
+
+    # The button: the whole page (not one panel) goes full screen.
+    await button.click()
+    await page.wait_for_function(in_full_screen)
+    await page.locator(pressed.format("true")).wait_for()
+    assert await page.evaluate(calls) == [["request", "html"]]
+    # The page fills the screen it was given: nothing scrolls.
+    assert await page.evaluate("() => document.documentElement.scrollHeight <= window.innerHeight")
+
+    # F leaves it.
+    await page.keyboard.press("f")
+    await page.wait_for_function("() => document.fullscreenElement === null")
+    await page.locator(pressed.format("false")).wait_for()
+    assert await page.evaluate(calls) == [["request", "html"], ["exit"]]
+
+    # F enters again; leaving full screen some other way (Esc, the browser's own UI; here a
+    # call from outside the page's toggle) resets the button.
+    await page.keyboard.press("f")
+    await page.wait_for_function(in_full_screen)
+    await page.locator(pressed.format("true")).wait_for()
+    await page.evaluate("() => Document.prototype.exitFullscreen.call(document)")
+    await page.wait_for_function("() => document.fullscreenElement === null")
+    await page.locator(pressed.format("false")).wait_for()
+
+    # A browser that refuses: the host is told to press F11, and the button stays off.
+    await page.evaluate("() => { window.__refuseFullscreen = true; }")
+    await button.click()
+    await page.get_by_test_id("toast").filter(has_text="F11").wait_for()
+    assert await page.evaluate("() => document.fullscreenElement") is None
+    assert await button.get_attribute("aria-pressed") == "false"
+    assert (await page.evaluate(calls))[-1] == ["request", "html"]
+    assert_clean(host)
 
 
 async def test_host_sees_what_to_say_now_and_nothing_stale(
