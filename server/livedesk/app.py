@@ -8,7 +8,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -19,12 +18,12 @@ from starlette.responses import Response
 
 from livedesk.afterstream.endpoints import router as afterstream_router
 from livedesk.auth.deps import LoginRequired
-from livedesk.core import logs, metrics, runtime
+from livedesk.core import logs, metrics, openapi, runtime
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.delivery import AckWindow, DeliveryBoard
 from livedesk.core.deps import refuse_unstorable_input
-from livedesk.core.errors import ApiError
+from livedesk.core.errors import install_error_handlers
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.migrations import schema_problem
 from livedesk.core.settings import Settings
@@ -157,22 +156,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=static_dir), name="static")
     _install_error_handlers(app)
+    openapi.install(app)
     app.add_middleware(metrics.WebhookTimer, on_answer=app.state.acks.record)
     return app
 
 
 def _install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(ApiError)
-    async def _api_error(_request: Request, exc: ApiError) -> Response:
-        return JsonResponse(
-            {"error": exc.message, **exc.extra}, status_code=exc.status, headers=exc.headers
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
-        first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
-        where = ".".join(str(part) for part in first["loc"])
-        return JsonResponse({"error": f"{where}: {first['msg']}"}, status_code=422)
+    install_error_handlers(app)
 
     async def _database_down(_request: Request, exc: Exception) -> Response:
         settings: Settings = app.state.settings

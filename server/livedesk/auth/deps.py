@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.auth import service
 from livedesk.auth.models import Operator
@@ -20,16 +22,31 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-async def _resolve(request: Request, session: SessionDep) -> Operator | None:
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return await service.authenticate_token(session, header[7:].strip())
-    cookie = request.cookies.get(service.SESSION_COOKIE, "")
-    return await service.operator_for_session(session, cookie)
+# The two ways to sign in, as security schemes: read here and declared in /openapi.json on
+# every route that needs an operator (either one will do).
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="operatorToken",
+    description="An operator's token, as `livedesk user add` prints it",
+)
+_COOKIE = APIKeyCookie(
+    name=service.SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="sessionCookie",
+    description="The session cookie that signing in at /login sets",
+)
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Security(_BEARER)]
+Cookie = Annotated[str | None, Security(_COOKIE)]
 
 
-async def current_operator(request: Request, session: SessionDep) -> Operator:
-    operator = await _resolve(request, session)
+async def _resolve(session: AsyncSession, bearer: Bearer, cookie: Cookie) -> Operator | None:
+    if bearer is not None:
+        return await service.authenticate_token(session, bearer.credentials.strip())
+    return await service.operator_for_session(session, cookie or "")
+
+
+async def current_operator(session: SessionDep, bearer: Bearer, cookie: Cookie) -> Operator:
+    operator = await _resolve(session, bearer, cookie)
     if operator is None:
         raise ApiError(401, "not signed in: send a bearer token or a session cookie")
     return operator
@@ -49,9 +66,11 @@ OpsOnly = Annotated[Operator, Depends(require_roles("ops", "admin"))]
 AnyOperator = Annotated[Operator, Depends(require_roles("host", "ops", "admin"))]
 
 
-async def page_operator(request: Request, session: SessionDep) -> Operator:
+async def page_operator(
+    request: Request, session: SessionDep, bearer: Bearer, cookie: Cookie
+) -> Operator:
     """The signed-in operator of any role for a page, or a redirect to /login."""
-    operator = await _resolve(request, session)
+    operator = await _resolve(session, bearer, cookie)
     if operator is None:
         raise LoginRequired(request.url.path)
     return operator
