@@ -73,6 +73,7 @@ async def test_idempotency_key_replays_conflicts_and_rejects_other_bodies(
 
 
 async def test_a_key_in_flight_answers_409(server, database_url, room_id):
+    from livedesk.auth import service as auth
     from livedesk.promotions import idempotency
 
     token = await add_operator(database_url)
@@ -80,8 +81,11 @@ async def test_a_key_in_flight_answers_409(server, database_url, room_id):
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session:
+            operator = await auth.authenticate_token(session, token)
+            assert operator is not None
+            name = operator.name
             digest = idempotency.request_hash("POST", "/x", {})
-            assert await idempotency.claim(session, key, digest) is None  # in flight, not done
+            assert await idempotency.claim(session, name, key, digest) is None  # in flight
     finally:
         await engine.dispose()
     async with httpx.AsyncClient(base_url=server.base_url) as client:
@@ -99,7 +103,7 @@ async def test_a_key_in_flight_answers_409(server, database_url, room_id):
             async with session_factory(engine)() as session:
                 body = RedPacketIn(**rain_body()).model_dump(mode="json")  # as the endpoint does
                 digest = idempotency.request_hash("POST", path, body)
-                assert await idempotency.claim(session, key2, digest) is None
+                assert await idempotency.claim(session, name, key2, digest) is None
         finally:
             await engine.dispose()
         busy = await client.post(path, json=rain_body(), headers=ops(token, key2))

@@ -4,6 +4,7 @@ server (SQLite and PostgreSQL): who gets what, once; redemption, the KPI and the
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 import uuid
 from typing import Any
@@ -400,7 +401,13 @@ async def test_linked_accounts_of_one_person_get_one_packet(server, database_url
         await _send(client, database_url, room_id, [event(room_id, "enter", "host-seed")])
         rain = await start_rain(client, room_id, token, budget_cents=1000, quantity=10)
         for (early, late), link in zip(pairs, ("union_id", "phone_hash"), strict=True):
-            value = {link: f"{link}-{uuid.uuid4().hex[:8]}"}
+            # A phone_hash is a SHA-256 in hex (the edge refuses anything else).
+            linked = uuid.uuid4().hex
+            value = {
+                link: hashlib.sha256(linked.encode()).hexdigest()
+                if link == "phone_hash"
+                else linked
+            }
             for user in (early, late):
                 said = event(room_id, "comment", user, content="老铁666", user_extra=value)
                 await _send(client, database_url, room_id, [said])

@@ -1,5 +1,8 @@
 """`Idempotency-Key` for ops money actions, kept as a database row so every worker agrees.
 
+A key belongs to its operator (its `scope`): two operators who happen to send the same key
+act twice, each getting their own answer, never the other's.
+
 The key is claimed in its own committed transaction before the action runs (state
 `in_flight`); the action's transaction stores the answer (state `done`). Same key and body:
 the first answer again. Another body: 422. Still in flight: 409. A claim whose action failed
@@ -46,22 +49,22 @@ def request_hash(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical).hexdigest()
 
 
-async def claim(session: AsyncSession, key: str, digest: str) -> Replay | None:
-    """Take the key for this request and commit that; a Replay when it was answered before.
-    Raises KeyConflict (422 other body, 409 in flight)."""
+async def claim(session: AsyncSession, scope: str, key: str, digest: str) -> Replay | None:
+    """Take the operator's (`scope`) key for this request and commit that; a Replay when it
+    was answered before. Raises KeyConflict (422 other body, 409 in flight)."""
     try:
-        session.add(IdempotencyRecord(key=key, request_hash=digest, state=IN_FLIGHT))
+        session.add(IdempotencyRecord(scope=scope, key=key, request_hash=digest, state=IN_FLIGHT))
         await session.commit()
         return None
     except IntegrityError:
         await session.rollback()
     record = await session.scalar(
         select(IdempotencyRecord)
-        .where(IdempotencyRecord.key == key)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
         .execution_options(populate_existing=True)
     )
     if record is None:  # released in between: try once more
-        return await claim(session, key, digest)
+        return await claim(session, scope, key, digest)
     if record.request_hash != digest:
         raise KeyConflict(422, "this Idempotency-Key was used with a different request")
     if record.state == DONE and record.response is not None:
@@ -72,7 +75,11 @@ async def claim(session: AsyncSession, key: str, digest: str) -> Replay | None:
         # Left by a worker that died mid-action (its transaction rolled back): take it over.
         taken = await session.execute(
             update(IdempotencyRecord)
-            .where(IdempotencyRecord.key == key, IdempotencyRecord.created_at == record.created_at)
+            .where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at == record.created_at,
+            )
             .values(created_at=utcnow())
         )
         await session.commit()
@@ -82,22 +89,24 @@ async def claim(session: AsyncSession, key: str, digest: str) -> Replay | None:
 
 
 async def store_answer(
-    session: AsyncSession, key: str, status_code: int, response: dict[str, Any]
+    session: AsyncSession, scope: str, key: str, status_code: int, response: dict[str, Any]
 ) -> None:
     """Store the answer in the action's own transaction: kept exactly when the action is."""
     await session.execute(
         update(IdempotencyRecord)
-        .where(IdempotencyRecord.key == key)
+        .where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
         .values(state=DONE, status_code=status_code, response=response)
     )
 
 
-async def release(session: AsyncSession, key: str) -> None:
+async def release(session: AsyncSession, scope: str, key: str) -> None:
     """The action failed and changed nothing: free the key for a retry."""
     await session.rollback()
     await session.execute(
         delete(IdempotencyRecord).where(
-            IdempotencyRecord.key == key, IdempotencyRecord.state == IN_FLIGHT
+            IdempotencyRecord.scope == scope,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.state == IN_FLIGHT,
         )
     )
     await session.commit()

@@ -112,6 +112,8 @@ class IdempotencyRecord(Base):
 
     __tablename__ = "idempotency_keys"
 
+    # The operator the key belongs to: keys are theirs, not global.
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))  # in_flight | done

@@ -20,7 +20,7 @@ from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
-from livedesk.promotions import idempotency, ledger, service
+from livedesk.promotions import guard, idempotency, ledger, service
 from livedesk.promotions.messages import Message, campaign_message
 from livedesk.promotions.models import (
     ANNOUNCED,
@@ -127,6 +127,9 @@ async def start_red_packets(
 
     async def act() -> tuple[int, dict[str, Any]]:
         await _locked(session, room_id)
+        verdict = await _guarded(
+            session, room_id, operator, body.budget_cents, rules.approval_above_cents, rules
+        )
         campaign = service.new_campaign(
             room_id,
             kind=body.kind,
@@ -138,11 +141,13 @@ async def start_red_packets(
             duration_s=body.duration_s,
             created_by=operator.name,
             config=config,
-            needs_approval=body.budget_cents > rules.approval_above_cents,
+            needs_approval=verdict.needs_approval,
         )
-        return await _created(session, bus, room_id, campaign, operator, key, body)
+        return await _created(session, bus, room_id, campaign, operator, key, body, verdict)
 
-    return await _idempotent(request, session, key, body.model_dump(mode="json"), act, 201)
+    return await _idempotent(
+        request, session, operator, key, body.model_dump(mode="json"), act, 201
+    )
 
 
 @router.post("/{room_id}/coupons", status_code=201, responses=MONEY)
@@ -165,8 +170,13 @@ async def drop_coupons(
     rules: CouponRules = request.app.state.rulebook.get(CouponRules)
     budget = service.coupon_budget(body.value_cents, body.quantity)
 
+    rails: RedPacketRules = request.app.state.rulebook.get(RedPacketRules)
+
     async def act() -> tuple[int, dict[str, Any]]:
         await _locked(session, room_id)
+        verdict = await _guarded(
+            session, room_id, operator, budget, rules.approval_above_cents, rails
+        )
         campaign = service.new_campaign(
             room_id,
             kind="coupon",
@@ -177,11 +187,13 @@ async def drop_coupons(
             duration_s=body.duration_s,
             created_by=operator.name,
             config=service.coupon_config(body),
-            needs_approval=budget > rules.approval_above_cents,
+            needs_approval=verdict.needs_approval,
         )
-        return await _created(session, bus, room_id, campaign, operator, key, body)
+        return await _created(session, bus, room_id, campaign, operator, key, body, verdict)
 
-    return await _idempotent(request, session, key, body.model_dump(mode="json"), act, 201)
+    return await _idempotent(
+        request, session, operator, key, body.model_dump(mode="json"), act, 201
+    )
 
 
 @router.post("/{room_id}/promotions/pause", responses={**AUTH, **NOT_FOUND})
@@ -444,6 +456,7 @@ async def audit_log(
 async def _idempotent(
     request: Request,
     session: SessionDep,
+    operator: Operator,
     key: str | None,
     body: dict[str, Any],
     act: Callable[[], Awaitable[tuple[int, dict[str, Any]]]],
@@ -455,19 +468,41 @@ async def _idempotent(
         raise ApiError(400, f"Idempotency-Key is longer than {idempotency.MAX_KEY_LENGTH}")
     digest = idempotency.request_hash(request.method, request.url.path, body)
     try:
-        replay = await idempotency.claim(session, key, digest)
+        replay = await idempotency.claim(session, operator.name, key, digest)
     except idempotency.KeyConflict as conflict:
         raise ApiError(conflict.status, conflict.message) from None
     if replay is not None:
         return JsonResponse(replay.response, status_code=replay.status_code)
     try:
         status, data = await act()
-        await idempotency.store_answer(session, key, status, data)
+        await idempotency.store_answer(session, operator.name, key, status, data)
         await commit(session)
     except BaseException:
-        await idempotency.release(session, key)
+        await idempotency.release(session, operator.name, key)
         raise
     return JsonResponse(data, status_code=status)
+
+
+async def _guarded(
+    session: SessionDep,
+    room_id: str,
+    operator: Operator,
+    budget_cents: int,
+    approval_above_cents: int,
+    rails: RedPacketRules,
+) -> guard.Verdict:
+    """The session's guard rails (promotions.guard): 422 over the session's cap."""
+    verdict = await guard.check(
+        session,
+        room_id,
+        operator.name,
+        budget_cents,
+        approval_above_cents=approval_above_cents,
+        rails=rails,
+    )
+    if verdict.refused is not None:
+        raise ApiError(422, verdict.refused)
+    return verdict
 
 
 async def _created(
@@ -478,6 +513,7 @@ async def _created(
     operator: Operator,
     key: str | None,
     body: BaseModel,
+    verdict: guard.Verdict,
 ) -> tuple[int, dict[str, Any]]:
     session.add(campaign)
     await session.flush()
@@ -489,7 +525,9 @@ async def _created(
         target=campaign.public_id,
         idempotency_key=key,
         body=body.model_dump(mode="json"),
-        detail="awaiting a second operator" if campaign.state == PENDING_APPROVAL else None,
+        detail=f"awaiting a second operator: {verdict.reason}"
+        if campaign.state == PENDING_APPROVAL
+        else None,
     )
     # Panels hear of a drop once it is approved; until then it is only in the ops list.
     message = campaign_message(campaign)

@@ -84,6 +84,12 @@ class AbuseRules(_Rule):
 class RedPacketRules(_Rule):
     # Manual drops whose budget is above this need a second ops operator's approval.
     approval_above_cents: Cents = 100_000
+    # Guard rails over all the drops ops start in one session (red packets and coupons):
+    # together they may spend at most this …
+    session_cap_cents: Cents = 2_000_000
+    # … and once one operator's drops together pass this, each new one of theirs waits for a
+    # second operator, whatever its own size.
+    operator_approval_above_cents: Cents = 300_000
     # How many points one yuan of a paid order earns (0: no points).
     points_per_yuan: int = Field(default=0, ge=0, le=1000)
     abuse: AbuseRules = Field(default_factory=AbuseRules)
