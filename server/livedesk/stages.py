@@ -361,7 +361,7 @@ class RoomStages:
 
         view = RoomView(room.id, room.promotions_paused)
         outcome = await self._promotions.process(session, view, events, who, now, dwell)
-        for key, by in outcome.counters.items():
+        for key, by in (outcome.counters + outcome.kpis).items():
             _bump(counters, key, by)
 
         async def count_claims() -> None:
@@ -487,7 +487,11 @@ class RoomStages:
             "orders": orders,
             "aov_returning_cents": _avg(counters, "gmv_returning_cents", "orders_returning"),
             "aov_new_cents": _avg(counters, "gmv_new_cents", "orders_new"),
-            "redemption_rate": _ratio(counters.get("redeemed", 0), counters.get("granted", 0)),
+            # 核销率: coupons used ÷ coupons granted in this room (cash red packets are not
+            # coupons and never count).
+            "redemption_rate": _ratio(
+                counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
+            ),
             "interaction_rate": five_min.interaction_rate,
             "sentiment_index": one_min.sentiment_index,
             "comments_per_min": round(one_min.comments_per_min, 1),

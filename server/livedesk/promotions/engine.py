@@ -44,7 +44,9 @@ class RoomView:
 @dataclass
 class Outcome:
     messages: list[Message] = field(default_factory=list)
-    counters: Counter[str] = field(default_factory=Counter)
+    counters: Counter[str] = field(default_factory=Counter)  # claims by outcome
+    # For the room's KPIs: coupons granted and used (核销率 is coupons only, never cash).
+    kpis: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -156,6 +158,8 @@ class PromotionEngine:
                     campaign = await session.get(Campaign, grant.campaign_id)
                     if campaign is not None and campaign.room_id == room.room_id:
                         touched[campaign.id] = campaign
+                        if campaign.kind == "coupon":
+                            out.kpis["coupons_redeemed"] += 1
             points = order.amount_cents // 100 * self._red.points_per_yuan
             ref = f"order:{event.platform}:{order.order_id}"
             credits.append(ledger.Credit(outcome.customer_id, ref, points))
@@ -315,6 +319,8 @@ class PromotionEngine:
                 taken[key] += 1  # this slot is held now; a later claim may take the next one
             if result is ledger.Outcome.GRANTED:
                 out.counters["granted"] += 1
+                if campaign.kind == "coupon":
+                    out.kpis["coupons_granted"] += 1
                 signals.recent[candidate.customer_id] += 1
                 touched[campaign.id] = campaign
             elif result is ledger.Outcome.HELD:
