@@ -297,12 +297,22 @@ async def test_coupon_audiences_redemption_kpi_and_report(server, database_url, 
         )
         assert grants == [("redeemed", used["order"]["order_id"], 30000)]
 
+        # 核销率 counts coupons only: 4 + 2 coupons granted, 1 used (the repurchase red
+        # packet that order paid is money, not a coupon, and counts on neither side).
         granted = (
             await _query(
                 database_url,
-                select(func.count()).where(Grant.room_id == room_id, Grant.state.in_(PAID_STATES)),
+                select(func.count())
+                .select_from(Grant)
+                .join(Campaign, Campaign.id == Grant.campaign_id)
+                .where(
+                    Grant.room_id == room_id,
+                    Grant.state.in_(PAID_STATES),
+                    Campaign.kind == "coupon",
+                ),
             )
         )[0][0]
+        assert granted == 6
         expected_rate = round(1 / granted, 4)
         kpis: dict[str, Any] = {}
         for _ in range(100):
