@@ -209,6 +209,7 @@ async def open_panel(
     token: str,
     *,
     after_seq: int | None = None,
+    epoch: str | None = None,
     origin: str | None = None,
 ) -> Panel:
     headers = {"Origin": origin} if origin else None
@@ -216,7 +217,10 @@ async def open_panel(
         f"{ws_base}/ws/rooms/{room_id}", additional_headers=headers, compression=None
     )
     await ws.send(orjson.dumps({"type": "auth", "token": token}).decode())
-    await ws.send(orjson.dumps({"type": "resume", "after_seq": after_seq}).decode())
+    resume: dict[str, Any] = {"type": "resume", "after_seq": after_seq}
+    if epoch is not None:
+        resume["epoch"] = epoch
+    await ws.send(orjson.dumps(resume).decode())
     return Panel(ws)
 
 

@@ -156,6 +156,29 @@ test("reset then snapshot starts over even from an older seq", () => {
   assert.equal(channel.lastSeq, 30);
 });
 
+test("the epoch is resumed with, and a message of another epoch makes the page ask again", () => {
+  const { channel, seen } = started({ contiguous: true });
+  latest().deliver({ seq: 0, type: "snapshot", epoch: "", data: { last_seq: 0 } });
+  latest().deliver({ ...msg(1), epoch: "e1" }); // the room is created after the snapshot
+  latest().deliver({ ...msg(2), epoch: "e1" });
+  assert.equal(channel.epoch, "e1");
+  latest().serverClose(4008, "slow consumer");
+  mock.timers.tick(500);
+  latest().open();
+  assert.deepEqual(latest().sent[0], { type: "resume", after_seq: 2, epoch: "e1" });
+  // The room was re-created (or the database restored): seq 3 of "e2" is not our seq 3.
+  latest().deliver({ ...msg(3), epoch: "e2" });
+  assert.deepEqual(seen, [1, 2]);
+  assert.equal(FakeSocket.instances.length, 3);
+  latest().open();
+  assert.deepEqual(latest().sent[0], { type: "resume", after_seq: 2, epoch: "e1" });
+  latest().deliver({ type: "reset" });
+  latest().deliver({ seq: 3, type: "snapshot", epoch: "e2", data: { last_seq: 3 } });
+  latest().deliver({ ...msg(4), epoch: "e2" });
+  assert.equal(channel.epoch, "e2");
+  assert.deepEqual(seen, [1, 2, 4]);
+});
+
 test("backoff is jittered, doubles, and is capped at 10 s", () => {
   assert.equal(backoffDelayMs(1, 500, 10000, () => 0), 250);
   assert.equal(backoffDelayMs(1, 500, 10000, () => 1), 500);

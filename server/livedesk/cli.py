@@ -41,6 +41,28 @@ def migrate() -> None:
 
 
 @app.command()
+def restored() -> None:
+    """After restoring a database backup: give every room a new epoch, so a panel that saw seqs
+    the restore took back starts over from a snapshot instead of taking new messages for old."""
+    from livedesk.rooms import service as rooms
+
+    database_url = Settings().database_url
+    _require_migrated(database_url)
+
+    async def run() -> int:
+        engine = create_engine(database_url)
+        try:
+            async with session_factory(engine)() as session:
+                count = await rooms.renew_epochs(session)
+                await commit(session)
+                return count
+        finally:
+            await engine.dispose()
+
+    err.print(f"[green]{asyncio.run(run())} rooms have a new epoch[/green]")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,

@@ -8,7 +8,8 @@ from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent, OrderNotice
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
-from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer, RoomWindowsState
+from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms.models import Room, RoomViewer, RoomWindowsState
 from livedesk.rulesets.models import RoomRulesEntry, RulesApply, RulesVersion
 
 __all__ = [

@@ -16,7 +16,6 @@ import logging
 import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,6 +30,8 @@ from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
 from livedesk.ingest.service import INBOX_CHANNEL
+from livedesk.roomlog import log as roomlog
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rulesets.switching import RoomSwitch, stamp
@@ -181,7 +182,7 @@ class Pipeline:
                 await inbox.mark_processed(session, [row.id for row in rows])
                 room.last_event_at = now
             appended = await rooms.append(session, room, messages)
-            rooms.announce(session, self._bus, appended)
+            roomlog.announce(session, self._bus, appended)
             timer.lap("append")
             if not rows and not appended and not session.dirty:
                 await session.rollback()
@@ -203,7 +204,7 @@ class Pipeline:
         events: Sequence[Event],
         now: datetime,
         timer: metrics.StageTimer,
-    ) -> list[tuple[str, dict[str, Any]]]:
+    ) -> list[Message]:
         """The batch under the rules the room runs now; a switch opens it with a `rules`
         message, so events before that seq ran under the old version, these under the new."""
         if self._rules is None:
@@ -211,7 +212,7 @@ class Pipeline:
         stages, decision = await self._rules.for_batch(session, room)
         opening = decision.message()
         if opening is not None:  # appended first, so the stages count seqs from after it
-            rooms.announce(session, self._bus, await rooms.append(session, room, [opening]))
+            roomlog.announce(session, self._bus, await rooms.append(session, room, [opening]))
         messages = await stages.process(session, room, events, now, timer)
         stamp(messages, decision)
         return messages

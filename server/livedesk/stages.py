@@ -38,6 +38,7 @@ from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rooms.viewers import ViewerBook, dwell_s, viewer_key
@@ -50,7 +51,6 @@ from livedesk.rulebook.products import ProductRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 from livedesk.rulebook.shops import ShopRules
 
-Message = tuple[str, dict[str, Any]]
 # Events that count as "the host can see this person now" for a greeting (Douyin sends no
 # enter, so a first comment, gift or order is the first sight there).
 SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
@@ -247,14 +247,14 @@ class RoomStages:
             elif event.type == "stock" and event.stock is not None:
                 runtime.stock[event.stock.sku] = event.stock.remaining
         if comment_items:
-            messages.append(("comment", {"comments": comment_items}))
+            messages.append(Message("comment", {"comments": comment_items}))
         messages.extend(_product_stock(room, runtime))
         lap("tally")
         messages.extend(await self._promote(session, room, events, who, now, counters))
         lap("promotions")
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
-            messages.append(("viewers", {"viewers_now": room.viewers_now}))
+            messages.append(Message("viewers", {"viewers_now": room.viewers_now}))
         messages.extend(await self._greetings(session, runtime, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
@@ -290,7 +290,7 @@ class RoomStages:
         first, *more = offer.notices
         title = first.text + "".join("；" + n.text.split("：", 1)[-1] for n in more)
         return [
-            (
+            Message(
                 "alert",
                 {
                     "id": f"notice-{first.customer_id}",
@@ -323,7 +323,7 @@ class RoomStages:
         if alert is None:
             return []
         runtime.greetings.withdraw(str(identified.customer_id))
-        return [("alert", alert)]
+        return [Message("alert", alert)]
 
     async def _greetings(
         self, session: AsyncSession, runtime: RoomRuntime, now: datetime
@@ -334,7 +334,7 @@ class RoomStages:
             for customer_id in stopped:
                 runtime.greetings.withdraw(str(customer_id))
         return [
-            (
+            Message(
                 "greeting",
                 {
                     "id": f"g-{uuid.uuid4().hex[:12]}",
@@ -451,20 +451,20 @@ class RoomStages:
         for hint in decide_hints(
             now, runtime.windows, context, runtime.hints, self._rules.get(HintRules)
         ):
-            messages.append(("hint", {**hint.to_dict(), "pinned": False}))
+            messages.append(Message("hint", {**hint.to_dict(), "pinned": False}))
         inputs = AlertInputs.from_windows(runtime.windows, runtime.stock, self._product_names)
         # Ops may have moved some thresholds for this room (PUT …/thresholds).
         alert_rules = self._rules.get(AlertRules).for_room((room.state or {}).get("thresholds"))
         decisions = decide_alerts(now, inputs, runtime.alerts, alert_rules)
         for alert in decisions.opened:
-            messages.append(("alert", {**alert.to_dict(), "state": "open"}))
+            messages.append(Message("alert", {**alert.to_dict(), "state": "open"}))
         for alert in decisions.resolved:
-            messages.append(("alert", {**alert.to_dict(), "state": "resolved"}))
+            messages.append(Message("alert", {**alert.to_dict(), "state": "resolved"}))
         for alert in decisions.updated:
-            messages.append(("alert", {**alert.to_dict(), "state": "open"}))
+            messages.append(Message("alert", {**alert.to_dict(), "state": "open"}))
         if "pause_promotions" in decisions.actions and not room.promotions_paused:
             room.promotions_paused = True
-            messages.append(("promotion", {"state": "paused", "by": "alert"}))
+            messages.append(Message("promotion", {"state": "paused", "by": "alert"}))
         return messages
 
     def _periodic(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
@@ -517,9 +517,9 @@ class RoomStages:
         kpi["products"] = _product_figures(counters, runtime.stock)
         messages: list[Message] = []
         if kpi != state.get("kpi"):
-            messages.append(("kpi", kpi))
+            messages.append(Message("kpi", kpi))
         if sentiment != state.get("sentiment"):
-            messages.append(("sentiment", sentiment))
+            messages.append(Message("sentiment", sentiment))
         if messages:
             room.state = {**state, "kpi": kpi, "sentiment": sentiment, "kpi_at": now.timestamp()}
         return messages
@@ -559,7 +559,7 @@ def _product_stock(room: Room, runtime: RoomRuntime) -> list[Message]:
         return []
     product = {**product, "stock_left": stock}
     room.state = {**(room.state or {}), "product": product}
-    return [("product", product)]
+    return [Message("product", product)]
 
 
 def _product_figures(counters: dict[str, int], stock: dict[str, int]) -> dict[str, Any]:

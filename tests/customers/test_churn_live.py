@@ -18,7 +18,7 @@ from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
 from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import Campaign, Grant
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from support import add_operator, event, eventually, post_events
 
 

@@ -20,7 +20,7 @@ from livedesk.customers.csv_format import COLUMNS
 from livedesk.customers.models import CustomerIdentity, CustomerOrder
 from livedesk.ingest.platforms.kuaishou import sign_kuaishou
 from livedesk.ingest.signing import sign_douyin
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from support import DOUYIN_SECRET, PLATFORM_SECRETS, add_operator, event, eventually, post_events
 
 

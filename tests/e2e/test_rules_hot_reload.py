@@ -17,7 +17,7 @@ from processes import LIVEDESK, REPO, ServerProcess
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from livedesk.rulebook.book import load_rulebook
 from support import PG_URL, REDIS_URL, add_operator, event, eventually, free_port, post_events
 

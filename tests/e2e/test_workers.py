@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.ingest.models import InboxEvent
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from support import (
     PG_URL,
     REDIS_URL,

@@ -19,7 +19,8 @@ from livedesk.core.db import create_engine, session_factory
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
-from livedesk.rooms.models import Room, RoomLogEntry, RoomViewer
+from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms.models import Room, RoomViewer
 
 
 @dataclass

@@ -142,11 +142,11 @@ async def test_thousand_panels_dropped_at_once_resume_from_history(
 
     reattached = {key: after.get(key, 0) - before.get(key, 0) for key in after}
     # Counted by PostgreSQL itself: the room row's snapshot read (rooms.snapshot_of) and the
-    # log reads (rooms.read_after: the hub's catch-ups, resumes from the log).
+    # log reads (roomlog.read_after: the hub's catch-ups, resumes from the log).
     snapshot_reads = sum(
         n
         for query, n in statements.items()
-        if query.startswith("SELECT rooms.last_seq, rooms.state")
+        if query.startswith("SELECT rooms.last_seq, rooms.epoch, rooms.snapshot")
     )
     log_reads = sum(n for query, n in statements.items() if "FROM room_log" in query)
     print(

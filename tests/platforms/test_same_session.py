@@ -28,7 +28,8 @@ from livedesk.core.jsonutil import loads
 from livedesk.customers.models import Customer
 from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import Campaign, Grant
-from livedesk.rooms.models import Room, RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms.models import Room
 from livedesk.simulator import formats
 from livedesk.simulator.platform_sender import send_pushes
 from livedesk.simulator.sender import SendStats

@@ -13,7 +13,7 @@ from livedesk.customers.models import Customer
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.promotions import service
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 
 
 def new_room() -> str:

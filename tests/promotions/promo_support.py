@@ -17,7 +17,7 @@ from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 
 
 async def seed_viewers(

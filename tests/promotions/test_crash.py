@@ -21,6 +21,7 @@ from livedesk.core.clock import utcnow
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.promotions import ledger
 from livedesk.promotions.models import Campaign
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from support import add_operator, event, post_events
 
@@ -58,7 +59,7 @@ async def test_killed_connection_before_commit_loses_budget_grant_outbox_and_log
             assert target is not None
             claim = ledger.Claim(target, person, 0, 100, payee=("generic", "u1"))
             assert await ledger.pay(doomed, claim, now) is ledger.Outcome.GRANTED
-            await rooms.append(doomed, room, [("red_packet", {"granted": 1})])
+            await rooms.append(doomed, room, [Message("red_packet", {"granted": 1})])
             await doomed.flush()
             # Everything is written inside the open transaction ...
             assert len(await paid_grants(doomed, campaign.id)) == 1

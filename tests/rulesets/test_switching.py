@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from livedesk.core.bus import MemoryBus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.roomlog.messages import Message
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets import versions
 from livedesk.rulesets.switching import RoomRules, RuleBooks, announce_apply, decide
@@ -106,7 +107,7 @@ async def test_processes_switch_a_room_once_and_follow_a_room_that_is_ahead(
             switched = await first.for_batch(session, adopted.rules, 41)
         assert switched.switched and switched.rules.since_seq == 41
         assert switched.book.content_hash == other.content_hash
-        assert switched.message() == (
+        assert switched.message() == Message(
             "rules",
             {
                 "version": other.version,

@@ -2,9 +2,13 @@
 // every reconnect, so a panel never shows a message twice and never processes out of order.
 //
 // Contract (see docs of WS /ws/rooms/{room_id}):
-//   client -> server: {"type":"resume","after_seq":N|null} right after open, {"type":"pong"}
-//   server -> client: {"seq","type","room_id","ts","data"}; control frames without seq:
-//                     ping, reset (a snapshot follows), error.
+//   client -> server: {"type":"resume","after_seq":N|null,"epoch":E} right after open,
+//                     {"type":"pong"}
+//   server -> client: {"seq","type","room_id","epoch","ts","data"}; control frames without
+//                     seq: ping, reset (a snapshot follows), error.
+// The epoch names the room's incarnation: a seq means something only within its epoch, so a
+// message of another epoch (the room re-created, the database restored) makes the page ask
+// again, and the server answers the old epoch with reset + snapshot.
 
 const STATUS_TEXT = {
   connecting: "连接中…",
@@ -14,7 +18,7 @@ const STATUS_TEXT = {
 };
 
 // Close codes after which retrying cannot help: the session is gone or access was refused.
-const TERMINAL_CLOSE_CODES = new Set([1008, 4001, 4003, 4401, 4403]);
+const TERMINAL_CLOSE_CODES = new Set([1008, 4001, 4003]);
 // After this many failed attempts in a row the indicator says 已断开 (retries still go on).
 const ATTEMPTS_BEFORE_DISCONNECTED = 6;
 const RECEIVED_KEEP = 20000;
@@ -47,6 +51,7 @@ export class LiveChannel {
     this.idleTimeoutMs = options.idleTimeoutMs ?? 45000;
     this.gapWaitMs = options.gapWaitMs ?? 1500;
     this.lastSeq = null;
+    this.epoch = null;
     this.status = "connecting";
     this.attempt = 0;
     this.stopped = true;
@@ -140,7 +145,9 @@ export class LiveChannel {
     this.debug.connects += 1;
     ws.onopen = () => {
       if (this.ws !== ws) return;
-      this.send({ type: "resume", after_seq: this.lastSeq });
+      const resume = { type: "resume", after_seq: this.lastSeq };
+      if (this.epoch) resume.epoch = this.epoch; // the incarnation lastSeq belongs to
+      this.send(resume);
       this.setStatus("connected");
       this.touch();
     };
@@ -269,6 +276,7 @@ export class LiveChannel {
     }
     this.awaitingSnapshot = false;
     if (snapSeq !== null) this.lastSeq = snapSeq;
+    if (typeof msg.epoch === "string") this.epoch = msg.epoch;
     this.debug.lastSeq = this.lastSeq;
     this.debug.snapshots.push(snapSeq);
     this.sampleClock(msg.ts);
@@ -277,6 +285,15 @@ export class LiveChannel {
   }
 
   accept(msg) {
+    if (typeof msg.epoch === "string" && msg.epoch !== this.epoch) {
+      if (this.epoch) {
+        // Another incarnation of the room: our seqs mean nothing there. The server answers a
+        // resume with our old epoch by a reset and a snapshot.
+        this.resync();
+        return;
+      }
+      this.epoch = msg.epoch; // the room did not exist when our snapshot was taken
+    }
     if (this.lastSeq !== null && msg.seq <= this.lastSeq) {
       this.debug.dropped += 1; // already processed before a reconnect: never show it twice
       return;

@@ -18,7 +18,7 @@ from livedesk.customers.history import PAID, history_of
 from livedesk.customers.models import CustomerIdentity, CustomerOrder
 from livedesk.customers.profile import profile_for
 from livedesk.promotions.models import GRANTED, REDEEMED, Campaign, Grant
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from livedesk.rulebook.customers import TierRules
 
 

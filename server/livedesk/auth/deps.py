@@ -61,7 +61,6 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Operator]]:
     return dependency
 
 
-CurrentOperator = Annotated[Operator, Depends(current_operator)]
 OpsOnly = Annotated[Operator, Depends(require_roles("ops", "admin"))]
 AnyOperator = Annotated[Operator, Depends(require_roles("host", "ops", "admin"))]
 

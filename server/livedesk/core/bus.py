@@ -2,8 +2,8 @@
 
 Two backends behind one small protocol, chosen by URL: in-process (one process) and Redis
 pub/sub (several workers and hosts). Subscribers get bounded queues; when a queue is full the
-oldest message is dropped and the subscriber learns it through `Subscription.dropped`, so it can
-fall back to the database (which is the truth).
+oldest message is dropped, and the subscriber notices the gap in seq (or its periodic
+reconcile does) and reads the database, which is the truth.
 """
 
 from __future__ import annotations
@@ -33,13 +33,11 @@ class Subscription:
 
     def __init__(self, channels: tuple[str, ...], maxsize: int = SUBSCRIPTION_QUEUE_SIZE):
         self.channels = channels
-        self.dropped = 0
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(maxsize)
 
     def put(self, channel: str, message: bytes) -> None:
         if self._queue.full():
-            self._queue.get_nowait()
-            self.dropped += 1
+            self._queue.get_nowait()  # the oldest doorbell: the database still has its news
         self._queue.put_nowait((channel, message))
 
     async def get(self) -> tuple[str, bytes]:
@@ -60,7 +58,7 @@ class Bus(Protocol):
 
     def subscribe(self, *channels: str) -> contextlib.AbstractAsyncContextManager[Subscription]:
         """A subscription that lives for the context; messages published after entry arrive
-        in publish order per publisher (barring drops, counted in `dropped`)."""
+        in publish order per publisher (barring drops: a full mailbox loses its oldest)."""
 
     async def healthy(self) -> bool:
         """Whether the backend answers now (for /readyz)."""

@@ -32,10 +32,6 @@ def iso_local(moment: datetime) -> str:
     return moment.astimezone(CHINA_TZ).isoformat(timespec="milliseconds")
 
 
-def from_epoch_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
 def ensure_aware(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

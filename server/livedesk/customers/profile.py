@@ -78,10 +78,6 @@ class PurchaseHistory:
             raise ValueError("order times must be timezone-aware")
 
     @property
-    def has_orders(self) -> bool:
-        return self.order_count > 0
-
-    @property
     def last_item(self) -> str | None:
         return self.last_items[0] if self.last_items else None
 
@@ -256,13 +252,6 @@ class ChurnRisk(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
-
-
-CHURN_RISK_LABELS: dict[ChurnRisk, str] = {
-    ChurnRisk.LOW: "低",
-    ChurnRisk.MEDIUM: "中",
-    ChurnRisk.HIGH: "高",
-}
 
 
 def expected_interval_days(history: PurchaseHistory, rules: TierRules) -> float | None:

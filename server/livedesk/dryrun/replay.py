@@ -35,7 +35,7 @@ from livedesk.ingest import repository as inbox
 from livedesk.ingest.schemas import Event
 from livedesk.pipeline import Pipeline, drain
 from livedesk.promotions.models import Campaign, Grant
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from livedesk.rulebook.book import Rulebook
 from livedesk.stages import RoomStages
 

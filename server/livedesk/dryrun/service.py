@@ -28,7 +28,7 @@ from livedesk.dryrun import report
 from livedesk.dryrun.replay import Sourced, outcome_of, replay
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event, describe_errors
-from livedesk.rooms.models import RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets import versions
 

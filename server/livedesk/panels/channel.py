@@ -35,6 +35,7 @@ router = APIRouter()
 # What each role may send on the channel.
 CLIENT_TYPES = {"auth", "resume", "pong", "ping"}
 MAX_SEQ = 2**63 - 1  # seqs are BIGINT
+MAX_EPOCH_CHARS = 64
 
 
 def origin_allowed(websocket: WebSocket, settings: Settings) -> bool:
@@ -119,14 +120,18 @@ async def live_channel(websocket: WebSocket, room_id: str) -> None:
 
 def parse_resume(message: dict[str, Any]) -> tuple[Resume | None, str | None]:
     """The resume point a client asked for, strictly: a non-negative integer seq (not a
-    bool, not a float), or null for a fresh start. Anything else is answered with an error
-    and a snapshot, as for a fresh client."""
+    bool, not a float), or null for a fresh start, and optionally the epoch of the snapshot or
+    message that seq came with (a string; absent or null: a client older than epochs).
+    Anything else is answered with an error and a snapshot, as for a fresh client."""
     value = message.get("after_seq")
     if value is None:
         return None, None
     if type(value) is not int or not 0 <= value <= MAX_SEQ:
         return None, "after_seq must be null or an integer from 0 to 2**63-1"
-    return Resume(value), None
+    epoch = message.get("epoch")
+    if epoch is not None and (not isinstance(epoch, str) or len(epoch) > MAX_EPOCH_CHARS):
+        return None, "epoch must be null or the epoch string the server sent"
+    return Resume(value, epoch or None), None
 
 
 def _error(reason: str) -> str:

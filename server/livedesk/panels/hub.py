@@ -6,8 +6,9 @@ a doorbell was lost (a gap in seq, Redis away) the hub reads the missing range f
 Each message is encoded once and the same text goes to every socket.
 
 A socket joins in two steps. First it is brought to a starting point under the feed's lock: the
-seq it resumes after, or a snapshot when it is new, too far behind, ahead of the room (a seq
-from a database restored to an earlier state) or from another incarnation of the room. Then its
+seq it resumes after, or a snapshot when it is new, too far behind, ahead of the room, or of
+another epoch (the room re-created, or the database restored: its seqs mean other messages
+now; a feed that sees the epoch change sends its sockets reset + snapshot). Then its
 backlog is replayed in pages without the lock, each page waiting for room in its send queue, and
 it joins live delivery the moment it has caught up with the feed — with no await between that
 check and the join, so no message can fall between them.
@@ -33,9 +34,11 @@ from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.jsonutil import dumps_str
 from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
 from livedesk.panels.connection import CLOSE_SLOW, Connection
+from livedesk.roomlog import log as roomlog
+from livedesk.roomlog.messages import HOST_TYPES, LogMessage, envelope
+from livedesk.roomlog.snapshot import empty_snapshot
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
-from livedesk.rooms.snapshot import empty_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +54,11 @@ HOST_HIDDEN_SNAPSHOT_KEYS = ("recent_comments", "alerts", "kpi", "sentiment")
 
 @dataclass(frozen=True, slots=True)
 class Resume:
-    """What a client said it has seen: the last seq it processed."""
+    """What a client said it has seen: the last seq it processed, and the epoch that seq
+    belongs to (None from clients older than epochs: the seq alone is trusted)."""
 
     after_seq: int
+    epoch: str | None = None
 
 
 class RoomFeed:
@@ -64,7 +69,8 @@ class RoomFeed:
         self.connections: set[Connection] = set()
         self.joining: set[Connection] = set()  # replaying their backlog, not yet live
         self.last_seq: int | None = None
-        self.recent: deque[rooms.LogMessage] = deque(maxlen=RECENT_PER_ROOM)
+        self.epoch: str | None = None  # the room incarnation last_seq and recent belong to
+        self.recent: deque[LogMessage] = deque(maxlen=RECENT_PER_ROOM)
         self.lock = asyncio.Lock()
         self.idle_since = time.monotonic()
 
@@ -72,14 +78,19 @@ class RoomFeed:
     def watched(self) -> bool:
         return bool(self.connections or self.joining)
 
-    def send(self, messages: Iterable[rooms.LogMessage]) -> None:
+    def send(self, messages: Iterable[LogMessage]) -> None:
         for message in messages:
-            host_visible = message.type in rooms.HOST_TYPES
+            host_visible = message.type in HOST_TYPES
             for connection in list(self.connections):
                 if host_visible or not connection.is_host:
                     connection.offer(message.body)
             self.recent.append(message)
             self.last_seq = message.seq
+
+    def start_over(self, head_seq: int, epoch: str) -> None:
+        """Forget what the feed remembers: the room stands at `head_seq` of `epoch` now."""
+        self.recent.clear()
+        self.last_seq, self.epoch = head_seq, epoch
 
     def remembers(self, after_seq: int) -> bool:
         """Whether the recent history holds everything after `after_seq`."""
@@ -126,9 +137,9 @@ class Hub:
     async def _listen(self) -> None:
         while True:
             try:
-                async with self._bus.subscribe(rooms.LOG_CHANNEL) as subscription:
+                async with self._bus.subscribe(roomlog.LOG_CHANNEL) as subscription:
                     async for _channel, raw in subscription:
-                        messages = rooms.decode_published(raw)
+                        messages = roomlog.decode_published(raw)
                         if messages:
                             with logs.bound(messages[0].room_id):
                                 await self.deliver(messages[0].room_id, messages)
@@ -139,7 +150,7 @@ class Hub:
                 log.exception("hub listener failed; restarting")
                 await asyncio.sleep(1)
 
-    async def deliver(self, room_id: str, messages: list[rooms.LogMessage]) -> None:
+    async def deliver(self, room_id: str, messages: list[LogMessage]) -> None:
         """Send published messages to local sockets in seq order, filling gaps from the log."""
         feed = self._feeds.get(room_id)
         if feed is None or not feed.watched:
@@ -147,6 +158,11 @@ class Hub:
         async with feed.lock:
             if feed.last_seq is None:
                 return
+            if messages and messages[0].epoch != feed.epoch:
+                if feed.epoch or feed.last_seq:
+                    await self._restart(feed)  # a new incarnation of the room
+                    return
+                feed.epoch = messages[0].epoch  # the room's first messages: it exists now
             for message in messages:
                 if message.seq <= feed.last_seq:
                     continue  # already delivered (doorbell raced a catch-up)
@@ -160,7 +176,10 @@ class Hub:
         assert feed.last_seq is not None
         async with self._sessions() as session:
             while up_to_seq is None or feed.last_seq < up_to_seq:
-                batch = await rooms.read_after(session, feed.room_id, feed.last_seq, limit=1000)
+                assert feed.epoch is not None
+                batch = await roomlog.read_after(
+                    session, feed.room_id, feed.epoch, feed.last_seq, limit=1000
+                )
                 if up_to_seq is not None:
                     batch = [m for m in batch if m.seq <= up_to_seq]
                 if not batch or batch[0].seq != feed.last_seq + 1:
@@ -186,14 +205,34 @@ class Hub:
             return
         async with self._sessions() as session:
             rows = await session.execute(
-                select(Room.id, Room.last_seq).where(Room.id.in_(list(watched)))
+                select(Room.id, Room.last_seq, Room.epoch).where(Room.id.in_(list(watched)))
             )
-            heads = {room_id: seq for room_id, seq in rows.all()}
-        for room_id, head in heads.items():
+            heads = {room_id: (seq, epoch) for room_id, seq, epoch in rows.all()}
+        for room_id, (head, epoch) in heads.items():
             feed = watched[room_id]
-            if feed.last_seq is not None and head > feed.last_seq:
+            if feed.last_seq is None:
+                continue
+            if epoch != feed.epoch and not feed.epoch and not feed.last_seq:
+                feed.epoch = epoch  # the room was created since the feed started: its seqs run on
+            if epoch != feed.epoch:
+                async with feed.lock:
+                    await self._restart(feed)
+            elif head > feed.last_seq:
                 async with feed.lock:
                     await self._catch_up(feed, head)
+
+    async def _restart(self, feed: RoomFeed) -> None:
+        """The room is another incarnation than the feed knew (re-created, or its epoch renewed
+        after a database restore): every socket starts over from a reset and the snapshot, as
+        a client resuming with the old epoch would. Lock held."""
+        async with self._sessions() as session:
+            snapshot = await rooms.snapshot_of(session, feed.room_id)
+        if snapshot is None:
+            return
+        feed.start_over(snapshot.seq, snapshot.epoch)
+        for connection in list(feed.connections):
+            connection.offer('{"type":"reset"}')
+            connection.offer(self._snapshot_frame(connection, snapshot))
 
     def _drop_idle_feeds(self) -> None:
         cutoff = time.monotonic() - IDLE_FEED_S
@@ -249,11 +288,11 @@ class Hub:
         if resume is not None:
             if not feed.connections:
                 # Nobody here was listening: the room may have moved on since.
-                await self._refresh(feed, await self._head_seq(feed.room_id))
+                await self._refresh(feed, *await self._head(feed.room_id))
             elif resume.after_seq > (feed.last_seq or 0):
                 await self._catch_up(feed)  # the client comes from a worker that is ahead
             assert feed.last_seq is not None
-            if self._can_resume(feed, resume.after_seq):
+            if self._can_resume(feed, resume):
                 metrics.PANEL_ATTACHES.labels(
                     "memory" if feed.remembers(resume.after_seq) else "log"
                 ).inc()
@@ -261,26 +300,31 @@ class Hub:
         metrics.PANEL_ATTACHES.labels("snapshot").inc()
         return await self._send_snapshot(feed, connection, reset=resume is not None)
 
-    def _can_resume(self, feed: RoomFeed, after_seq: int) -> bool:
+    def _can_resume(self, feed: RoomFeed, resume: Resume) -> bool:
         assert feed.last_seq is not None
-        if after_seq > feed.last_seq:
+        if resume.epoch is not None and resume.epoch != feed.epoch:
+            return False  # a seq of another incarnation of the room: it means nothing here
+        if resume.after_seq > feed.last_seq:
             return False  # ahead of the room: a seq from another incarnation of its log
-        return feed.last_seq - after_seq <= self._resume_max
+        return feed.last_seq - resume.after_seq <= self._resume_max
 
     async def _send_snapshot(self, feed: RoomFeed, connection: Connection, *, reset: bool) -> int:
         """Reset (when the client asked to resume) and the room row's snapshot; lock held.
         Returns the snapshot's seq, after which the backlog continues."""
         async with self._sessions() as session:
-            head = await rooms.snapshot_of(session, connection.room_id)
-        head_seq, snapshot = head if head is not None else (0, empty_snapshot())
+            found = await rooms.snapshot_of(session, connection.room_id)
+        # A room not created yet: its first incarnation will start from seq 0.
+        snapshot = found or roomlog.Snapshot("", 0, empty_snapshot())
         if not feed.connections:
-            await self._refresh(feed, head_seq)
-        elif feed.last_seq is not None and head_seq > feed.last_seq:
-            await self._catch_up(feed, head_seq)
+            await self._refresh(feed, snapshot.seq, snapshot.epoch)
+        elif snapshot.epoch != feed.epoch:
+            await self._restart(feed)
+        elif feed.last_seq is not None and snapshot.seq > feed.last_seq:
+            await self._catch_up(feed, snapshot.seq)
         if reset:
             connection.offer('{"type":"reset"}')
-        connection.offer(self._snapshot_frame(connection, head_seq, snapshot))
-        return head_seq
+        connection.offer(self._snapshot_frame(connection, snapshot))
+        return snapshot.seq
 
     async def _replay(self, feed: RoomFeed, connection: Connection, after_seq: int) -> None:
         """Send the backlog after `after_seq` page by page at the client's pace, then join
@@ -298,7 +342,7 @@ class Hub:
                 async with feed.lock:
                     cursor = await self._send_snapshot(feed, connection, reset=True)
                 continue
-            visible = (m for m in page if m.type in rooms.HOST_TYPES or not connection.is_host)
+            visible = (m for m in page if m.type in HOST_TYPES or not connection.is_host)
             for message in visible:
                 if not await connection.put(message.body):
                     return
@@ -306,7 +350,7 @@ class Hub:
 
     async def _page(
         self, feed: RoomFeed, after_seq: int, up_to_seq: int
-    ) -> list[rooms.LogMessage] | None:
+    ) -> list[LogMessage] | None:
         """Up to a page of messages after `after_seq` (never past `up_to_seq`, where the
         feed's own delivery takes over), from memory or the log; None when the log no longer
         holds them."""
@@ -314,26 +358,32 @@ class Hub:
             page = [m for m in feed.recent if m.seq > after_seq][:PAGE_MESSAGES]
         else:
             async with self._sessions() as session:
-                page = await rooms.read_after(session, feed.room_id, after_seq, limit=PAGE_MESSAGES)
+                page = await roomlog.read_after(
+                    session, feed.room_id, feed.epoch or "", after_seq, limit=PAGE_MESSAGES
+                )
             if not page or page[0].seq != after_seq + 1:
                 return None
         page = [m for m in page if m.seq <= up_to_seq]
         return page or None
 
-    async def _head_seq(self, room_id: str) -> int:
+    async def _head(self, room_id: str) -> tuple[int, str]:
+        """The room's (last_seq, epoch); (0, "") for a room not created yet."""
         async with self._sessions() as session:
-            head_seq = await session.scalar(select(Room.last_seq).where(Room.id == room_id))
-        return head_seq or 0
+            head = await rooms.head_of(session, room_id)
+        return head or (0, "")
 
-    async def _refresh(self, feed: RoomFeed, head_seq: int) -> None:
+    async def _refresh(self, feed: RoomFeed, head_seq: int, epoch: str) -> None:
         """Bring an unwatched feed to the room's head: extend what it remembers from the log
-        when that is recent enough (log rows never change), else start afresh. Lock held."""
+        when that is recent enough and of the same incarnation (log rows never change), else
+        start afresh. Lock held."""
+        if feed.epoch != epoch:
+            feed.start_over(head_seq, epoch)
+            return
         behind = head_seq - feed.last_seq if feed.last_seq is not None else None
         if behind is not None and 0 <= behind <= RECENT_PER_ROOM:
             await self._catch_up(feed, head_seq)
         if feed.last_seq != head_seq:
-            feed.recent.clear()
-            feed.last_seq = head_seq
+            feed.start_over(head_seq, epoch)
 
     def detach(self, connection: Connection) -> None:
         feed = self._feeds.get(connection.room_id)
@@ -348,10 +398,12 @@ class Hub:
         if not feed.watched:
             feed.idle_since = time.monotonic()
 
-    def _snapshot_frame(self, connection: Connection, seq: int, snapshot: Any) -> str:
-        data = dict(snapshot or {})
+    def _snapshot_frame(self, connection: Connection, snapshot: roomlog.Snapshot) -> str:
+        data = dict(snapshot.data)
         if connection.is_host:
             for key in HOST_HIDDEN_SNAPSHOT_KEYS:
                 data.pop(key, None)
-        data["last_seq"] = seq
-        return rooms.envelope(connection.room_id, seq, "snapshot", data, utcnow())
+        data["last_seq"] = snapshot.seq
+        return envelope(
+            connection.room_id, snapshot.epoch, snapshot.seq, "snapshot", data, utcnow()
+        )

@@ -25,8 +25,9 @@ from livedesk.customers.service import Identified
 from livedesk.ingest.schemas import Event
 from livedesk.promotions import kinds, ledger, service
 from livedesk.promotions.abuse import ClaimSignals, abuse_reason
-from livedesk.promotions.messages import Message, campaign_message
+from livedesk.promotions.messages import campaign_message
 from livedesk.promotions.models import PAID_STATES, RUNNING, Campaign, Grant
+from livedesk.roomlog.messages import Message
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from livedesk.core.clock import iso_local
 from livedesk.promotions.models import Campaign
-
-Message = tuple[str, dict[str, Any]]
+from livedesk.roomlog.messages import Message
 
 
 def campaign_message(campaign: Campaign, *, redeemed: int | None = None) -> Message:
@@ -32,7 +29,7 @@ def campaign_message(campaign: Campaign, *, redeemed: int | None = None) -> Mess
         for key in ("value_cents", "discount_pct", "min_tier", "segment"):
             if config.get(key) is not None:
                 data[key] = config[key]
-        return "coupon", data
+        return Message("coupon", data)
     data = {
         "campaign_id": campaign.public_id,
         "kind": campaign.kind,
@@ -43,4 +40,4 @@ def campaign_message(campaign: Campaign, *, redeemed: int | None = None) -> Mess
     }
     if config.get("passphrase"):
         data["passphrase"] = config["passphrase"]
-    return "red_packet", data
+    return Message("red_packet", data)

@@ -18,6 +18,7 @@ from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.cues.hints import Hint, HintState
 from livedesk.customers.report import top_customers
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import report, report_tables, service
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import Rulebook
@@ -144,7 +145,7 @@ async def push_hint(
     state.show(manual)
     room.state = {**(room.state or {}), "hints": state.to_dict()}
     data = {**manual.to_dict(), "pinned": False}
-    service.announce(session, bus, await service.append(session, room, [("hint", data)]))
+    await service.tell(session, bus, room, [Message("hint", data)])
     await commit(session)
     return data
 
@@ -166,16 +167,16 @@ async def change_hint(
         raise ApiError(404, f"hint {hint_id!r} is not on screen")
     if action == "dismiss":
         state.dismiss(hint_id)
-        message: tuple[str, dict[str, Any]] = ("hint_dismissed", {"id": hint_id})
+        message = Message("hint_dismissed", {"id": hint_id})
     else:
         pinned = Hint(**{**current.__dict__, "expires_at": current.created_at + timedelta(days=1)})
         state.dismiss(hint_id)
         state.show(pinned)
-        message = ("hint", {**pinned.to_dict(), "pinned": True})
+        message = Message("hint", {**pinned.to_dict(), "pinned": True})
     room.state = {**(room.state or {}), "hints": state.to_dict()}
-    service.announce(session, bus, await service.append(session, room, [message]))
+    await service.tell(session, bus, room, [message])
     await commit(session)
-    return message[1]
+    return message.data
 
 
 class ProductIn(BaseModel):
@@ -207,7 +208,7 @@ async def set_product(
         "talking_points": known.talking_points,
     }
     room.state = {**(room.state or {}), "product": data}
-    service.announce(session, bus, await service.append(session, room, [("product", data)]))
+    await service.tell(session, bus, room, [Message("product", data)])
     await commit(session)
     return data
 

@@ -1,4 +1,4 @@
-"""Rooms and their append-only log: the single source of what every panel was told."""
+"""Rooms: the room row (lock, seq counter, flags, decision state), its windows and viewers."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ class Room(Base):
     # The per-room counter: bumped in the same transaction as the log insert, under the row lock,
     # so seq is gapless across workers.
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    # This incarnation of the room's log (livedesk.roomlog): a re-created room, or every room
+    # after a database restore (`livedesk rooms new-epoch`), gets a new one, so a panel's
+    # seq from before can never be taken for one of now.
+    epoch: Mapped[str] = mapped_column(String(32))
+    # The panels' snapshot: the fold of the log up to last_seq (livedesk.roomlog.snapshot).
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     viewers_now: Mapped[int] = mapped_column(Integer, default=0)
     promotions_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # Decision state that must follow the room from worker to worker (queues, cooldowns,
@@ -44,19 +50,6 @@ class RoomWindowsState(Base):
     # RoomWindows.to_dict() as orjson text.
     body: Mapped[str] = mapped_column(Text)
     saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class RoomLogEntry(Base):
-    __tablename__ = "room_log"
-
-    room_id: Mapped[str] = mapped_column(
-        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
-    )
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    type: Mapped[str] = mapped_column(String(32))
-    # The message exactly as sent (orjson text of the envelope), so replay is byte-identical.
-    body: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class RoomViewer(Base):

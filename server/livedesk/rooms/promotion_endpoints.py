@@ -21,7 +21,7 @@ from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.promotions import guard, idempotency, ledger, service
-from livedesk.promotions.messages import Message, campaign_message
+from livedesk.promotions.messages import campaign_message
 from livedesk.promotions.models import (
     ANNOUNCED,
     HELD,
@@ -31,6 +31,7 @@ from livedesk.promotions.models import (
     Campaign,
     Grant,
 )
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rulebook.compliance import ComplianceRules, ensure_compliant
@@ -238,7 +239,7 @@ async def list_campaigns(room_id: str, session: SessionDep, _operator: OpsOnly) 
     return {
         "campaigns": [
             {
-                **campaign_message(c, redeemed=redeemed.get(c.id, 0))[1],
+                **campaign_message(c, redeemed=redeemed.get(c.id, 0)).data,
                 "source": "coupon" if c.kind == "coupon" else "red_packet",
                 "budget_cents": c.budget_cents,
                 "spent_cents": c.spent_cents,
@@ -295,7 +296,7 @@ async def decide_campaign(
     await session.flush()
     messages = [campaign_message(campaign)] if decision == "approve" else []
     await _append(session, bus, room_id, messages)
-    data = campaign_message(campaign)[1]
+    data = campaign_message(campaign).data
     await commit(session)
     return data
 
@@ -533,7 +534,7 @@ async def _created(
     message = campaign_message(campaign)
     if campaign.state != PENDING_APPROVAL:
         await _append(session, bus, room_id, [message])
-    return 201, message[1]
+    return 201, message.data
 
 
 async def _set_paused(
@@ -549,7 +550,7 @@ async def _set_paused(
     room.promotions_paused = paused
     messages = await service.set_paused(session, room_id, paused=paused, now=utcnow())
     state = "paused" if paused else "running"
-    messages.append(("promotion", {"state": state, "by": operator.name}))
+    messages.append(Message("promotion", {"state": state, "by": operator.name}))
     action = f"promotions.{'pause' if paused else 'resume'}"
     service.audit(session, room_id, operator.name, action, idempotency_key=key)
     await _append(session, bus, room_id, messages, room=room)
@@ -566,7 +567,7 @@ async def _append(
     room: Room | None = None,
 ) -> None:
     room = room or await _locked(session, room_id)  # already locked: no wait
-    rooms.announce(session, bus, await rooms.append(session, room, messages))
+    await rooms.tell(session, bus, room, messages)
 
 
 async def _locked(session: SessionDep, room_id: str) -> Room:

@@ -8,7 +8,8 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.rooms.models import Room, RoomLogEntry
+from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms.models import Room
 
 TIMELINE_POINTS = 300
 

@@ -1,60 +1,28 @@
-"""The per-room log: append under the room lock with a gapless seq, read back for resume.
+"""The room row: created on first sight, locked for a batch, its log appended under that lock.
 
-Every message any panel sees is a row here, written in the same transaction as the decision
-that produced it; the bus only rings the doorbell after commit.
+The log itself (seq, epoch, snapshot fold, doorbell) is livedesk.roomlog; this module keeps
+the room row's side of it: the counter, the epoch and the snapshot live in the row, so they
+move with the lock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core import metrics, sqlite
+from livedesk.core import sqlite
 from livedesk.core.bus import Bus
-from livedesk.core.clock import iso_local, utcnow
-from livedesk.core.db import after_commit, insert_for
-from livedesk.core.jsonutil import dumps, dumps_str, loads
-from livedesk.rooms import snapshot as snapshots
-from livedesk.rooms.models import Room, RoomLogEntry, RoomWindowsState
-
-# What a host's teleprompter receives; ops receive everything. Viewer counts too: the host's
-# headline number must be as fresh as the ops tile (one small frame per change).
-HOST_TYPES = frozenset(
-    {
-        "viewers",
-        "greeting",
-        "greeting_done",
-        "hint",
-        "hint_dismissed",
-        "red_packet",
-        "coupon",
-        "product",
-        "promotion",
-        "snapshot",
-    }
-)
-LOG_CHANNEL = "livedesk:room-log"
-
-
-@dataclass(frozen=True, slots=True)
-class LogMessage:
-    """One appended message: seq, type, and its envelope encoded once for every socket."""
-
-    room_id: str
-    seq: int
-    type: str
-    body: str
-
-
-def envelope(room_id: str, seq: int, message_type: str, data: Any, at: datetime) -> str:
-    return dumps_str(
-        {"seq": seq, "type": message_type, "room_id": room_id, "ts": iso_local(at), "data": data}
-    )
+from livedesk.core.clock import utcnow
+from livedesk.core.db import insert_for
+from livedesk.core.jsonutil import dumps_str, loads
+from livedesk.roomlog import log as roomlog
+from livedesk.roomlog import snapshot as snapshots
+from livedesk.roomlog.messages import LogMessage, Message, new_epoch
+from livedesk.rooms.models import Room, RoomWindowsState
 
 
 async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> None:
@@ -68,6 +36,8 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
         "viewers_now": 0,
         "promotions_paused": False,
         "state": {},
+        "epoch": new_epoch(),
+        "snapshot": {},
         "created_at": utcnow(),
     }
     upsert = insert_for(session, Room).values(values)
@@ -115,84 +85,49 @@ async def lock_room(
 
 
 async def append(
-    session: AsyncSession, room: Room, messages: Sequence[tuple[str, dict[str, Any]]]
+    session: AsyncSession, room: Room, messages: Sequence[Message]
 ) -> list[LogMessage]:
     """Append messages to a locked room's log; seq continues from the room's counter."""
-    if not messages:
-        return []
-    now = utcnow()
-    state = dict(room.state or {})
-    snapshot = state.get("snapshot") or snapshots.empty_snapshot()
-    appended: list[LogMessage] = []
-    rows: list[dict[str, Any]] = []
-    seq = room.last_seq
-    for message_type, data in messages:
-        seq += 1
-        body = envelope(room.id, seq, message_type, data, now)
-        appended.append(LogMessage(room.id, seq, message_type, body))
-        rows.append(
-            {"room_id": room.id, "seq": seq, "type": message_type, "body": body, "created_at": now}
-        )
-        snapshot = snapshots.apply(snapshot, message_type, data)
-    await session.execute(insert(RoomLogEntry), rows)
-    room.last_seq = seq
-    state["snapshot"] = snapshot
-    room.state = state
+    head = roomlog.LogHead(room.id, room.epoch, room.last_seq, room.snapshot or {})
+    appended = await roomlog.append(session, head, messages)
+    if appended:
+        room.last_seq = head.last_seq
+        room.snapshot = head.snapshot
     return appended
 
 
-async def read_after(
-    session: AsyncSession, room_id: str, after_seq: int, *, limit: int
-) -> list[LogMessage]:
-    query = (
-        select(RoomLogEntry.seq, RoomLogEntry.type, RoomLogEntry.body)
-        .where(RoomLogEntry.room_id == room_id, RoomLogEntry.seq > after_seq)
-        .order_by(RoomLogEntry.seq)
-        .limit(limit)
-    )
-    rows = (await session.execute(query)).all()
-    return [LogMessage(room_id, seq, message_type, body) for seq, message_type, body in rows]
+async def tell(session: AsyncSession, bus: Bus, room: Room, messages: Sequence[Message]) -> None:
+    """Append to a locked room's log and ring the panels' doorbell once the caller commits."""
+    roomlog.announce(session, bus, await append(session, room, messages))
 
 
-async def oldest_seq(session: AsyncSession, room_id: str) -> int | None:
-    query = select(RoomLogEntry.seq).where(RoomLogEntry.room_id == room_id)
-    return (await session.execute(query.order_by(RoomLogEntry.seq).limit(1))).scalar_one_or_none()
-
-
-async def snapshot_of(session: AsyncSession, room_id: str) -> tuple[int, dict[str, Any]] | None:
-    """(last_seq, snapshot) read together from the room row, so they are consistent."""
+async def head_of(session: AsyncSession, room_id: str) -> tuple[int, str] | None:
+    """(last_seq, epoch) of a room, or None when there is no such room."""
     row = (
-        await session.execute(select(Room.last_seq, Room.state).where(Room.id == room_id))
+        await session.execute(select(Room.last_seq, Room.epoch).where(Room.id == room_id))
+    ).one_or_none()
+    return (row[0], row[1]) if row is not None else None
+
+
+async def snapshot_of(session: AsyncSession, room_id: str) -> roomlog.Snapshot | None:
+    """The room row's snapshot with its seq and epoch, read together so they agree."""
+    row = (
+        await session.execute(
+            select(Room.last_seq, Room.epoch, Room.snapshot).where(Room.id == room_id)
+        )
     ).one_or_none()
     if row is None:
         return None
-    last_seq, state = row
-    return last_seq, (state or {}).get("snapshot") or snapshots.empty_snapshot()
+    last_seq, epoch, snapshot = row
+    return roomlog.Snapshot(epoch, last_seq, snapshot or snapshots.empty_snapshot())
 
 
-def announce(session: AsyncSession, bus: Bus, appended: Sequence[LogMessage]) -> None:
-    """Ring the hubs' doorbell with the appended messages once the transaction commits."""
-    if appended:
-        payload = encode_published(appended)
-
-        def committed() -> Awaitable[None]:
-            for message in appended:
-                metrics.ROOM_LOG_MESSAGES.labels(message.type).inc()
-            return bus.publish(LOG_CHANNEL, payload)
-
-        after_commit(session, committed)
-
-
-def encode_published(messages: Sequence[LogMessage]) -> bytes:
-    """The doorbell's payload: the already-encoded envelopes, so other workers need no query."""
-
-    return dumps(
-        {"room_id": messages[0].room_id, "items": [[m.seq, m.type, m.body] for m in messages]}
-    )
-
-
-def decode_published(raw: bytes) -> list[LogMessage]:
-
-    payload = loads(raw)
-    room_id = payload["room_id"]
-    return [LogMessage(room_id, seq, kind, body) for seq, kind, body in payload["items"]]
+async def renew_epochs(session: AsyncSession) -> int:
+    """Give every room a new epoch (after a database restore: the seqs panels saw before may
+    come again with other messages). Returns how many rooms."""
+    room_ids = (await session.scalars(select(Room.id))).all()
+    for room_id in room_ids:
+        room = await lock_room(session, room_id)
+        if room is not None:
+            room.epoch = new_epoch()
+    return len(room_ids)

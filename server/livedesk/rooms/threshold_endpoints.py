@@ -13,6 +13,7 @@ from livedesk.auth.deps import OpsOnly
 from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
+from livedesk.roomlog.messages import Message
 from livedesk.rooms import service
 from livedesk.rooms.models import Room
 from livedesk.rulebook.cues import AlertRules
@@ -70,8 +71,8 @@ async def set_thresholds(
         raise ApiError(422, str(exc)) from None
     room.state = {**(room.state or {}), STATE_KEY: values}
     described = _describe(rules, values)
-    message = ("thresholds", {**described, "by": operator.name})
-    service.announce(session, bus, await service.append(session, room, [message]))
+    message = Message("thresholds", {**described, "by": operator.name})
+    await service.tell(session, bus, room, [message])
     await commit(session)
     return described
 

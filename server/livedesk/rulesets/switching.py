@@ -27,6 +27,7 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
 from livedesk.promotions.service import audit
+from livedesk.roomlog.messages import Message
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import HASH_SHOWN, Rulebook
 from livedesk.rulebook.loader import RulesInvalid
@@ -39,8 +40,6 @@ log = logging.getLogger(__name__)
 RULES_CHANNEL = "livedesk:rules"  # rung after an apply commits: processes refresh at once
 REFRESH_INTERVAL_S = 5.0  # and look anyway this often, in case the doorbell was lost
 STATE_KEY = "rules"  # the room's part of the room row's state: RoomRules.to_dict()
-
-Message = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -106,7 +105,7 @@ class Decision:
         if not self.switched:
             return None
         assert self.previous is not None
-        return (
+        return Message(
             "rules",
             {
                 "version": self.rules.version,
@@ -338,6 +337,6 @@ class RoomSwitch(Generic[Stages]):
 
 def stamp(messages: list[Message], decision: Decision) -> None:
     """Every decision of the batch names the rules version it was made under."""
-    for message_type, data in messages:
-        if message_type in DECIDED_UNDER_RULES:
-            data["rules_version"] = decision.rules.version
+    for message in messages:
+        if message.type in DECIDED_UNDER_RULES:
+            message.data["rules_version"] = decision.rules.version

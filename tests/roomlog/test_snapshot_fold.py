@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livedesk.rooms import snapshot
+from livedesk.roomlog import snapshot
 
 
 def test_open_problems_outlive_a_stream_of_customer_notices() -> None:
