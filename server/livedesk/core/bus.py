@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 SUBSCRIPTION_QUEUE_SIZE = 10_000
 PUBLISH_QUEUE_SIZE = 10_000
 HEALTH_TIMEOUT_S = 1.0
+# How long entering a Redis subscription waits for Redis to confirm it; past that (Redis away)
+# the subscription is handed over anyway and starts hearing once the pump gets through.
+SUBSCRIBE_CONFIRM_TIMEOUT_S = 2.0
 
 
 class Subscription:
@@ -169,27 +172,41 @@ class RedisBus:
     @contextlib.asynccontextmanager
     async def subscribe(self, *channels: str) -> AsyncIterator[Subscription]:
         subscription = Subscription(channels)
-        task = asyncio.create_task(self._pump(subscription), name=f"redis-sub:{channels}")
+        # Confirmed, not merely sent: Redis orders commands per connection only, so a publish
+        # on the sending connection could otherwise overtake our SUBSCRIBE and go unheard.
+        confirmed = asyncio.Event()
+        task = asyncio.create_task(
+            self._pump(subscription, confirmed), name=f"redis-sub:{channels}"
+        )
         try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(confirmed.wait(), SUBSCRIBE_CONFIRM_TIMEOUT_S)
             yield subscription
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _pump(self, subscription: Subscription) -> None:
+    async def _pump(self, subscription: Subscription, confirmed: asyncio.Event) -> None:
         # Reconnects forever: while Redis is away the database poll loops keep things moving.
         backoff_s = 0.2
         while True:
             client: Redis = Redis.from_url(self._url, socket_connect_timeout=2)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub()
             try:
                 await pubsub.subscribe(*subscription.channels)
                 backoff_s = 0.2
+                unconfirmed = set(subscription.channels)
                 while True:
                     message = await pubsub.get_message(timeout=5.0)
-                    if message is not None and message["type"] == "message":
+                    if message is None:
+                        continue
+                    if message["type"] == "message":
                         subscription.put(message["channel"].decode(), message["data"])
+                    elif message["type"] == "subscribe":
+                        unconfirmed.discard(message["channel"].decode())
+                        if not unconfirmed:
+                            confirmed.set()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
