@@ -5,15 +5,24 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test test-faults test-fast lint bench frontend clean
+.PHONY: install demo test test-faults test-fast lint bench frontend clean lock
 
 install: $(STAMP) frontend
 
-$(STAMP): pyproject.toml
+# The exact versions (with hashes) of requirements.lock, then livedesk itself on top of them.
+$(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# After changing pyproject.toml's dependencies: resolve '.[dev]' again for every platform
+# (pins already in the lock are kept; delete a line to let that package move).
+lock: $(STAMP)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --universal \
+		--python-version 3.11 -o requirements.lock
 
 # ECharts comes from npm and is copied into frontend/static/vendor (no CDN, no hot-linking).
 frontend: frontend/static/vendor/echarts.min.js
