@@ -9,7 +9,7 @@ from livedesk.ingest.models import InboxEvent, OrderNotice
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.roomlog.models import RoomLogEntry
-from livedesk.rooms.models import Room, RoomViewer, RoomWindowsState
+from livedesk.rooms.models import Room, RoomEnterPlatform, RoomViewer, RoomWindowsState
 from livedesk.rulesets.models import RoomRulesEntry, RulesApply, RulesVersion
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "PipelineOwner",
     "PointsEntry",
     "Room",
+    "RoomEnterPlatform",
     "RoomLease",
     "RoomLogEntry",
     "RoomRulesEntry",

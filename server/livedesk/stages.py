@@ -41,7 +41,7 @@ from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
-from livedesk.rooms.viewers import ViewerBook, dwell_s, viewer_key
+from livedesk.rooms.presence import RoomPresence, viewer_key
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules
 from livedesk.rulebook.cues import AlertRules, HintRules
@@ -77,6 +77,7 @@ class RoomRuntime:
     known: dict[int, tuple[str, bool]] = field(default_factory=dict)
     # Customers not to be named for the rest of the session (a complaint in the danmaku).
     quiet: QuietList = field(default_factory=QuietList)
+    presence: RoomPresence | None = None  # who is in the room (loaded with the runtime)
 
 
 class RoomStages:
@@ -134,6 +135,7 @@ class RoomStages:
             counters=dict(state.get("counters", {})),
             stock=dict(state.get("stock", {})),
             quiet=QuietList.from_dict(state.get("quiet", {})),
+            presence=await RoomPresence.load(session, room.id),
         )
         if len(self._runtimes) >= RUNTIME_CACHE_ROOMS:
             self._runtimes.pop(next(iter(self._runtimes)))
@@ -177,13 +179,19 @@ class RoomStages:
         comments = await self._analyse_comments(runtime, events)
         lap("analyse")
         who = await customers.identify_batch(session, events, now, item_names=self._product_names)
-        viewers = ViewerBook(session, room.id)
-        await viewers.load(
-            {viewer_key(e) for e in events if e.type in ("enter", "leave") and e.user}
+        presence = runtime.presence
+        assert presence is not None
+        arrivals = await presence.observe(
+            session, events, [bool(i and i.is_returning) for i in who], now
         )
         lap("identify")
         counters = runtime.counters
         viewers_before = room.viewers_now
+        room.viewers_now += arrivals.present
+        _bump(counters, "returning_present", arrivals.returning_present)
+        _bump(counters, "estimated_present", arrivals.estimated_present)
+        _bump(counters, "viewers_seen", arrivals.first_visits)
+        _bump(counters, "returning_seen", arrivals.returning_first_visits)
         comment_items: list[dict[str, Any]] = []
         async for event, identified in yielding(zip(events, who, strict=True)):
             # Platform and user id: the same id on two platforms of a multi-cast room is two people.
@@ -196,11 +204,6 @@ class RoomStages:
                 assert identified is not None
                 messages.extend(self._sighted(runtime, identified, now))
             if event.type in ("enter", "leave") and user_id is not None:
-                change = viewers.record(user_id, event.type, event.ts, returning=returning)
-                room.viewers_now += change.present
-                _bump(counters, "returning_present", change.returning_present)
-                _bump(counters, "viewers_seen", int(change.first_visit))
-                _bump(counters, "returning_seen", int(change.first_visit and returning))
                 runtime.windows.add_viewer_event(event.ts, event.type, user_id=user_id)
             elif event.type == "comment" and event.id in comments:
                 item = comments[event.id]
@@ -250,11 +253,11 @@ class RoomStages:
             messages.append(Message("comment", {"comments": comment_items}))
         messages.extend(_product_stock(room, runtime))
         lap("tally")
-        messages.extend(await self._promote(session, room, events, who, now, counters))
+        messages.extend(await self._promote(session, room, presence, events, who, now, counters))
         lap("promotions")
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
-            messages.append(Message("viewers", {"viewers_now": room.viewers_now}))
+            messages.append(Message("viewers", _viewers(room, counters)))
         messages.extend(await self._greetings(session, runtime, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
@@ -349,18 +352,15 @@ class RoomStages:
         self,
         session: AsyncSession,
         room: Room,
+        presence: RoomPresence,
         events: Sequence[Event],
         who: Sequence[customers.Identified | None],
         now: datetime,
         counters: dict[str, int],
     ) -> list[Message]:
         """Red packets and coupons: claims, grants, redemptions (核销) for this batch."""
-
-        async def dwell(event: Event) -> int:
-            return await dwell_s(session, room.id, viewer_key(event), now)
-
         view = RoomView(room.id, room.promotions_paused)
-        outcome = await self._promotions.process(session, view, events, who, now, dwell)
+        outcome = await self._promotions.process(session, view, events, who, now, presence)
         for key, by in (outcome.counters + outcome.kpis).items():
             _bump(counters, key, by)
 
@@ -478,7 +478,7 @@ class RoomStages:
         fifteen_min = runtime.windows.stats(now, 900, viewers=room.viewers_now)
         orders = counters.get("orders", 0)
         kpi: dict[str, Any] = {
-            "viewers_now": room.viewers_now,
+            **_viewers(room, counters),
             "returning_share": _ratio(counters.get("returning_present", 0), room.viewers_now),
             "returning_share_session": _ratio(
                 counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
@@ -572,6 +572,14 @@ def _product_figures(counters: dict[str, int], stock: dict[str, int]) -> dict[st
             "stock": stock.get(sku),
         }
         for sku in sorted(skus)
+    }
+
+
+def _viewers(room: Room, counters: dict[str, int]) -> dict[str, int]:
+    """The viewer count, and how many of it are estimated from activity (rooms.presence)."""
+    return {
+        "viewers_now": room.viewers_now,
+        "viewers_estimated": counters.get("estimated_present", 0),
     }
 
 

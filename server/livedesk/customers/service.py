@@ -151,6 +151,33 @@ async def identify_batch(
     return answers
 
 
+async def identify_present(
+    session: AsyncSession, room_id: str, accounts: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], Identified]:
+    """The customers behind accounts already seen in the room (viewers present who may say
+    nothing): read only, no event of theirs in this batch."""
+    owners = await repo.identity_owners_any(session, set(accounts))
+    loaded = await repo.load_customers(session, set(owners.values()))
+    roots = {key: repo.root_of(loaded[cid], loaded) for key, cid in owners.items() if cid in loaded}
+    buyers = {c.id for c in roots.values() if c.order_count > 0}
+    returning = (
+        await repo.customers_with_orders_elsewhere(session, buyers, room_id) if buyers else set()
+    )
+    return {
+        key: Identified(
+            customer_id=customer.id,
+            nickname=customer.nickname,
+            member_id=customer.member_id,
+            is_new_customer=False,
+            is_returning=customer.id in returning,
+            history=history_of(customer),
+            do_not_greet=customer.do_not_greet,
+            seen_before_at=seen_before(customer, room_id),
+        )
+        for key, customer in roots.items()
+    }
+
+
 async def do_not_greet_of(session: AsyncSession, customer_ids: Sequence[int]) -> dict[int, str]:
     """The stored do-not-greet reasons of these customers (as merged now), for those who have
     one: a reason ops set after the customer was queued for a greeting."""

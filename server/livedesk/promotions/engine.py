@@ -8,7 +8,7 @@ Panels hear one progress message per campaign per batch, never one per grant.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -21,19 +21,24 @@ from livedesk.customers.churn import churn_warning
 from livedesk.customers.churn import rank as churn_rank
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.customers.profile import profile_for, tier_rank
-from livedesk.customers.service import Identified
-from livedesk.ingest.schemas import Event
+from livedesk.customers.service import Identified, identify_present
+from livedesk.ingest.schemas import Event, EventUser
 from livedesk.promotions import kinds, ledger, service
 from livedesk.promotions.abuse import ClaimSignals, abuse_reason
+from livedesk.promotions.audience import Presence, PresentViewer
 from livedesk.promotions.messages import campaign_message
 from livedesk.promotions.models import PAID_STATES, RUNNING, Campaign, Grant
 from livedesk.roomlog.messages import Message
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 
-# Seconds the viewer behind an event (its platform account) has been in the room.
-DwellLookup = Callable[[Event], Awaitable[int]]
 SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
+# Drops that go to the viewers present (rooms.presence), silent ones included: besides the
+# viewers who act while one runs, each batch looks at who is present, at most this often per
+# drop and this many people per batch (the rest follow in the next batches).
+AUDIENCE_DROPS = frozenset({"coupon", "blind_box"})
+REACH_EVERY_S = 2.0
+REACH_PER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,18 @@ class PromotionEngine:
         self._tiers = tiers
         self._seeded: set[str] = set()
         self._due: dict[str, datetime] = {}
+        # Per room, per running audience drop: when to look at the present viewers next, and
+        # the accounts already decided (granted, held, or not in its audience). A cache:
+        # after a restart they are looked at again, and the grants' unique key keeps it once.
+        self._reach_at: dict[str, dict[int, datetime]] = {}
+        self._decided: dict[str, dict[int, set[tuple[str, str]]]] = {}
 
     def forget(self, room_id: str) -> None:
         """After a rolled-back batch: the database is the truth again."""
         self._seeded.discard(room_id)
         self._due.pop(room_id, None)
+        self._reach_at.pop(room_id, None)
+        self._decided.pop(room_id, None)
 
     def next_due(self, room_id: str) -> datetime | None:
         """When a drop of this room next starts or ends on its own (as of its last batch)."""
@@ -98,7 +110,7 @@ class PromotionEngine:
         events: Sequence[Event],
         who: Sequence[Identified | None],
         now: datetime,
-        dwell: DwellLookup,
+        presence: Presence,
     ) -> Outcome:
         out = Outcome()
         if room.room_id not in self._seeded:
@@ -113,8 +125,9 @@ class PromotionEngine:
         if running and not room.paused:
             candidates = self._candidates(events, who, running, now)
             candidates += await self._referrals(session, room, events, who, running)
+            candidates += await self._present(session, room, running, candidates, now, presence)
             if candidates:
-                await self._settle(session, room, candidates, now, dwell, out, touched)
+                await self._settle(session, room, candidates, now, presence, out, touched)
         if touched:
             await self._refresh(session, list(touched.values()), now, room.paused)
             redeemed = await service.redeemed_counts(session, list(touched))
@@ -122,6 +135,10 @@ class PromotionEngine:
                 campaign_message(c, redeemed=redeemed.get(c.id, 0)) for c in touched.values()
             )
         due = service.next_due(campaigns)
+        if any(c.kind in AUDIENCE_DROPS for c in running) and not room.paused:
+            # Look at who is present again soon, even if the room falls silent.
+            soon = now + timedelta(seconds=REACH_EVERY_S)
+            due = soon if due is None else min(due, soon)
         if due is None:
             self._due.pop(room.room_id, None)
         else:
@@ -280,19 +297,72 @@ class PromotionEngine:
                 found.append(_Candidate(campaign, event, identified, root.id, amount, payee=payee))
         return found
 
+    async def _present(
+        self,
+        session: AsyncSession,
+        room: RoomView,
+        running: list[Campaign],
+        already: list[_Candidate],
+        now: datetime,
+        presence: Presence,
+    ) -> list[_Candidate]:
+        """Candidates among the viewers present, silent ones included, for each running
+        coupon and blind-box drop: a coupon to each present viewer in its audience, a blind
+        box to each who has stayed `min_dwell_s`."""
+        drops = {c.id: c for c in running if c.kind in AUDIENCE_DROPS}
+        reach_at = self._reach_at.setdefault(room.room_id, {})
+        decided_of = self._decided.setdefault(room.room_id, {})
+        for ended in set(reach_at) - set(drops):  # drops that ended: forget them
+            reach_at.pop(ended, None)
+            decided_of.pop(ended, None)
+        due = [c for c in drops.values() if now >= reach_at.get(c.id, now)]
+        if not due:
+            return []
+        viewers = await presence.present()
+        acting = {(c.campaign.id, c.event.account) for c in already}
+        budget = REACH_PER_BATCH
+        found: list[_Candidate] = []
+        for campaign in due:
+            min_dwell_s = int(campaign.config.get("min_dwell_s", 0))
+            decided = decided_of.setdefault(campaign.id, set())
+            waiting = [
+                viewer
+                for viewer in viewers
+                if viewer.account not in decided
+                and (campaign.id, viewer.account) not in acting
+                and (campaign.kind != "blind_box" or viewer.dwell_s >= min_dwell_s)
+            ]
+            taken = min(budget, len(waiting))
+            who = await identify_present(
+                session, room.room_id, [v.account for v in waiting[:taken]]
+            )
+            for viewer in waiting[:taken]:
+                identified = who.get(viewer.account)
+                event = _presence_event(viewer, room, now)
+                candidate = identified and self._candidate(campaign, event, identified, now)
+                if candidate:
+                    found.append(candidate)
+                else:
+                    decided.add(viewer.account)  # not in this drop's audience
+            budget -= taken
+            # Everyone looked at: again in a while; some left over: at the next batch.
+            pause_s = REACH_EVERY_S if taken == len(waiting) else 0.0
+            reach_at[campaign.id] = now + timedelta(seconds=pause_s)
+        return found
+
     async def _settle(
         self,
         session: AsyncSession,
         room: RoomView,
         candidates: list[_Candidate],
         now: datetime,
-        dwell: DwellLookup,
+        presence: Presence,
         out: Outcome,
         touched: dict[int, Campaign],
     ) -> None:
         people = {c.customer_id for c in candidates}
         taken = await _grant_counts(session, {c.campaign.id for c in candidates}, people)
-        signals = await self._signals(session, room, candidates, people, now, dwell)
+        signals = await self._signals(session, room, candidates, people, now, presence)
         for candidate in candidates:
             campaign = candidate.campaign
             if campaign.kind == "blind_box":
@@ -300,6 +370,9 @@ class PromotionEngine:
                 if watched < int(campaign.config.get("min_dwell_s", 0)):
                     continue
             key = (campaign.id, candidate.customer_id)
+            if campaign.kind in AUDIENCE_DROPS and candidate.event.account is not None:
+                decided = self._decided.setdefault(room.room_id, {})
+                decided.setdefault(campaign.id, set()).add(candidate.event.account)
             if taken[key] >= campaign.per_customer:
                 continue
             claim = ledger.Claim(
@@ -335,7 +408,7 @@ class PromotionEngine:
         candidates: list[_Candidate],
         people: set[int],
         now: datetime,
-        dwell: DwellLookup,
+        presence: Presence,
     ) -> _Signals:
         loaded = await customer_repo.load_customers(session, people)
         linked_query = (
@@ -357,7 +430,7 @@ class PromotionEngine:
         )
         recent = Counter({cid: int(n) for cid, n in (await session.execute(recent_query)).all()})
         burst = Counter(c.campaign.id for c in candidates if _is_new(c))
-        return _Signals(loaded, linked, recent, burst, dwell, now)
+        return _Signals(loaded, linked, recent, burst, presence, now)
 
     async def _refresh(
         self, session: AsyncSession, campaigns: list[Campaign], now: datetime, paused: bool
@@ -376,11 +449,12 @@ class _Signals:
     linked: dict[int, int]
     recent: Counter[int]
     burst: Counter[int]
-    dwell: DwellLookup
+    presence: Presence
     now: datetime
 
     async def watch_s(self, candidate: _Candidate) -> int:
-        return await self.dwell(candidate.event) if candidate.event.user is not None else 0
+        account = candidate.event.account
+        return await self.presence.dwell_s(account) if account is not None else 0
 
     async def of(self, candidate: _Candidate) -> ClaimSignals:
         campaign = candidate.campaign
@@ -397,6 +471,18 @@ class _Signals:
             is_new_account=_is_new(candidate),
             recent_grants=self.recent[candidate.customer_id],
         )
+
+
+def _presence_event(viewer: PresentViewer, room: RoomView, now: datetime) -> Event:
+    """The sighting a present viewer stands for when a drop reaches them without acting."""
+    platform, user_id = viewer.account
+    return Event(
+        id=f"presence:{platform}:{user_id}",
+        type="enter",
+        room_id=room.room_id,
+        ts=now,
+        user=EventUser(id=user_id),
+    ).on(platform)
 
 
 def _is_new(candidate: _Candidate) -> bool:

@@ -23,6 +23,7 @@ FINISHED_STATES = {"resolved", "ended", "expired", "dismissed"}
 def empty_snapshot() -> dict[str, Any]:
     return {
         "viewers_now": 0,
+        "viewers_estimated": 0,
         "kpi": {},
         "sentiment": {},
         "greetings": [],
@@ -43,12 +44,13 @@ def apply(snapshot: dict[str, Any], message_type: str, data: dict[str, Any]) -> 
         out["recent_comments"] = [*out["recent_comments"], *data.get("comments", [])][
             -RECENT_COMMENTS:
         ]
-    elif message_type == "viewers":
-        out["viewers_now"] = data.get("viewers_now", out["viewers_now"])
-    elif message_type in ("kpi", "sentiment"):
-        out[message_type] = data
-        if "viewers_now" in data:
-            out["viewers_now"] = data["viewers_now"]
+    elif message_type in ("viewers", "kpi", "sentiment"):
+        if message_type != "viewers":
+            out[message_type] = data
+        # How many of the viewers are estimated from activity (rooms.presence).
+        for key in ("viewers_now", "viewers_estimated"):
+            if key in data:
+                out[key] = data[key]
     elif message_type == "greeting":
         out["greetings"] = [*out["greetings"], data][-RECENT_GREETINGS:]
     elif message_type in KEYED_LISTS:

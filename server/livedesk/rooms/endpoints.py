@@ -264,6 +264,7 @@ def _headline(room: Room) -> dict[str, Any]:
         "title": room.title,
         "status": room.status,
         "viewers_now": room.viewers_now,
+        "viewers_estimated": kpi.get("viewers_estimated", 0),
         "returning_share": kpi.get("returning_share"),
         "gmv_cents": kpi.get("gmv_cents", 0),
         "orders": kpi.get("orders", 0),

@@ -53,7 +53,8 @@ class RoomWindowsState(Base):
 
 
 class RoomViewer(Base):
-    """Who is in the room now and for how long they have been, for viewer counts and dwell."""
+    """Who is in the room now and since when (livedesk.rooms.presence): viewer counts, drop
+    audiences and dwell."""
 
     __tablename__ = "room_viewers"
 
@@ -67,3 +68,18 @@ class RoomViewer(Base):
     entered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
     dwell_s: Mapped[int] = mapped_column(Integer, default=0)
+    # Counted present from activity (their platform sends no enter/leave), not from an enter.
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RoomEnterPlatform(Base):
+    """A platform whose enter/leave events a room has seen: its viewers are counted from
+    those, not estimated from activity."""
+
+    __tablename__ = "room_enter_platforms"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform: Mapped[str] = mapped_column(String(32), primary_key=True)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -161,8 +161,9 @@ async def drop_coupons(
     operator: OpsOnly,
     key: IdempotencyKey = None,
 ) -> Response:
-    """Drop a coupon batch to an audience: each viewer in it who is seen in the room while the
-    drop runs claims one. Face value × quantity above the rules' threshold needs approval."""
+    """Drop a coupon batch to an audience: each viewer in it present while the drop runs
+    (silent ones too; see rooms.presence) gets one. Face value × quantity above the rules'
+    threshold needs approval."""
     ensure_compliant(request.app.state.rulebook.get(ComplianceRules), title=body.title)
     # A tier or segment the rules do not have would reach nobody while the host announces it.
     unknown = request.app.state.rulebook.get(TierRules).audience_errors(body.min_tier, body.segment)

@@ -42,7 +42,7 @@ async def watching_rooms(
             CustomerIdentity.customer_id.in_(people)
         )
     )
-    # A room's viewers are keyed `platform:user id` (rooms.viewers.viewer_key).
+    # A room's viewers are keyed `platform:user id` (rooms.presence.viewer_key).
     keys = [f"{account_platform}:{user_id}" for account_platform, user_id in accounts.all()]
     if not keys:
         return []
