@@ -208,6 +208,30 @@ def user_add(
     sys.stdout.write(token + "\n")
 
 
+@app.command()
+def prune() -> None:
+    """Delete what is past its retention window: processed inbox events, old room log
+    messages beyond each room's resume history, old Idempotency-Keys (run it daily)."""
+    from livedesk.pruning import Windows
+    from livedesk.pruning import prune as prune_tables
+
+    settings = Settings()
+    _require_migrated(settings.database_url)
+
+    async def run() -> object:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_factory(engine)() as session:
+                pruned = await prune_tables(session, Windows.from_settings(settings))
+                await commit(session)
+                return pruned
+        finally:
+            await engine.dispose()
+
+    pruned = asyncio.run(run())
+    err.print(f"pruned {pruned}", markup=False)
+
+
 @app.command("check-rules")
 def check_rules(directory: Annotated[Path | None, typer.Argument()] = None) -> None:
     """Validate rules/ and print every error with file and line."""

@@ -76,6 +76,12 @@ class Settings(BaseSettings):
     ws_client_frames_per_s: float = Field(default=10.0, gt=0)
     kpi_interval_s: float = 1.0
 
+    # Retention (livedesk.pruning, `livedesk prune`): processed inbox events, room log messages
+    # (a room's last resume_max_messages always stay) and Idempotency-Keys older than these.
+    inbox_retention_days: float = Field(default=30, gt=0)
+    room_log_retention_days: float = Field(default=90, gt=0)
+    idempotency_retention_hours: float = Field(default=24, ge=1)
+
     # Fulfilment: grants leave through the outbox as signed Standard Webhooks to this URL.
     # Unset: no sender runs and grants wait in the outbox, pending, until one is configured.
     fulfilment_url: str | None = None
