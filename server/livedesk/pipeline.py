@@ -186,7 +186,7 @@ class Pipeline:
             timer.lap("append")
             if not rows and not appended and not session.dirty:
                 await session.rollback()
-                metrics.PIPELINE_ROOM_LAG_SECONDS.labels(room_id).set(0)  # nothing waiting
+                metrics.ROOM_LAG.set(room_id, 0)  # nothing waiting
                 return False
             await commit(session)
             timer.lap("commit")
@@ -276,16 +276,15 @@ def _observe(
     room_id: str, rows: Sequence[InboxEvent], started: float, timer: metrics.StageTimer
 ) -> None:
     metrics.PIPELINE_BATCH_SECONDS.observe(time.perf_counter() - started)
-    lag = metrics.PIPELINE_ROOM_LAG_SECONDS.labels(room_id)
     if not rows:  # a tick (KPIs, greeting queue): no events waited, and its stages are not timed
-        lag.set(0)
+        metrics.ROOM_LAG.set(room_id, 0)
         return
     timer.observe()
     metrics.PIPELINE_EVENTS.inc(len(rows))
     oldest = min(row.received_at for row in rows)
     lag_s = (utcnow() - oldest).total_seconds()
     metrics.PIPELINE_LAG_SECONDS.observe(lag_s)
-    lag.set(lag_s)
+    metrics.ROOM_LAG.set(room_id, lag_s)
 
 
 def _scores_before_locking(session: AsyncSession) -> bool:

@@ -11,6 +11,7 @@ import asyncio
 import gc
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from prometheus_client import (
@@ -69,6 +70,7 @@ PIPELINE_LAG_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 # The latest figure wins across workers (a room moves between them); 0 when its inbox is empty.
+# Set it through ROOM_LAG (below), which keeps the number of room series bounded.
 PIPELINE_ROOM_LAG_SECONDS = Gauge(
     "livedesk_pipeline_room_lag_seconds",
     "Latest processing lag of a room: its oldest event's wait in the inbox at the last commit",
@@ -166,6 +168,68 @@ async def watch_event_loop(
         started = loop.time()
         await asyncio.sleep(probe_s)
         into.observe(max(0.0, loop.time() - started - probe_s))
+
+
+class RoomSeries:
+    """A per-room gauge whose series do not pile up: every label value Prometheus ever saw is a
+    series of its own, kept for as long as the process lives, and rooms come and go.
+
+    A room not reported for `idle_s` loses its series, and past `max_rooms` the room quiet the
+    longest goes first. In multiprocess mode prometheus_client cannot remove a series, so an
+    idle room's is set to 0 instead, and rooms first seen once this process has reported
+    `max_rooms` are reported together as room_id="other".
+    """
+
+    OTHER = "other"
+
+    def __init__(
+        self,
+        gauge: Gauge,
+        *,
+        idle_s: float = 600.0,
+        max_rooms: int = 500,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self._gauge = gauge
+        self._idle_s = idle_s
+        self._max_rooms = max_rooms
+        self._clock = clock
+        self._last_set: OrderedDict[str, float] = OrderedDict()  # by last report, oldest first
+        self._labelled: set[str] = set()  # multiprocess: every label this process wrote
+
+    def set(self, room_id: str, value: float) -> None:
+        now = self._clock()
+        label = self._label(room_id)
+        self._last_set[label] = now
+        self._last_set.move_to_end(label)
+        self._gauge.labels(label).set(value)
+        self._drop_idle(now)
+
+    def _label(self, room_id: str) -> str:
+        if not _multiprocess() or room_id in self._labelled:
+            return room_id
+        if len(self._labelled) >= self._max_rooms:
+            return self.OTHER
+        self._labelled.add(room_id)
+        return room_id
+
+    def _drop_idle(self, now: float) -> None:
+        while self._last_set:
+            label, last = next(iter(self._last_set.items()))
+            if last >= now - self._idle_s and len(self._last_set) <= self._max_rooms:
+                return
+            del self._last_set[label]
+            if _multiprocess():
+                self._gauge.labels(label).set(0)
+            else:
+                self._gauge.remove(label)
+
+
+def _multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+ROOM_LAG = RoomSeries(PIPELINE_ROOM_LAG_SECONDS)
 
 
 def render() -> tuple[bytes, str]:
