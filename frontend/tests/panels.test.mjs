@@ -83,3 +83,15 @@ test("all-day campaigns are one quiet line; short ones are cards, soonest first"
   assert.deepEqual(cards.map((e) => e.key), ["red_packet:rain", "coupon:c1"]);
   assert.deepEqual(calm.map((e) => e.key), ["red_packet:ref"]);
 });
+
+test("viewers: an estimated count reads ≈N and says how it was counted", async () => {
+  const { viewersFigure, viewersLine } = await import("../static/js/viewers.js");
+  assert.deepEqual(viewersFigure(12, 0), { number: "12", estimated: false, title: "按进场/离场事件统计" });
+  const douyin = viewersFigure(12, 12);
+  assert.equal(douyin.number, "≈12");
+  assert.match(douyin.title, /^全部按互动估算：.*5 分钟/);
+  assert.match(viewersFigure(12, 3).title, /^其中 3 人按互动估算/);
+  assert.equal(viewersLine(12, 12).text, "在线 ≈12 (估算)");
+  assert.equal(viewersLine(12, 0).text, "在线 12");
+  assert.equal(viewersFigure(undefined, 0).number, "—");
+});

@@ -492,7 +492,10 @@ class RoomStages:
             "redemption_rate": _ratio(
                 counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
             ),
-            "interaction_rate": five_min.interaction_rate,
+            # Viewers estimated from activity are interacting by definition: no rate then.
+            "interaction_rate": None
+            if counters.get("estimated_present")
+            else five_min.interaction_rate,
             "sentiment_index": one_min.sentiment_index,
             "comments_per_min": round(one_min.comments_per_min, 1),
             # The session's likes, gifts (and their value) and new fans, for ops' tiles.

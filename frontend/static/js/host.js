@@ -8,6 +8,7 @@ import { Countdowns } from "./host-countdowns.js";
 import { HintBoard } from "./host-hints.js";
 import { loginBanner } from "./session.js";
 import { bindShortcuts, showShortcuts } from "./shortcuts.js";
+import { viewersLine } from "./viewers.js";
 
 const MAX_QUEUE = 60;
 const MAX_DONE_REMEMBERED = 500;
@@ -183,8 +184,11 @@ function renderProduct() {
 const viewersEl = $('[data-testid="viewers"]');
 const promoEl = $('[data-testid="promotion-state"]');
 
-function setViewers(value) {
-  if (isNum(value)) viewersEl.textContent = `在线 ${fmtInt(value)}`;
+function setViewers(value, estimated) {
+  if (!isNum(value)) return;
+  const line = viewersLine(value, estimated);
+  viewersEl.textContent = line.text;
+  viewersEl.title = line.title;
 }
 
 function setPromotion(data) {
@@ -205,7 +209,7 @@ channel.on("snapshot", (snap, msg) => {
   (snap.campaigns ?? []).forEach((c) => countdowns.upsert("red_packet", c));
   (snap.coupons ?? []).forEach((c) => countdowns.upsert("coupon", c));
   product = snap.product ?? null;
-  setViewers(snap.viewers_now ?? snap.kpi?.viewers_now);
+  setViewers(snap.viewers_now ?? snap.kpi?.viewers_now, snap.viewers_estimated ?? snap.kpi?.viewers_estimated);
   setPromotion(snap.promotion);
   renderAll();
 });
@@ -238,7 +242,7 @@ channel.on("product", (data) => {
   product = data && Object.keys(data).length ? data : null;
   renderProduct();
 });
-channel.on("viewers", (data) => setViewers(data.viewers_now));
+channel.on("viewers", (data) => setViewers(data.viewers_now, data.viewers_estimated));
 channel.on("promotion", setPromotion);
 channel.on("error", (data) => toast(data.reason ?? "实时通道出错", "error"));
 channel.on("denied", () => loginBanner());

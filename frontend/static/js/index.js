@@ -1,6 +1,7 @@
 // Rooms overview: live rooms first, with headline KPIs, refreshed every few seconds.
 import { getJSON } from "./api.js";
 import { $, fmtAgo, fmtInt, fmtTime, fmtMoneyShort, fmtPct, h, pageData, replace } from "./dom.js";
+import { viewersFigure } from "./viewers.js";
 
 const REFRESH_MS = 5000;
 const STATUS_LABELS = { live: "直播中", ended: "已结束", idle: "未开播", scheduled: "未开播" };
@@ -18,8 +19,13 @@ function links(roomId) {
   return out;
 }
 
-function stat(label, value) {
-  return h("div", { class: "room-stat" }, h("span", { class: "label", text: label }), h("span", { class: "value num", text: value }));
+function stat(label, value, title = "") {
+  return h("div", { class: "room-stat", title }, h("span", { class: "label", text: label }), h("span", { class: "value num", text: value }));
+}
+
+function viewersStat(room) {
+  const figure = viewersFigure(room.viewers_now, room.viewers_estimated);
+  return stat(figure.estimated ? "在线 (估算)" : "在线", figure.number, figure.title);
 }
 
 function roomCard(room) {
@@ -38,7 +44,7 @@ function roomCard(room) {
     h(
       "div",
       { class: "room-stats" },
-      stat("在线", fmtInt(room.viewers_now)),
+      viewersStat(room),
       stat("老客占比", fmtPct(room.returning_share)),
       stat("GMV", fmtMoneyShort(room.gmv_cents)),
       stat("订单", fmtInt(room.orders)),

@@ -1,6 +1,7 @@
 // The ops console's KPI tiles, and the platform-delivery tile (webhook ack p99 against the
 // platform's budget: whatever the kpi message's `delivery` says, while it is happening).
 import { $, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, fmtYuan, isNum } from "./dom.js";
+import { viewersFigure } from "./viewers.js";
 
 /** 12,345 -> 1.2万: counts that grow all night stay short. */
 export const fmtCount = (n) => (isNum(n) && n >= 10000 ? `${(n / 10000).toFixed(1)}万` : fmtInt(n));
@@ -9,7 +10,6 @@ const FORMATS = {
   likes: fmtCount,
   gifts: fmtCount,
   follows: fmtCount,
-  viewers_now: fmtInt,
   returning_share: (v) => fmtPct(v),
   gmv_cents: fmtMoneyShort,
   orders: fmtInt,
@@ -70,6 +70,7 @@ export class KpiTiles {
       if (name in k) setText(el(name), format(k[name]));
     }
     if (isNum(k.gmv_cents)) el("gmv_cents").title = fmtMoney(k.gmv_cents);
+    this.renderViewers(k.viewers_now, k.viewers_estimated);
     if (isNum(k.gift_cents)) setText(el("gift_cents"), `价值 ${fmtMoneyShort(k.gift_cents)}`);
     if (isNum(k.returning_share_session)) setText(el("returning_share_session"), `本场累计 ${fmtPct(k.returning_share_session)}`);
     if (isNum(k.comments_per_min)) {
@@ -77,6 +78,16 @@ export class KpiTiles {
       setText($('[data-testid="comment-rate"]'), `${fmtInt(k.comments_per_min)} 条/分`);
     }
     this.renderAov(k.aov_returning_cents, k.aov_new_cents);
+  }
+
+  renderViewers(now, estimated) {
+    if (!isNum(now)) return;
+    const figure = viewersFigure(now, estimated);
+    setText(el("viewers_now"), figure.number);
+    const tile = el("viewers_now").closest(".kpi");
+    tile.title = figure.title;
+    tile.dataset.estimated = String(figure.estimated);
+    el("viewers-estimated").classList.toggle("hidden", !figure.estimated);
   }
 
   renderAov(returning, fresh) {

@@ -123,7 +123,7 @@ function stampComments(comments, atMs) {
 channel.on("snapshot", (snap, msg) => {
   const atMs = msgTime(msg);
   kpis.reset();
-  kpis.merge({ ...(snap.kpi ?? {}), ...(isNum(snap.viewers_now) ? { viewers_now: snap.viewers_now } : {}) });
+  kpis.merge({ ...(snap.kpi ?? {}), viewers_now: snap.viewers_now, viewers_estimated: snap.viewers_estimated });
   onDelivery(snap.kpi?.delivery, snap.kpi?.delivery_platforms);
   charts.viewers(atMs, kpis.values.viewers_now, kpis.values.returning_share);
   if (snap.sentiment) charts.sentiment(snap.sentiment, atMs);
@@ -147,7 +147,7 @@ channel.on("snapshot", (snap, msg) => {
 
 channel.on("comment", (data, msg) => stream.push(stampComments(data.comments, msgTime(msg))));
 channel.on("viewers", (data, msg) => {
-  kpis.merge({ viewers_now: data.viewers_now });
+  kpis.merge({ viewers_now: data.viewers_now, viewers_estimated: data.viewers_estimated });
   charts.viewers(msgTime(msg), data.viewers_now, undefined);
 });
 channel.on("kpi", (data, msg) => {
