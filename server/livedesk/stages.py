@@ -118,7 +118,7 @@ class RoomStages:
         cached = self._runtimes.get(room.id)
         if cached is not None and cached.seq == room.last_seq:
             return cached
-        state = room.state or {}
+        state = room.state
         windows = await self._windows(session, room.id, cached)
         runtime = RoomRuntime(
             seq=room.last_seq,
@@ -126,15 +126,16 @@ class RoomStages:
             windows_saved_at=cached.windows_saved_at
             if cached and cached.windows is windows
             else 0.0,
-            hints=HintState.from_dict(state.get("hints", {})),
-            alerts=AlertState.from_dict(state.get("alerts", {})),
-            greetings=GreetingQueue.from_dict(state["greetings"], self._greeting_rules)
-            if "greetings" in state
+            hints=HintState.from_dict(state.hints),
+            alerts=AlertState.from_dict(state.alerts),
+            greetings=GreetingQueue.from_dict(state.greetings, self._greeting_rules)
+            if state.greetings is not None
             else GreetingQueue(self._greeting_rules),
             spam=SpamFilter(self._spam_rules),
-            counters=dict(state.get("counters", {})),
-            stock=dict(state.get("stock", {})),
-            quiet=QuietList.from_dict(state.get("quiet", {})),
+            counters=dict(state.counters),
+            stock=dict(state.stock),
+            known=dict(state.known),
+            quiet=QuietList.from_dict(state.quiet),
             presence=await RoomPresence.load(session, room.id),
         )
         if len(self._runtimes) >= RUNTIME_CACHE_ROOMS:
@@ -439,7 +440,7 @@ class RoomStages:
 
     def _cues(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
         messages: list[Message] = []
-        product = (room.state or {}).get("product") or {}
+        product = room.state.product or {}
         ranking = rank_talking_points(now, runtime.windows, list(self._products))
         context = HintContext(
             product_sku=product.get("sku"),
@@ -454,7 +455,7 @@ class RoomStages:
             messages.append(Message("hint", {**hint.to_dict(), "pinned": False}))
         inputs = AlertInputs.from_windows(runtime.windows, runtime.stock, self._product_names)
         # Ops may have moved some thresholds for this room (PUT …/thresholds).
-        alert_rules = self._rules.get(AlertRules).for_room((room.state or {}).get("thresholds"))
+        alert_rules = self._rules.get(AlertRules).for_room(room.state.thresholds)
         decisions = decide_alerts(now, inputs, runtime.alerts, alert_rules)
         for alert in decisions.opened:
             messages.append(Message("alert", {**alert.to_dict(), "state": "open"}))
@@ -469,8 +470,8 @@ class RoomStages:
 
     def _periodic(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
         """KPI and sentiment frames for ops at a steady cadence, not once per comment."""
-        state = room.state or {}
-        if now.timestamp() - float(state.get("kpi_at", 0.0)) < self._kpi_interval_s:
+        state = room.state
+        if now.timestamp() - state.kpi_at < self._kpi_interval_s:
             return []
         counters = runtime.counters
         one_min = runtime.windows.stats(now, 60, viewers=room.viewers_now)
@@ -519,12 +520,12 @@ class RoomStages:
         }
         kpi["products"] = _product_figures(counters, runtime.stock)
         messages: list[Message] = []
-        if kpi != state.get("kpi"):
+        if kpi != state.kpi:
             messages.append(Message("kpi", kpi))
-        if sentiment != state.get("sentiment"):
+        if sentiment != state.sentiment:
             messages.append(Message("sentiment", sentiment))
         if messages:
-            room.state = {**state, "kpi": kpi, "sentiment": sentiment, "kpi_at": now.timestamp()}
+            room.state = state.with_(kpi=kpi, sentiment=sentiment, kpi_at=now.timestamp())
         return messages
 
     async def _save(
@@ -536,13 +537,16 @@ class RoomStages:
         *,
         appended: int,
     ) -> None:
-        state = dict(room.state or {})
-        state["hints"] = runtime.hints.to_dict()
-        state["alerts"] = runtime.alerts.to_dict()
-        state["greetings"] = runtime.greetings.to_dict()
-        state["counters"] = runtime.counters
-        state["stock"] = runtime.stock
-        state["quiet"] = runtime.quiet.to_dict()
+        # Copies: the runtime keeps changing its own dicts, the saved state must not.
+        state = room.state.with_(
+            hints=runtime.hints.to_dict(),
+            alerts=runtime.alerts.to_dict(),
+            greetings=runtime.greetings.to_dict(),
+            counters=dict(runtime.counters),
+            stock=dict(runtime.stock),
+            known=dict(runtime.known),
+            quiet=runtime.quiet.to_dict(),
+        )
         if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
             saved_at = await rooms.save_windows(session, room.id, runtime.windows.to_dict())
             runtime.windows_saved_at = saved_at.timestamp()
@@ -554,14 +558,14 @@ class RoomStages:
 
 def _product_stock(room: Room, runtime: RoomRuntime) -> list[Message]:
     """The host's product card follows the stock of the product on it (库存 N 件, 快没了)."""
-    product = (room.state or {}).get("product")
+    product = room.state.product
     if not product:
         return []
-    stock = runtime.stock.get(product.get("sku"))
+    stock = runtime.stock.get(str(product.get("sku")))
     if stock is None or stock == product.get("stock_left"):
         return []
     product = {**product, "stock_left": stock}
-    room.state = {**(room.state or {}), "product": product}
+    room.state = room.state.with_(product=product)
     return [Message("product", product)]
 
 

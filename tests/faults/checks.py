@@ -149,7 +149,7 @@ async def _assert_processed_once(
     )
     # The counters follow the room from worker to worker in its row: whoever processed a
     # batch, they add up to what is stored.
-    counters = (room.state or {}).get("counters", {})
+    counters = room.state.counters
     assert counters.get("comments", 0) == len(comments), (room.id, counters, len(comments))
     present = await session.scalar(
         select(func.count()).where(RoomViewer.room_id == room.id, RoomViewer.present.is_(True))

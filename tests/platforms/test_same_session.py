@@ -197,8 +197,8 @@ async def _greetings(session: Any, room: str) -> list[tuple[Any, ...]]:
 
 def _kpis(room: Room | None) -> dict[str, Any]:
     assert room is not None
-    kpi = dict((room.state or {}).get("kpi") or {})
-    counters = (room.state or {}).get("counters", {})
+    kpi = dict(room.state.kpi or {})
+    counters = room.state.counters
     kept = (
         "orders",
         "gmv_cents",
@@ -221,9 +221,10 @@ async def _kpi_caught_up(database_url: str) -> bool:
         async with session_factory(engine)() as session:
             for room_id in (D, K):
                 room = await session.get(Room, room_id)
-                state = room.state or {} if room else {}
-                counters = state.get("counters", {})
-                kpi = state.get("kpi") or {}
+                if room is None:
+                    return False
+                counters = room.state.counters
+                kpi = room.state.kpi or {}
                 gmv = counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0)
                 if kpi.get("orders") != counters.get("orders") or kpi.get("gmv_cents") != gmv:
                     return False

@@ -31,7 +31,7 @@ def session_window(room: Room) -> tuple[datetime, datetime]:
 
 def session_counters(room: Room) -> dict[str, int]:
     """The room's whole-session counters (viewers seen, comments, orders …)."""
-    return dict((room.state or {}).get("counters", {}))
+    return dict(room.state.counters)
 
 
 async def kind_of(session: AsyncSession, room_id: str) -> str:

@@ -52,7 +52,7 @@ async def list_rooms(session: SessionDep, _operator: AnyOperator) -> list[dict[s
 async def room_kpis(room_id: str, session: SessionDep, _operator: AnyOperator) -> dict[str, Any]:
     """The live KPIs (the same figures the ops console's tiles show)."""
     room = await _room(session, room_id)
-    kpi = (room.state or {}).get("kpi") or {}
+    kpi = room.state.kpi or {}
     return {"room_id": room.id, **kpi, "viewers_now": room.viewers_now}
 
 
@@ -141,9 +141,9 @@ async def push_hint(
         created_at=now,
         expires_at=now + timedelta(seconds=hint.expire_s),
     )
-    state = HintState.from_dict((room.state or {}).get("hints", {}))
+    state = HintState.from_dict(room.state.hints)
     state.show(manual)
-    room.state = {**(room.state or {}), "hints": state.to_dict()}
+    room.state = room.state.with_(hints=state.to_dict())
     data = {**manual.to_dict(), "pinned": False}
     await service.tell(session, bus, room, [Message("hint", data)])
     await commit(session)
@@ -161,7 +161,7 @@ async def change_hint(
     if action == "pin" and operator.role not in ("ops", "admin"):
         raise ApiError(403, "only ops may pin a hint")
     room = await _locked_room(session, room_id)
-    state = HintState.from_dict((room.state or {}).get("hints", {}))
+    state = HintState.from_dict(room.state.hints)
     current = next((h for h in state.on_screen if h.id == hint_id), None)
     if current is None:
         raise ApiError(404, f"hint {hint_id!r} is not on screen")
@@ -173,7 +173,7 @@ async def change_hint(
         state.dismiss(hint_id)
         state.show(pinned)
         message = Message("hint", {**pinned.to_dict(), "pinned": True})
-    room.state = {**(room.state or {}), "hints": state.to_dict()}
+    room.state = room.state.with_(hints=state.to_dict())
     await service.tell(session, bus, room, [message])
     await commit(session)
     return message.data
@@ -199,7 +199,7 @@ async def set_product(
     if known is None:
         raise ApiError(422, f"unknown SKU {product.sku!r}")
     room = await _locked_room(session, room_id)
-    stock = ((room.state or {}).get("stock") or {}).get(known.sku)
+    stock = room.state.stock.get(known.sku)
     data = {
         "sku": known.sku,
         "name": known.name,
@@ -207,7 +207,7 @@ async def set_product(
         "stock_left": stock,
         "talking_points": known.talking_points,
     }
-    room.state = {**(room.state or {}), "product": data}
+    room.state = room.state.with_(product=data)
     await service.tell(session, bus, room, [Message("product", data)])
     await commit(session)
     return data
@@ -221,7 +221,7 @@ async def room_products(
     stock and interest follow live in the kpi (`products`) and sentiment (`interest`) frames."""
     room = await _room(session, room_id)
     catalogue = _rulebook(request).get(ProductRules).by_sku().values()
-    current = ((room.state or {}).get("product") or {}).get("sku")
+    current = (room.state.product or {}).get("sku")
     return {
         "products": [
             {"sku": p.sku, "name": p.name, "price_cents": p.price_cents} for p in catalogue
@@ -258,7 +258,7 @@ async def _locked_room(session: SessionDep, room_id: str) -> Room:
 
 
 def _headline(room: Room) -> dict[str, Any]:
-    kpi = (room.state or {}).get("kpi") or {}
+    kpi = room.state.kpi or {}
     return {
         "room_id": room.id,
         "title": room.title,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from livedesk.core.clock import utcnow
 from livedesk.core.db import Base, JSONType, UTCDateTime
+from livedesk.rooms.state import RoomState, RoomStateColumn
 
 
 class Room(Base):
@@ -30,9 +31,9 @@ class Room(Base):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     viewers_now: Mapped[int] = mapped_column(Integer, default=0)
     promotions_paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Decision state that must follow the room from worker to worker (queues, cooldowns,
-    # counters, the panels' snapshot); the bulky rolling windows live in `room_windows`.
-    state: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # What the room's owner keeps in memory and saves with every batch (rooms.state); the
+    # bulky rolling windows live in `room_windows`.
+    state: Mapped[RoomState] = mapped_column(RoomStateColumn, default=RoomState)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 

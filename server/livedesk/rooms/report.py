@@ -69,9 +69,8 @@ def _thin(points: list[list[Any]]) -> list[list[Any]]:
 
 
 def headline(room: Room) -> dict[str, Any]:
-    state = room.state or {}
-    counters: dict[str, int] = state.get("counters", {})
-    kpi = dict(state.get("kpi") or {})
+    counters = room.state.counters
+    kpi = dict(room.state.kpi or {})
     kpi.pop("delivery", None)  # live server health for ops, not a figure of the session
     kpi.pop("delivery_platforms", None)
     comments = counters.get("comments", 0)
@@ -85,7 +84,7 @@ def headline(room: Room) -> dict[str, Any]:
 
 
 def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
-    counters: dict[str, int] = (room.state or {}).get("counters", {})
+    counters = room.state.counters
     pairs = [
         (key.removeprefix("intent:"), n) for key, n in counters.items() if key.startswith("intent:")
     ]
@@ -95,7 +94,7 @@ def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
 
 def interest_ranking(room: Room, names: dict[str, str]) -> list[dict[str, Any]]:
     """The products viewers asked about most over the whole session, most asked first."""
-    counters: dict[str, int] = (room.state or {}).get("counters", {})
+    counters = room.state.counters
     pairs = [
         (key.removeprefix("interest:"), n)
         for key, n in counters.items()

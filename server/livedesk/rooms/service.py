@@ -23,6 +23,7 @@ from livedesk.roomlog import log as roomlog
 from livedesk.roomlog import snapshot as snapshots
 from livedesk.roomlog.messages import LogMessage, Message, new_epoch
 from livedesk.rooms.models import Room, RoomWindowsState
+from livedesk.rooms.state import RoomState
 
 
 async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> None:
@@ -35,7 +36,7 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
         "last_seq": 0,
         "viewers_now": 0,
         "promotions_paused": False,
-        "state": {},
+        "state": RoomState(),
         "epoch": new_epoch(),
         "snapshot": {},
         "created_at": utcnow(),

@@ -26,7 +26,6 @@ RESPONSES: Responses = {
     403: {"description": "Role not allowed"},
     404: {"description": "No such room"},
 }
-STATE_KEY = "thresholds"
 
 
 class ThresholdsIn(BaseModel):
@@ -69,7 +68,7 @@ async def set_thresholds(
         rules.adjusted(values)
     except ValueError as exc:
         raise ApiError(422, str(exc)) from None
-    room.state = {**(room.state or {}), STATE_KEY: values}
+    room.state = room.state.with_(thresholds=values)
     described = _describe(rules, values)
     message = Message("thresholds", {**described, "by": operator.name})
     await service.tell(session, bus, room, [message])
@@ -93,7 +92,7 @@ def _describe(rules: AlertRules, values: dict[str, float]) -> dict[str, Any]:
 
 
 def _overrides(room: Room) -> dict[str, float]:
-    return dict((room.state or {}).get(STATE_KEY) or {})
+    return dict(room.state.thresholds)
 
 
 def _rules(request: Request) -> AlertRules:

@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 RULES_CHANNEL = "livedesk:rules"  # rung after an apply commits: processes refresh at once
 REFRESH_INTERVAL_S = 5.0  # and look anyway this often, in case the doorbell was lost
-STATE_KEY = "rules"  # the room's part of the room row's state: RoomRules.to_dict()
 
 
 @dataclass(frozen=True)
@@ -307,10 +306,10 @@ class RoomSwitch(Generic[Stages]):
         """Under the room's lock: the stages for this batch and the decision (whose `message()`
         opens the batch when the room switches now). The room's state and history are
         updated in the batch's transaction."""
-        saved = RoomRules.from_dict((room.state or {}).get(STATE_KEY))
+        saved = RoomRules.from_dict(room.state.rules)
         decision = await self.books.for_batch(session, saved, room.last_seq + 1)
         if decision.changed:
-            room.state = {**(room.state or {}), STATE_KEY: decision.rules.to_dict()}
+            room.state = room.state.with_(rules=decision.rules.to_dict())
             record(session, room.id, decision)
         if decision.switched:
             rules = decision.rules
