@@ -46,6 +46,7 @@ from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets.endpoints import router as rules_router
 from livedesk.rulesets.report import rules_versions as rules_versions_report
 from livedesk.rulesets.switching import RuleBooks
+from livedesk.show.endpoints import router as show_router
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     bus = create_bus(settings.redis_url)
     delivery = DeliveryBoard(app.state.acks, bus)
     hub = Hub(sessions, bus, settings.resume_max_messages, delivery)
-    # Each domain that adds to the post-session review: async (session, room_id) -> dict.
+    # Each domain that adds to the post-session review:
+    # async (session, room_id, window: the session's (start, end) or None) -> dict.
     app.state.report_parts = [drops_report, rules_versions_report]
     async with AsyncExitStack() as stack:
         stack.push_async_callback(engine.dispose)
@@ -148,6 +150,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(thresholds_router)
     app.include_router(customers_router)
     app.include_router(afterstream_router)
+    app.include_router(show_router)
     app.include_router(rules_router)
     app.include_router(channel.router)
     app.include_router(pages.router)

@@ -6,6 +6,7 @@ from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent, OrderNotice
+from livedesk.onair.models import LiveSession, Rundown
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.roomlog.models import RoomLogEntry
@@ -24,6 +25,7 @@ __all__ = [
     "IdempotencyRecord",
     "ImportRun",
     "InboxEvent",
+    "LiveSession",
     "Operator",
     "OperatorSession",
     "OrderNotice",
@@ -39,5 +41,6 @@ __all__ = [
     "RoomWindowsState",
     "RulesApply",
     "RulesVersion",
+    "Rundown",
     "SessionKind",
 ]

@@ -100,7 +100,7 @@ async def session_retention(
     留存率, overall, per tier and per segment (formulas in `formulas`), filling in as orders
     arrive after the session; a window still running is marked incomplete."""
     room = await _room(session, room_id)
-    start, end = session_window(room)
+    start, end = await session_window(session, room)
     ids = await session_customer_ids(session, room.id)
     tiers: TierRules = request.app.state.rulebook.get(TierRules)
     members = await retention.returners(session, room.id, ids, start, end, tiers)
@@ -151,7 +151,7 @@ async def session_comparison(
     baseline_rooms = await regular_before(session, room)
     this = await figures_of(session, room)
     baseline = [await figures_of(session, other) for other in baseline_rooms]
-    start, end = session_window(room)
+    start, end = await session_window(session, room)
     return {
         "room_id": room.id,
         "title": room.title,

@@ -19,8 +19,8 @@ from livedesk.rooms.models import Room
 
 
 async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
-    start, _end = session_window(room)
-    counters = session_counters(room)
+    start, _end = await session_window(session, room)
+    counters = await session_counters(session, room)
     orders, gmv, orders_returning, gmv_returning = await _orders(session, room.id, start)
     granted, redeemed = await _coupons(session, room.id)
     rows = (await drops(session, room.id))["drops"]

@@ -1,6 +1,8 @@
-"""A live session as the after-stream views see it: a room, from its first event to its last
-(when the console starts and ends sessions, their times replace these), its kind, and the
-counters its pipeline kept."""
+"""A live session as the after-stream views see it: the room's newest session, from ops' 开播
+to 下播 (livedesk.onair; a room never started: from its first event to its last), its kind,
+and the counters its pipeline kept. The kind stays a row per room (session_kinds): the
+comparison's baseline is other rooms' sessions, one per room until it compares sessions of
+one room."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.afterstream.comparison import BASELINE_SESSIONS
 from livedesk.afterstream.models import SessionKind
 from livedesk.core.clock import utcnow
+from livedesk.onair import records
 from livedesk.rooms.models import Room
 
 REGULAR = "regular"
@@ -24,14 +27,19 @@ SESSION_KINDS: dict[str, str] = {
 }
 
 
-def session_window(room: Room) -> tuple[datetime, datetime]:
+async def session_window(session: AsyncSession, room: Room) -> tuple[datetime, datetime]:
     """(start, end) of the room's session; a session still running ends now."""
+    live = await records.latest(session, room.id)
+    if live is not None:
+        return records.window(live)
     return room.created_at, room.last_event_at or utcnow()
 
 
-def session_counters(room: Room) -> dict[str, int]:
-    """The room's whole-session counters (viewers seen, comments, orders …)."""
-    return dict(room.state.counters)
+async def session_counters(session: AsyncSession, room: Room) -> dict[str, int]:
+    """The session's counters (viewers seen, comments, orders …): as they stood at 下播."""
+    live = await records.latest(session, room.id)
+    counters, _kpi = records.figures(live, room.state.counters, room.state.kpi)
+    return counters
 
 
 async def kind_of(session: AsyncSession, room_id: str) -> str:
@@ -41,7 +49,7 @@ async def kind_of(session: AsyncSession, room_id: str) -> str:
 
 async def regular_before(session: AsyncSession, room: Room) -> list[Room]:
     """The latest regular sessions that ended before this one started (the baseline)."""
-    start, _end = session_window(room)
+    start, _end = await session_window(session, room)
     query = (
         select(Room)
         .outerjoin(SessionKind, SessionKind.room_id == Room.id)

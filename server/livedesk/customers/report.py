@@ -24,8 +24,10 @@ async def top_customers(
     now: datetime,
     *,
     limit: int = TOP_CUSTOMERS,
+    window: tuple[datetime, datetime] | None = None,
 ) -> list[dict[str, Any]]:
-    """The room's buyers by what they paid in it (refunded orders not counted), highest first.
+    """The room's buyers by what they paid in it (refunded orders not counted), highest first;
+    within `window` (a session's start and end) when given.
 
     A merge moves orders to the surviving customer, so grouping by the order's customer counts
     a person's linked accounts together. The tier is the customer's tier now.
@@ -38,6 +40,8 @@ async def top_customers(
         .order_by(gmv.desc(), CustomerOrder.customer_id)
         .limit(limit)
     )
+    if window is not None:
+        query = query.where(CustomerOrder.ordered_at.between(*window))
     ranked = [(int(cid), int(cents), int(n)) for cid, cents, n in await session.execute(query)]
     loaded = await repo.load_customers(session, [cid for cid, _cents, _n in ranked])
     rows: list[dict[str, Any]] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -11,13 +12,15 @@ from livedesk.customers.models import CustomerOrder
 from livedesk.promotions.models import PAID_STATES, REDEEMED, Campaign, Grant
 
 
-async def drops(session: AsyncSession, room_id: str) -> dict[str, Any]:
-    """A report part (see `app.state.report_parts`): one row per drop of the room."""
-    campaigns = (
-        await session.execute(
-            select(Campaign).where(Campaign.room_id == room_id).order_by(Campaign.id)
-        )
-    ).scalars()
+async def drops(
+    session: AsyncSession, room_id: str, window: tuple[datetime, datetime] | None = None
+) -> dict[str, Any]:
+    """A report part (see `app.state.report_parts`): one row per drop of the room (started
+    within `window`, a session's start and end, when given)."""
+    query = select(Campaign).where(Campaign.room_id == room_id).order_by(Campaign.id)
+    if window is not None:
+        query = query.where(Campaign.created_at.between(*window))
+    campaigns = (await session.execute(query)).scalars()
     # A buyer is returning when they had a paid order before the grant was made.
     bought_before = exists().where(
         and_(

@@ -23,6 +23,8 @@ HOST_TYPES = frozenset(
         "coupon",
         "product",
         "promotion",
+        "session",
+        "rundown",
         "snapshot",
     }
 )

@@ -34,6 +34,9 @@ def empty_snapshot() -> dict[str, Any]:
         "product": None,
         "promotion": {"state": "running"},
         "recent_comments": [],
+        # The show (livedesk.show): the session (开播 / 下播) and the rundown (排品).
+        "session": {"state": "not_started"},
+        "rundown": None,
     }
 
 
@@ -62,10 +65,8 @@ def apply(snapshot: dict[str, Any], message_type: str, data: dict[str, Any]) -> 
     elif message_type in REMOVALS:
         list_name, key = REMOVALS[message_type]
         out[list_name] = [item for item in out[list_name] if item.get(key) != data.get(key)]
-    elif message_type == "product":
-        out["product"] = data
-    elif message_type == "promotion":
-        out["promotion"] = data
+    elif message_type in ("product", "promotion", "session", "rundown"):
+        out[message_type] = data
     return out
 
 

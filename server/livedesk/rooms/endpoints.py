@@ -18,6 +18,8 @@ from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.cues.hints import Hint, HintState
 from livedesk.customers.report import top_customers
+from livedesk.onair import records
+from livedesk.onair.models import LiveSession
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import report, report_tables, service
 from livedesk.rooms.models import Room
@@ -41,11 +43,13 @@ def _rulebook(request: Request) -> Rulebook:
 
 @router.get("", responses=AUTH)
 async def list_rooms(session: SessionDep, _operator: AnyOperator) -> list[dict[str, Any]]:
-    """Rooms with their headline KPIs, most recently active first."""
+    """Rooms with their headline KPIs and their newest session (`session.state`: live 直播中,
+    ended 已下播, not_started 未开播), most recently active first."""
     rooms = (
         await session.execute(select(Room).order_by(Room.last_event_at.desc().nulls_last()))
     ).scalars()
-    return [_headline(room) for room in rooms]
+    newest = await records.latest_by_room(session)
+    return [_headline(room, newest.get(room.id)) for room in rooms]
 
 
 @router.get("/{room_id}/kpis", responses={**NOT_FOUND, **AUTH})
@@ -64,27 +68,39 @@ async def room_report(
     _operator: OpsOnly,
     format: Annotated[str, Query(pattern="^(json|csv|zip)$")] = "json",
     table: Annotated[str, Query(pattern="^[a-z_]{1,32}$")] = "summary",
+    session_id: Annotated[int | None, Query(alias="session", ge=1)] = None,
 ) -> Any:
     """The post-session review as JSON; for a spreadsheet `?format=csv&table=NAME` (one table:
     summary, drops, interest, intents, customers, alerts, viewers, sentiment) or `?format=zip`
-    (all of them), UTF-8 with BOM, Chinese headers, yuan and percent."""
+    (all of them), UTF-8 with BOM, Chinese headers, yuan and percent. It covers the room's
+    newest session from 开播 to 下播 (`?session=ID` another of its sessions; a room never
+    started covers all it saw)."""
     room = await _room(session, room_id)
+    live = await records.chosen(session, room.id, session_id)
+    if session_id is not None and live is None:
+        raise ApiError(404, f"room {room.id!r} has no session {session_id}")
     rulebook = _rulebook(request)
     labels = rulebook.get(LexiconRules).intent_labels()
+    counters, last_kpi = records.figures(live, room.state.counters, room.state.kpi)
+    window = records.window(live) if live is not None else None
+    started, ended = _span(room, live)
     body: dict[str, Any] = {
         "room_id": room.id,
         "title": room.title,
-        "started_at": room.created_at.isoformat(),
-        "ended_at": room.last_event_at.isoformat() if room.last_event_at else None,
-        "kpis": report.headline(room),
+        "session": records.to_dict(live),
+        "started_at": started,
+        "ended_at": ended,
+        "kpis": report.headline(counters, last_kpi),
         "drops": [],
-        "top_intents": report.top_intents(room, labels),
-        "interest_ranking": report.interest_ranking(room, _product_names(request)),
-        "top_customers": await top_customers(session, room.id, rulebook.get(TierRules), utcnow()),
-        **(await report.timelines(session, room.id)),
+        "top_intents": report.top_intents(counters, labels),
+        "interest_ranking": report.interest_ranking(counters, _product_names(request)),
+        "top_customers": await top_customers(
+            session, room.id, rulebook.get(TierRules), utcnow(), window=window
+        ),
+        **(await report.timelines(session, room.id, window)),
     }
     for extend in request.app.state.report_parts:
-        body.update(await extend(session, room.id))
+        body.update(await extend(session, room.id, window))
     if format == "json":
         return body
     every = report_tables.tables(body)
@@ -100,6 +116,13 @@ async def room_report(
     return Response(
         report_tables.to_csv(chosen), media_type="text/csv; charset=utf-8", headers=_download(name)
     )
+
+
+def _span(room: Room, live: LiveSession | None) -> tuple[str | None, str | None]:
+    if live is None:
+        last = room.last_event_at
+        return room.created_at.isoformat(), last.isoformat() if last else None
+    return live.started_at.isoformat(), live.ended_at.isoformat() if live.ended_at else None
 
 
 def _download(filename: str) -> dict[str, str]:
@@ -236,7 +259,9 @@ async def room_series(room_id: str, session: SessionDep, _operator: OpsOnly) -> 
     warnings and criticals), thinned to a few hundred points: a console opened late or reloaded
     draws its charts from here, then the live frames carry on."""
     room = await _room(session, room_id)
-    return {"room_id": room.id, **(await report.timelines(session, room.id))}
+    live = await records.latest(session, room.id)
+    window = records.window(live) if live is not None else None
+    return {"room_id": room.id, **(await report.timelines(session, room.id, window))}
 
 
 def _product_names(request: Request) -> dict[str, str]:
@@ -257,12 +282,13 @@ async def _locked_room(session: SessionDep, room_id: str) -> Room:
     return room
 
 
-def _headline(room: Room) -> dict[str, Any]:
-    kpi = room.state.kpi or {}
+def _headline(room: Room, live: LiveSession | None) -> dict[str, Any]:
+    _counters, kpi = records.figures(live, room.state.counters, room.state.kpi)
     return {
         "room_id": room.id,
         "title": room.title,
         "status": room.status,
+        "session": records.to_dict(live),
         "viewers_now": room.viewers_now,
         "viewers_estimated": kpi.get("viewers_estimated", 0),
         "returning_share": kpi.get("returning_share"),

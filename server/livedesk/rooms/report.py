@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -9,9 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.roomlog.models import RoomLogEntry
-from livedesk.rooms.models import Room
 
 TIMELINE_POINTS = 300
+# The moments a review covers: a session's start and end (None: the room's whole log).
+Window = tuple[datetime, datetime] | None
 
 
 # Alerts worth marking on the sentiment timeline; info notices (a customer came back) are not,
@@ -20,7 +22,9 @@ MARKED_SEVERITIES = ("warning", "critical")
 PERSONAL_KINDS = ("customer_notice", "do_not_greet")
 
 
-async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[Any]]:
+async def timelines(
+    session: AsyncSession, room_id: str, window: Window = None
+) -> dict[str, list[Any]]:
     """Viewers/returning share and sentiment over time, downsampled from the logged frames,
     and the warnings and critical alerts of the session, each when it first opened."""
     query = (
@@ -31,6 +35,8 @@ async def timelines(session: AsyncSession, room_id: str) -> dict[str, list[Any]]
         )
         .order_by(RoomLogEntry.seq)
     )
+    if window is not None:
+        query = query.where(RoomLogEntry.created_at.between(*window))
     viewers: list[list[Any]] = []
     sentiment: list[list[Any]] = []
     alerts: dict[str, dict[str, Any]] = {}
@@ -68,9 +74,39 @@ def _thin(points: list[list[Any]]) -> list[list[Any]]:
     return [points[int(i * step)] for i in range(TIMELINE_POINTS)] + [points[-1]]
 
 
-def headline(room: Room) -> dict[str, Any]:
-    counters = room.state.counters
-    kpi = dict(room.state.kpi or {})
+def tallies(counters: dict[str, int]) -> dict[str, Any]:
+    """The KPIs that are tallies of the session, from its counters (the pipeline's kpi frame
+    computes the same every second: a review read at 下播 must not be a second behind)."""
+    orders = counters.get("orders", 0)
+    return {
+        "gmv_cents": counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0),
+        "orders": orders,
+        "aov_returning_cents": _average(counters, "gmv_returning_cents", "orders_returning"),
+        "aov_new_cents": _average(counters, "gmv_new_cents", "orders_new"),
+        # 核销率: coupons used ÷ coupons granted (cash red packets never count).
+        "redemption_rate": _share(
+            counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
+        ),
+        "returning_share_session": _share(
+            counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
+        ),
+        **{key: counters.get(key, 0) for key in ("likes", "gifts", "gift_cents", "follows")},
+    }
+
+
+def _average(counters: dict[str, int], total: str, count: str) -> int | None:
+    n = counters.get(count, 0)
+    return counters.get(total, 0) // n if n > 0 else None
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole > 0 else None
+
+
+def headline(counters: dict[str, int], last_kpi: dict[str, Any] | None) -> dict[str, Any]:
+    """The review's KPIs from a room's counters and last kpi frame (or a session's, as they
+    stood at 下播)."""
+    kpi = {**(last_kpi or {}), **tallies(counters)}
     kpi.pop("delivery", None)  # live server health for ops, not a figure of the session
     kpi.pop("delivery_platforms", None)
     comments = counters.get("comments", 0)
@@ -83,8 +119,7 @@ def headline(room: Room) -> dict[str, Any]:
     return kpi
 
 
-def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
-    counters = room.state.counters
+def top_intents(counters: dict[str, int], labels: dict[str, str]) -> list[list[Any]]:
     pairs = [
         (key.removeprefix("intent:"), n) for key, n in counters.items() if key.startswith("intent:")
     ]
@@ -92,9 +127,8 @@ def top_intents(room: Room, labels: dict[str, str]) -> list[list[Any]]:
     return [[intent, labels.get(intent, intent), count] for intent, count in pairs]
 
 
-def interest_ranking(room: Room, names: dict[str, str]) -> list[dict[str, Any]]:
+def interest_ranking(counters: dict[str, int], names: dict[str, str]) -> list[dict[str, Any]]:
     """The products viewers asked about most over the whole session, most asked first."""
-    counters = room.state.counters
     pairs = [
         (key.removeprefix("interest:"), n)
         for key, n in counters.items()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,8 +12,11 @@ from livedesk.rulebook.book import HASH_SHOWN
 from livedesk.rulesets.models import RoomRulesEntry, RulesVersion
 
 
-async def rules_versions(session: AsyncSession, room_id: str) -> dict[str, Any]:
-    """A report part (see `app.state.report_parts`)."""
+async def rules_versions(
+    session: AsyncSession, room_id: str, _window: tuple[datetime, datetime] | None = None
+) -> dict[str, Any]:
+    """A report part (see `app.state.report_parts`); every version the room ran under, the
+    session's window or not (a switch before it still governs it)."""
     rows = await session.execute(
         select(RoomRulesEntry, RulesVersion.label)
         .join(RulesVersion, RulesVersion.hash == RoomRulesEntry.version_hash)
