@@ -10,7 +10,13 @@ from livedesk.onair.models import LiveSession, Rundown
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.roomlog.models import RoomLogEntry
-from livedesk.rooms.models import Room, RoomEnterPlatform, RoomViewer, RoomWindowsState
+from livedesk.rooms.models import (
+    Room,
+    RoomCart,
+    RoomEnterPlatform,
+    RoomViewer,
+    RoomWindowsState,
+)
 from livedesk.rulesets.models import RoomRulesEntry, RulesApply, RulesVersion
 
 __all__ = [
@@ -33,6 +39,7 @@ __all__ = [
     "PipelineOwner",
     "PointsEntry",
     "Room",
+    "RoomCart",
     "RoomEnterPlatform",
     "RoomLease",
     "RoomLogEntry",

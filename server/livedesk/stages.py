@@ -39,7 +39,9 @@ from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
+from livedesk.rooms import funnel
 from livedesk.rooms import service as rooms
+from livedesk.rooms.kpis import SENTIMENT_SCALE, session_figures
 from livedesk.rooms.models import Room
 from livedesk.rooms.presence import RoomPresence, viewer_key
 from livedesk.rulebook.book import Rulebook
@@ -193,6 +195,10 @@ class RoomStages:
         _bump(counters, "estimated_present", arrivals.estimated_present)
         _bump(counters, "viewers_seen", arrivals.first_visits)
         _bump(counters, "returning_seen", arrivals.returning_first_visits)
+        _bump(counters, "viewers_seen_estimated", arrivals.estimated_first_visits)
+        _bump(counters, "viewers_interacted", arrivals.first_interactions)
+        for key, by in (await funnel.tally(session, room.id, events, who)).items():
+            _bump(counters, key, by)  # buyers and carts, for AOV, 加购转化 and 复购率
         comment_items: list[dict[str, Any]] = []
         async for event, identified in yielding(zip(events, who, strict=True)):
             # Platform and user id: the same id on two platforms of a multi-cast room is two people.
@@ -408,6 +414,9 @@ class RoomStages:
             intents = () if is_spam else signals.intents
             for intent in intents:
                 _bump(runtime.counters, f"intent:{intent}", 1)
+            if sentiment is not None:  # the review's 情绪指数 over the whole session
+                _bump(runtime.counters, "sentiment_milli", round(sentiment * SENTIMENT_SCALE))
+                _bump(runtime.counters, "sentiment_n", 1)
             for sku in () if is_spam else signals.interest_skus:  # the review's interest ranking
                 _bump(runtime.counters, f"interest:{sku}", 1)
             runtime.windows.add_comment(
@@ -519,6 +528,7 @@ class RoomStages:
             "interest": [list(pair) for pair in runtime.windows.interest_ranking(now)[:10]],
         }
         kpi["products"] = _product_figures(counters, runtime.stock)
+        kpi.update(session_figures(counters))  # 客单价, 加购转化, 复购率
         messages: list[Message] = []
         if kpi != state.kpi:
             messages.append(Message("kpi", kpi))

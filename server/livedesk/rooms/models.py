@@ -71,6 +71,9 @@ class RoomViewer(Base):
     dwell_s: Mapped[int] = mapped_column(Integer, default=0)
     # Counted present from activity (their platform sends no enter/leave), not from an enter.
     estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Commented, liked, gifted or ordered in the session (viewers counted by enter/leave only):
+    # the review's 互动率.
+    interacted: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class RoomEnterPlatform(Base):
@@ -84,3 +87,16 @@ class RoomEnterPlatform(Base):
     )
     platform: Mapped[str] = mapped_column(String(32), primary_key=True)
     first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RoomCart(Base):
+    """A customer who added to cart in the room, and when they then ordered (加购转化)."""
+
+    __tablename__ = "room_carts"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    carted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -36,6 +36,8 @@ from livedesk.rooms.models import RoomEnterPlatform, RoomViewer
 ACTIVITY_WINDOW_S = 300
 ACTIVITY = frozenset({"comment", "like", "gift", "order", "follow", "share"})
 ENTER_LEAVE = frozenset({"enter", "leave"})
+# What makes a viewer (counted by enter/leave) one who interacted, for the session's 互动率.
+INTERACTING = frozenset({"comment", "like", "gift", "order"})
 # An estimated viewer's latest sign is written at most this often (a chatty viewer would
 # otherwise rewrite their row with every batch); dwell and expiry are that coarse.
 TOUCH_EVERY_S = 5
@@ -65,6 +67,9 @@ class PresenceChange:
     estimated_present: int = 0  # the same, of viewers counted from activity
     first_visits: int = 0  # viewers seen in the room for the first time
     returning_first_visits: int = 0
+    estimated_first_visits: int = 0
+    # Viewers counted by enter/leave who interacted for the first time in the session.
+    first_interactions: int = 0
 
     def arrived(self, row: RoomViewer, *, first: bool) -> None:
         self.present += 1
@@ -73,6 +78,7 @@ class PresenceChange:
         if first:
             self.first_visits += 1
             self.returning_first_visits += int(row.is_returning)
+            self.estimated_first_visits += int(row.estimated)
 
     def left(self, row: RoomViewer) -> None:
         self.present -= 1
@@ -123,10 +129,7 @@ class RoomPresence:
             (event, is_returning)
             for event, is_returning in zip(events, returning, strict=True)
             if event.user is not None
-            and (
-                event.type in ENTER_LEAVE
-                or (event.type in ACTIVITY and self.estimates(event.platform))
-            )
+            and (event.type in ENTER_LEAVE or event.type in ACTIVITY | INTERACTING)
         ]
         rows = await self._rows(session, {viewer_key(event) for event, _ in tracked})
         change = PresenceChange()
@@ -136,8 +139,10 @@ class RoomPresence:
                 rows[key] = self._enter(session, rows.get(key), key, event.ts, is_returning, change)
             elif event.type == "leave":
                 self._leave(rows.get(key), event.ts, change)
-            else:
+            elif self.estimates(event.platform):
                 rows[key] = self._sign(session, rows.get(key), key, event.ts, is_returning, change)
+            elif event.type in INTERACTING:
+                self._interacted(rows.get(key), change)
         await self._sweep(session, now, change)
         return change
 
@@ -193,6 +198,12 @@ class RoomPresence:
         change.left(row)
         row.present, row.last_seen_at = False, at
 
+    def _interacted(self, row: RoomViewer | None, change: PresenceChange) -> None:
+        """A viewer who came in by enter commented, liked, gifted or ordered."""
+        if row is not None and row.present and not row.estimated and not row.interacted:
+            row.interacted = True
+            change.first_interactions += 1
+
     def _sign(
         self,
         session: AsyncSession,
@@ -226,6 +237,7 @@ class RoomPresence:
             last_seen_at=at,
             dwell_s=0,
             estimated=estimated,
+            interacted=False,
         )
         session.add(row)
         return row

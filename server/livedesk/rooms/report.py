@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms.kpis import session_figures, whole_session
 
 TIMELINE_POINTS = 300
 # The moments a review covers: a session's start and end (None: the room's whole log).
@@ -114,6 +115,10 @@ def headline(counters: dict[str, int], last_kpi: dict[str, Any] | None) -> dict[
     kpi["comments"] = comments
     kpi["viewers_seen"] = viewers_seen
     kpi["comments_per_viewer"] = round(comments / viewers_seen, 2) if viewers_seen else None
+    # Figures of the whole session, not of the last live frame (whose 互动率 and 情绪指数 are
+    # the last minutes').
+    kpi.update(session_figures(counters))
+    kpi.update(whole_session(counters))
     aov_returning, aov_new = kpi.get("aov_returning_cents"), kpi.get("aov_new_cents")
     kpi["aov_lift"] = round(aov_returning / aov_new - 1, 4) if aov_returning and aov_new else None
     return kpi

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.core.errors import ApiError
 from livedesk.onair import records
 from livedesk.onair.models import LiveSession
-from livedesk.rooms.models import Room, RoomViewer
+from livedesk.rooms.models import Room, RoomCart, RoomViewer
 from livedesk.rooms.report import tallies
 
 # Counters that are a state of the room now, not a tally of the session: kept across 开播.
-GAUGES = ("returning_present",)
+GAUGES = ("returning_present", "estimated_present")
 
 
 async def start(
@@ -65,6 +65,7 @@ def _fresh_figures(room: Room) -> dict[str, Any]:
     # Who is in the room at 开播 is the session's audience.
     counters["viewers_seen"] = room.viewers_now
     counters["returning_seen"] = counters.get("returning_present", 0)
+    counters["viewers_seen_estimated"] = counters.get("estimated_present", 0)
     kpi = {
         **(state.kpi or {}),
         **tallies(counters),
@@ -81,13 +82,15 @@ def _fresh_figures(room: Room) -> dict[str, Any]:
 
 async def _fresh_audience(session: AsyncSession, room_id: str, now: datetime) -> None:
     """Viewers who left before 开播 count as first visits when they come back; those present
-    start their dwell (for blind boxes) at 开播."""
+    start their dwell (for blind boxes) and their 互动率 afresh at 开播, and so do carts
+    (加购转化)."""
     await session.execute(
         delete(RoomViewer).where(RoomViewer.room_id == room_id, RoomViewer.present.is_(False))
     )
+    await session.execute(delete(RoomCart).where(RoomCart.room_id == room_id))
     await session.execute(
         update(RoomViewer)
         .where(RoomViewer.room_id == room_id)
-        .values(entered_at=now, dwell_s=0)
+        .values(entered_at=now, dwell_s=0, interacted=False)
         .execution_options(synchronize_session=False)
     )
