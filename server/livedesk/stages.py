@@ -39,7 +39,7 @@ from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
-from livedesk.rooms import funnel
+from livedesk.rooms import funnel, sales
 from livedesk.rooms import service as rooms
 from livedesk.rooms.kpis import SENTIMENT_SCALE, session_figures
 from livedesk.rooms.models import Room
@@ -234,26 +234,18 @@ class RoomStages:
                 _bump(counters, "gift_cents", value)
             elif event.type == "follow":  # a follow, or a Douyin fans-club join (加团)
                 _bump(counters, "follows", 1)
-            elif event.type == "order" and event.order is not None:
-                if identified is not None and identified.order and not identified.order.is_new:
-                    continue  # a redelivered order: counted once already
-                runtime.windows.add_viewer_event(
-                    event.ts, "order", user_id=user_id, amount_cents=event.order.amount_cents
+            elif event.type in ("order", "refund"):  # GMV, refunds, sales: rooms.sales
+                outcome = identified.order if identified is not None else None
+                messages.extend(
+                    sales.tally(
+                        counters,
+                        runtime.windows,
+                        event,
+                        outcome,
+                        user_id=user_id,
+                        returning=returning,
+                    )
                 )
-                group = "returning" if returning else "new"
-                _bump(counters, "orders", 1)
-                _bump(counters, "gmv_cents", event.order.amount_cents)
-                _bump(counters, f"orders_{group}", 1)
-                _bump(counters, f"gmv_{group}_cents", event.order.amount_cents)
-                for line in event.order.items:  # per product, for ops' sales-and-stock panel
-                    _bump(counters, f"sold:{line.sku}", line.qty)
-                    _bump(counters, f"sales_cents:{line.sku}", line.qty * line.price_cents)
-            elif event.type == "refund" and event.order is not None:
-                runtime.windows.add_viewer_event(
-                    event.ts, "refund", user_id=user_id, amount_cents=event.order.amount_cents
-                )
-                _bump(counters, "refunds", 1)
-                _bump(counters, "refunded_cents", event.order.amount_cents)
             elif event.type == "stock" and event.stock is not None:
                 runtime.stock[event.stock.sku] = event.stock.remaining
         if comment_items:
@@ -493,7 +485,7 @@ class RoomStages:
             "returning_share_session": _ratio(
                 counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
             ),
-            "gmv_cents": counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0),
+            "gmv_cents": sales.gmv_cents(counters),
             "orders": orders,
             "aov_returning_cents": _avg(counters, "gmv_returning_cents", "orders_returning"),
             "aov_new_cents": _avg(counters, "gmv_new_cents", "orders_new"),

@@ -135,16 +135,45 @@ async def test_a_refund_claws_back_the_order(sessions):
         )
 
 
-async def test_an_order_arriving_after_its_refund_is_never_counted(sessions):
+async def test_an_order_arriving_after_its_refund_completes_it(sessions):
+    """The refund waits, taking nothing; its order, when it comes, counts in its room with the
+    refund (capped at the order), and never in the customer's purchase history."""
     t = tag()
     async with sessions() as session:
         customer = await resolve(session, "douyin", EventUser(id=f"u-{t}"), seen_at=T0)
         where: dict[str, Any] = {"platform": "douyin", "room_id": "r", "at": T0}
-        await apply_refund(session, customer, order(f"O-{t}", 500), **where)
+        early = await apply_refund(session, customer, order(f"O-{t}", 300), **where)
+        more = await apply_refund(session, customer, order(f"O-{t}", 400), **where)
         late = await apply_order(session, customer, order(f"O-{t}", 500), **where)
+        again = await apply_order(session, customer, order(f"O-{t}", 500), **where)
         await commit(session)
-    assert not late.is_new
+    assert early.is_new and (early.refund_cents, early.order_room_id) == (0, None)
+    assert more.is_new and more.refund_cents == 0
+    assert late.is_new and late.kind == "order" and late.order_refunded
+    assert (late.refund_cents, late.over_refund_cents, late.order_room_id) == (500, 200, "r")
+    assert not again.is_new
     assert customer.order_count == 0 and customer.total_spent_cents == 0
+
+
+async def test_refunds_never_take_more_than_their_order(sessions):
+    t = tag()
+    async with sessions() as session:
+        customer = await resolve(session, "douyin", EventUser(id=f"u-{t}"), seen_at=T0)
+        where: dict[str, Any] = {"platform": "douyin", "room_id": "r", "at": T0}
+        await apply_order(session, customer, order(f"O-{t}", 1000), **where)
+        first = await apply_refund(session, customer, order(f"O-{t}", 600), **where)
+        second = await apply_refund(session, customer, order(f"O-{t}", 600), **where)
+        third = await apply_refund(session, customer, order(f"O-{t}", 50_000), **where)
+        await commit(session)
+    assert (first.refund_cents, first.order_refunded, first.over_refund_cents) == (600, True, 0)
+    assert (second.refund_cents, second.order_refunded, second.over_refund_cents) == (
+        400,
+        False,
+        200,
+    )
+    assert not third.is_new and (third.refund_cents, third.over_refund_cents) == (0, 50_000)
+    assert third.order_amount_cents == 1000 and third.order_room_id == "r"
+    assert customer.order_count == 0
 
 
 async def test_identify_batch_follows_the_events_in_order(sessions):

@@ -3,6 +3,11 @@
 The aggregates on the customer row always equal `profile.history_from_orders` over its paid
 order rows: a new order is added incrementally (under the customer's row lock, so two rooms
 cannot lose each other's update), a refund or a merge recomputes from the rows.
+
+Money on the order row, whatever order the platform delivers in: refunds never take more than
+their order's amount (what a refund asks beyond it is reported, not taken), and a refund that
+arrives before its order is kept as an `early_refund` row that the order, when it comes,
+completes: the room then counts the order and its refund as if they had come in order.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from livedesk.ingest.schemas import Order
 
 PAID = "paid"
 REFUNDED = "refunded"
+EARLY_REFUND = "early_refund"  # a refund whose order has not arrived yet
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,16 @@ class OrderOutcome:
     amount_cents: int
     order_count_after: int
     total_spent_cents_after: int
+    # The room's sales: what this event takes off its order (a refund: the part of it the
+    # order still had, 0 while the order is unknown; a late order: the refunds that came
+    # first), whether it made a counted order refunded, and the room the order counts in
+    # (None: not arrived yet, or imported from the CRM).
+    refund_cents: int = 0
+    order_refunded: bool = False
+    order_room_id: str | None = None
+    order_amount_cents: int | None = None
+    # Refund asked beyond what the order had: not taken, reported to ops.
+    over_refund_cents: int = 0
 
 
 def history_of(customer: Customer) -> PurchaseHistory:
@@ -140,15 +156,7 @@ async def apply_order(
             customer_id=customer.id,
             room_id=room_id,
             amount_cents=order.amount_cents,
-            items=[
-                {
-                    "sku": line.sku,
-                    "name": line.name,
-                    "qty": line.qty,
-                    "price_cents": item.price_cents,
-                }
-                for line, item in zip(paid.items, order.items, strict=True)
-            ],
+            items=_item_rows(paid, order),
             coupon_id=order.coupon_id,
             status=PAID,
             ordered_at=at,
@@ -158,13 +166,24 @@ async def apply_order(
         .returning(CustomerOrder.id)
     )
     if inserted.scalar_one_or_none() is None:
-        return _unchanged("order", order, customer)  # seen before (maybe already refunded)
+        # Seen before (maybe already refunded), or its refund came first and waits for it.
+        return await _complete_early_refund(
+            session, customer, order, paid, platform=platform, room_id=room_id
+        )
     if not locked:
         await session.flush()  # pending changes must not be overwritten by the fresh read below
         customer = await repo.lock_customer(session, customer.id)
     before = customer.order_count
     add_paid(customer, paid)
-    return _outcome("order", order, customer, before=before, is_new=True)
+    return _outcome(
+        "order",
+        order,
+        customer,
+        before=before,
+        is_new=True,
+        order_room_id=room_id,
+        order_amount_cents=order.amount_cents,
+    )
 
 
 async def apply_refund(
@@ -176,18 +195,14 @@ async def apply_refund(
     room_id: str | None,
     at: datetime,
 ) -> OrderOutcome:
-    """Mark the order refunded and claw it back from its customer's history (once).
+    """Take a refund of `order.amount_cents` off the order, never more than it has left; the
+    first refund marks the order refunded and claws it back from its customer's history.
 
-    A refund that arrives before its order is stored as a refunded order, so the late order
-    event is then a duplicate and never counted.
+    A refund that arrives before its order is kept as an `early_refund` row (further early
+    refunds add to it) and takes nothing yet: the order completes it when it arrives.
     """
-    await session.flush()
-    query = select(CustomerOrder).where(
-        CustomerOrder.platform == platform, CustomerOrder.order_id == order.order_id
-    )
-    row = (
-        await session.execute(query.with_for_update().execution_options(populate_existing=True))
-    ).scalar_one_or_none()
+    asked = order.amount_cents
+    row = await _locked_row(session, platform, order.order_id)
     if row is None:
         inserted = await session.execute(
             insert_for(session, CustomerOrder)
@@ -196,7 +211,7 @@ async def apply_refund(
                 order_id=order.order_id,
                 customer_id=customer.id,
                 room_id=room_id,
-                amount_cents=order.amount_cents,
+                amount_cents=asked,
                 items=[
                     {
                         "sku": item.sku,
@@ -207,9 +222,10 @@ async def apply_refund(
                     for item in order.items
                 ],
                 coupon_id=order.coupon_id,
-                status=REFUNDED,
+                status=EARLY_REFUND,
                 ordered_at=at,
                 refunded_at=at,
+                refunded_cents=asked,
                 source="stream",
             )
             .on_conflict_do_nothing(index_elements=["platform", "order_id"])
@@ -217,15 +233,84 @@ async def apply_refund(
         )
         is_new = inserted.scalar_one_or_none() is not None
         return _outcome("refund", order, customer, before=customer.order_count, is_new=is_new)
-    if row.status != PAID:
-        return _unchanged("refund", order, customer)
+    if row.status == EARLY_REFUND:  # another refund before the order: it waits too
+        row.refunded_cents += asked
+        return _outcome("refund", order, customer, before=customer.order_count, is_new=True)
+    taken = min(asked, max(row.amount_cents - row.refunded_cents, 0))
+    row.refunded_cents += taken
+    was_paid = row.status == PAID
+    money = {
+        "refund_cents": taken,
+        "order_refunded": was_paid,
+        "order_room_id": row.room_id,
+        "order_amount_cents": row.amount_cents,
+        "over_refund_cents": asked - taken,
+    }
+    if not was_paid:  # refunded before: its customer's history does not change again
+        before = customer.order_count
+        return _outcome("refund", order, customer, before=before, is_new=taken > 0, **money)
     row.status = REFUNDED
     row.refunded_at = at
     await session.flush()
     owner = await repo.lock_customer(session, row.customer_id)
     before = owner.order_count
     await recompute(session, owner)
-    return _outcome("refund", order, owner, before=before, is_new=True)
+    return _outcome("refund", order, owner, before=before, is_new=True, **money)
+
+
+async def _complete_early_refund(
+    session: AsyncSession,
+    customer: Customer,
+    order: Order,
+    paid: PaidOrder,
+    *,
+    platform: str,
+    room_id: str | None,
+) -> OrderOutcome:
+    """The order of a refund that came first: the row becomes the refunded order, the room
+    counts the order and the refund (capped at the order's amount); else a redelivery."""
+    row = await _locked_row(session, platform, order.order_id)
+    if row is None or row.status != EARLY_REFUND:
+        return _unchanged("order", order, customer)
+    asked = row.refunded_cents
+    taken = min(asked, order.amount_cents)
+    row.customer_id = customer.id
+    row.room_id = room_id
+    row.amount_cents = order.amount_cents
+    row.items = _item_rows(paid, order)
+    row.coupon_id = order.coupon_id
+    row.ordered_at = paid.ordered_at
+    row.status = REFUNDED  # refunded orders are not in anyone's purchase history
+    row.refunded_cents = taken
+    return _outcome(
+        "order",
+        order,
+        customer,
+        before=customer.order_count,
+        is_new=True,
+        refund_cents=taken,
+        order_refunded=True,
+        order_room_id=room_id,
+        order_amount_cents=order.amount_cents,
+        over_refund_cents=asked - taken,
+    )
+
+
+async def _locked_row(session: AsyncSession, platform: str, order_id: str) -> CustomerOrder | None:
+    await session.flush()
+    query = select(CustomerOrder).where(
+        CustomerOrder.platform == platform, CustomerOrder.order_id == order_id
+    )
+    return (
+        await session.execute(query.with_for_update().execution_options(populate_existing=True))
+    ).scalar_one_or_none()
+
+
+def _item_rows(paid: PaidOrder, order: Order) -> list[dict[str, Any]]:
+    return [
+        {"sku": line.sku, "name": line.name, "qty": line.qty, "price_cents": item.price_cents}
+        for line, item in zip(paid.items, order.items, strict=True)
+    ]
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -278,6 +363,7 @@ def _outcome(
     *,
     before: int,
     is_new: bool,
+    **money: Any,
 ) -> OrderOutcome:
     after = customer.order_count
     return OrderOutcome(
@@ -291,4 +377,5 @@ def _outcome(
         amount_cents=order.amount_cents,
         order_count_after=after,
         total_spent_cents_after=customer.total_spent_cents,
+        **money,
     )

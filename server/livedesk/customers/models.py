@@ -87,9 +87,14 @@ class CustomerOrder(Base):
     # [{"sku", "name", "qty"}, …] (plus "price_cents" from the stream)
     items: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
     coupon_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
-    status: Mapped[str] = mapped_column(String(16))  # paid | refunded
+    # paid | refunded | early_refund (a refund whose order has not arrived yet: amount_cents is
+    # the refund's until the order comes and reconciles the row)
+    status: Mapped[str] = mapped_column(String(16))
     ordered_at: Mapped[datetime] = mapped_column(UTCDateTime)
     refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # What refunds took off the order, never more than amount_cents once the order is known
+    # (an early refund's: what it asked for, capped when its order arrives).
+    refunded_cents: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     source: Mapped[str] = mapped_column(String(8))  # stream | import
 
 

@@ -160,8 +160,8 @@ class PromotionEngine:
         credits: list[ledger.Credit] = []
         for event, identified in zip(events, who, strict=True):
             order, outcome = event.order, identified.order if identified else None
-            if event.type != "order" or order is None or outcome is None or not outcome.is_new:
-                continue
+            if order is None or outcome is None or not outcome.is_new or outcome.kind != "order":
+                continue  # not a new paid order (an `order` event may carry a refund)
             if order.coupon_id:
                 grant = await ledger.redeem(
                     session,

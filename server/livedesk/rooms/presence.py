@@ -138,7 +138,11 @@ class RoomPresence:
             if event.type == "enter":
                 rows[key] = self._enter(session, rows.get(key), key, event.ts, is_returning, change)
             elif event.type == "leave":
-                self._leave(rows.get(key), event.ts, change)
+                row = rows.get(key)
+                if row is None:  # left before any enter seen: kept, so a late enter is stale
+                    rows[key] = self._left_unseen(session, key, event.ts, is_returning, change)
+                else:
+                    self._leave(row, event.ts, change)
             elif self.estimates(event.platform):
                 rows[key] = self._sign(session, rows.get(key), key, event.ts, is_returning, change)
             elif event.type in INTERACTING:
@@ -166,6 +170,9 @@ class RoomPresence:
         ]
 
     # -- the two sources -------------------------------------------------------------------
+    # Platforms deliver out of order: an enter or leave older than the viewer's latest one is
+    # stale and changes nothing (a leave older than the enter already seen: they are back in;
+    # an enter older than the leave already seen: they are gone).
 
     def _enter(
         self,
@@ -180,6 +187,8 @@ class RoomPresence:
             row = self._new_row(session, key, at, returning, estimated=False)
             change.arrived(row, first=True)
         elif not row.present:
+            if at <= row.last_seen_at:  # entered before the leave already seen
+                return row
             row.present, row.estimated, row.entered_at, row.last_seen_at = True, False, at, at
             row.is_returning = row.is_returning or returning
             change.arrived(row, first=False)
@@ -191,12 +200,22 @@ class RoomPresence:
             row.last_seen_at = max(row.last_seen_at, at)
         return row
 
-    def _leave(self, row: RoomViewer | None, at: datetime, change: PresenceChange) -> None:
-        if row is None or not row.present:
+    def _leave(self, row: RoomViewer, at: datetime, change: PresenceChange) -> None:
+        if not row.present or at < row.last_seen_at:  # not here, or back in since
             return
         row.dwell_s += max(0, int((at - row.entered_at).total_seconds()))
         change.left(row)
         row.present, row.last_seen_at = False, at
+
+    def _left_unseen(
+        self, session: AsyncSession, key: str, at: datetime, returning: bool, change: PresenceChange
+    ) -> RoomViewer:
+        """A leave before any enter: a visit seen, nobody present."""
+        row = self._new_row(session, key, at, returning, estimated=False)
+        row.present = False
+        change.first_visits += 1
+        change.returning_first_visits += int(returning)
+        return row
 
     def _interacted(self, row: RoomViewer | None, change: PresenceChange) -> None:
         """A viewer who came in by enter commented, liked, gifted or ordered."""
