@@ -36,6 +36,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+# pyproject's per-test timeout (120 s) suits one process; tests that start `serve` processes
+# (marked slow) or drive Chromium get longer unless they set their own.
+LONGER_TIMEOUTS_S = {"slow": 600, "browser": 300}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("timeout") is not None:
+            continue
+        longest = max(
+            (s for marker, s in LONGER_TIMEOUTS_S.items() if item.get_closest_marker(marker)),
+            default=None,
+        )
+        if longest is not None:
+            item.add_marker(pytest.mark.timeout(longest))
+
+
 async def _admin(sql: str) -> None:
     assert PG_URL
     admin = create_async_engine(PG_URL, isolation_level="AUTOCOMMIT")

@@ -83,7 +83,10 @@ async def test_a_pipeline_process_board_reads_the_web_workers_figures_and_shares
                 shared.append(loads(raw))
 
     recorder = asyncio.create_task(record())
-    await asyncio.sleep(0.01)  # subscribed before anyone shares
+    for _ in range(3000):  # subscribed before anyone shares
+        if bus._subscriptions:
+            break
+        await asyncio.sleep(0.01)
     await pipeline.start()
     await web.start()
     try:

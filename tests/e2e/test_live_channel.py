@@ -9,13 +9,26 @@ import orjson
 import pytest
 import websockets
 
-from support import add_operator, event, open_panel, post_events
+from livedesk.core.db import create_engine, session_factory
+from livedesk.rooms import service as rooms
+from support import add_operator, event, eventually, open_panel, post_events
 
 
 async def _comments(client: httpx.AsyncClient, room_id: str, n: int) -> None:
     for i in range(n):
         response = await post_events(client, event(room_id, "comment", f"u{i}", content=f"评论{i}"))
         assert response.status_code == 202
+
+
+async def _head(database_url: str, room_id: str) -> int:
+    """The room's last seq in the database (0 before the room exists)."""
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            head = await rooms.head_of(session, room_id)
+            return head[0] if head else 0
+    finally:
+        await engine.dispose()
 
 
 async def test_unauthenticated_and_foreign_origin_are_refused(server, database_url, room_id):
@@ -88,7 +101,11 @@ async def test_resume_from_too_old_gets_reset_and_snapshot(server, database_url,
     token = await add_operator(database_url, "ops")
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         await _comments(client, room_id, 2)
-    await asyncio.sleep(0.6)
+
+    async def processed() -> bool:
+        return await _head(database_url, room_id) >= 2
+
+    await eventually(processed, what="the two comments in the log")
     original = server.state.hub._resume_max
     server.state.hub._resume_max = 1
     try:
