@@ -77,7 +77,7 @@ export class KpiTiles {
       setText(el("comments_per_min"), `弹幕 ${fmtInt(k.comments_per_min)} 条/分`);
       setText($('[data-testid="comment-rate"]'), `${fmtInt(k.comments_per_min)} 条/分`);
     }
-    this.renderAov(k.aov_returning_cents, k.aov_new_cents);
+    this.renderAov(k.aov_returning_cents, k.aov_new_cents, k.aov_cents);
   }
 
   renderViewers(now, estimated) {
@@ -90,14 +90,18 @@ export class KpiTiles {
     el("viewers-estimated").classList.toggle("hidden", !figure.estimated);
   }
 
-  renderAov(returning, fresh) {
+  renderAov(returning, fresh, overall) {
     if (!isNum(returning) && !isNum(fresh)) return;
     setText(el("aov"), `${fmtYuan(returning)} / ${fmtYuan(fresh)}`);
     const liftEl = el("aov_lift");
+    // The overall 客单价 beside the split, then how far returning customers are above new.
+    const whole = isNum(overall) ? `全场 ${fmtYuan(overall)}` : "";
     if (isNum(returning) && isNum(fresh) && fresh > 0) {
       const lift = (returning - fresh) / fresh;
-      setText(liftEl, `老客${lift >= 0 ? "高" : "低"} ${fmtPct(Math.abs(lift))}`);
+      setText(liftEl, `${whole ? `${whole} · ` : ""}老客${lift >= 0 ? "高" : "低"} ${fmtPct(Math.abs(lift))}`);
       liftEl.className = `kpi-sub ${lift >= 0 ? "up" : "down"}`;
+    } else {
+      setText(liftEl, whole);
     }
   }
 

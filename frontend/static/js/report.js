@@ -50,10 +50,14 @@ function renderSummary(report) {
       lift === null ? "" : lift >= 0 ? "up" : "down",
       "aov",
     ),
-    tile("互动率", fmtPct(k.interaction_rate), "发过弹幕、点赞或送礼的观众占比", "", "interaction_rate"),
+    tile("客单价", fmtMoney(k.aov_cents), "全场 GMV ÷ 订单数", "", "aov_overall"),
+    tile("加购转化", fmtPct(k.cart_conversion), isNum(k.carters) && k.carters > 0 ? `加购 ${fmtInt(k.carters)} 人，之后下单的占比` : "加购后下单 ÷ 加购人数", "", "cart_conversion"),
+    tile("复购率（本场）", fmtPct(k.repurchase_rate_session), isNum(k.buyers) && k.buyers > 0 ? `下单 ${fmtInt(k.buyers)} 人中本场买了 2 单及以上` : "本场 2 单及以上 ÷ 下单人数", "", "repurchase_session"),
+    tile("复购率（对比历史）", fmtPct(k.repurchase_rate_history), "下单的人中此前买过（历史场次或 CRM）", "", "repurchase_history"),
+    tile("互动率", fmtPct(k.interaction_rate), "全场发过弹幕、点赞、送礼或下单的观众占比", "", "interaction_rate"),
     tile("GMV", fmtMoneyShort(k.gmv_cents), fmtMoney(k.gmv_cents), "", "gmv"),
     tile("订单数", fmtInt(k.orders), "", "", "orders"),
-    tile("情绪指数", isNum(k.sentiment_index) ? k.sentiment_index.toFixed(2) : "—", "0 = 很负面，1 = 很正面", "", "sentiment"),
+    tile("情绪指数", isNum(k.sentiment_index) ? k.sentiment_index.toFixed(2) : "—", "全场弹幕平均：0 = 很负面，1 = 很正面", "", "sentiment"),
     tile("在线峰值", peak ? fmtInt(peak) : "—", audience(k), "", "viewers_peak"),
   );
 }

@@ -4,7 +4,7 @@
 import { fmtInt, isNum } from "./dom.js";
 
 export const ESTIMATE_HOW =
-  "按互动估算：该平台不推送进场/离场，最近 5 分钟内发过弹幕、点赞、送礼、下单、关注或分享的观众算作在线，5 分钟无互动即算离开";
+  "按互动估算：该平台不推送进场/离场，最近 5 分钟内发过弹幕、点赞、送礼、加购、下单、关注或分享的观众算作在线，5 分钟无互动即算离开";
 
 /** {number, estimated, title} for a count and how many of it are estimates (pure). */
 export function viewersFigure(now, estimated) {

@@ -6,8 +6,8 @@ A viewer's presence comes from one of two sources, by their platform:
 - **enter/leave**, for a platform whose push sends them (the first enter or leave a room
   sees from a platform says it does, `room_enter_platforms`): present from enter to leave.
 - **activity**, for a platform that sends none (Douyin's and Kuaishou's live push): a viewer
-  is *estimated* present from their first sign of life — a comment, like, gift, order,
-  follow or share — for as long as signs keep coming within `ACTIVITY_WINDOW_S`; that long
+  is *estimated* present from their first sign of life — a comment, like, gift, cart,
+  order, follow or share — for as long as signs keep coming within `ACTIVITY_WINDOW_S`; that long
   after their last sign they are counted as gone. Their dwell is from the first to the
   latest sign of the stretch, never the window's grace: a viewer who spoke once has watched
   0 s, one who spoke at 20:00 and again at 20:04 has watched 4 minutes.
@@ -34,7 +34,7 @@ from livedesk.rooms.models import RoomEnterPlatform, RoomViewer
 # the README and docs/contract.md): five minutes, long enough for a quiet viewer who still
 # likes or comments now and then, short enough that the count follows a room emptying.
 ACTIVITY_WINDOW_S = 300
-ACTIVITY = frozenset({"comment", "like", "gift", "order", "follow", "share"})
+ACTIVITY = frozenset({"comment", "like", "gift", "cart", "order", "follow", "share"})
 ENTER_LEAVE = frozenset({"enter", "leave"})
 # What makes a viewer (counted by enter/leave) one who interacted, for the session's 互动率.
 INTERACTING = frozenset({"comment", "like", "gift", "order"})
