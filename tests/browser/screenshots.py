@@ -110,8 +110,12 @@ async def _operator_actions(client: httpx.AsyncClient, seconds: float) -> None:
     async def until(at_s: float) -> None:
         await asyncio.sleep(max(0.0, at_s - (time.monotonic() - started)))
 
+    # 开播, the night's rundown (排品), and its first product on the host's card.
     await until(2)
-    (await client.post(f"{api}/product", json={"sku": "SKU-SERUM-AA30"})).raise_for_status()
+    (await client.post(f"{api}/session/start")).raise_for_status()
+    rundown = ["SKU-SERUM-AA30", "SKU-CREAM-50", "SKU-MASK-10", "SKU-WHITE-30", "SKU-COFFEE-M1"]
+    (await client.put(f"{api}/rundown", json={"skus": rundown})).raise_for_status()
+    (await client.post(f"{api}/rundown/next")).raise_for_status()
     # A coupon early enough for viewers to claim it before the shot; ¥30 × 150 stays under
     # the approval threshold (rules/coupons.yaml), so it runs at once.
     await until(seconds * 0.35)

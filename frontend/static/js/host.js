@@ -7,6 +7,7 @@ import { $, fmtInt, fmtMoney, fmtTime, h, isNum, pageData, replace, stored, toas
 import { Countdowns } from "./host-countdowns.js";
 import { HintBoard } from "./host-hints.js";
 import { loginBanner } from "./session.js";
+import { OnAirTimer, productLine, rundownFocus } from "./show.js";
 import { bindShortcuts, showShortcuts } from "./shortcuts.js";
 import { viewersLine } from "./viewers.js";
 
@@ -31,6 +32,7 @@ const done = new Set(loadDone());
 const undoStack = [];
 let queue = [];
 let product = null;
+let rundown = null;
 
 function loadDone() {
   try {
@@ -150,10 +152,24 @@ const countdowns = new Countdowns($('[data-testid="countdown-list"]'), now);
 
 const productEl = $('[data-testid="product-card"]');
 
+/** The rundown's next product under the card (排品 2/6 · 下一个 …), or nothing without one. */
+function upNext() {
+  const { next, position, total } = rundownFocus(rundown);
+  if (!total) return null;
+  return h(
+    "div",
+    { class: "product-next", testid: "product-next" },
+    h("span", { class: "product-next-pos num", testid: "rundown-position", text: `排品 ${position}/${total}` }),
+    next
+      ? h("span", {}, "下一个 ", h("b", { testid: "product-next-name", text: productLine(next) }))
+      : h("span", { class: "product-next-last", text: "这是最后一个" }),
+  );
+}
+
 function renderProduct() {
   productEl.classList.toggle("is-empty", !product);
   if (!product) {
-    replace(productEl, "当前未讲解商品");
+    replace(productEl, h("div", {}, h("div", { text: "当前未讲解商品" }), upNext()));
     return;
   }
   const stock = product.stock_left;
@@ -176,12 +192,14 @@ function renderProduct() {
             })
           : null,
       ),
+      upNext(),
     ),
     h("ul", { class: "talking-points" }, points.slice(0, 6).map((point) => h("li", { text: point }))),
   );
 }
 
 const viewersEl = $('[data-testid="viewers"]');
+const timer = new OnAirTimer($('[data-testid="on-air-timer"]'), now);
 const promoEl = $('[data-testid="promotion-state"]');
 
 function setViewers(value, estimated) {
@@ -209,6 +227,8 @@ channel.on("snapshot", (snap, msg) => {
   (snap.campaigns ?? []).forEach((c) => countdowns.upsert("red_packet", c));
   (snap.coupons ?? []).forEach((c) => countdowns.upsert("coupon", c));
   product = snap.product ?? null;
+  rundown = snap.rundown ?? null;
+  timer.set(snap.session);
   setViewers(snap.viewers_now ?? snap.kpi?.viewers_now, snap.viewers_estimated ?? snap.kpi?.viewers_estimated);
   setPromotion(snap.promotion);
   renderAll();
@@ -242,6 +262,11 @@ channel.on("product", (data) => {
   product = data && Object.keys(data).length ? data : null;
   renderProduct();
 });
+channel.on("rundown", (data) => {
+  rundown = data;
+  renderProduct();
+});
+channel.on("session", (data) => timer.set(data));
 channel.on("viewers", (data) => setViewers(data.viewers_now, data.viewers_estimated));
 channel.on("promotion", setPromotion);
 channel.on("error", (data) => toast(data.reason ?? "实时通道出错", "error"));
@@ -302,6 +327,7 @@ const clockEl = $('[data-testid="clock"]');
 
 function tick() {
   clockEl.textContent = fmtTime(now());
+  timer.render();
   if (ageGreetings()) renderGreetings();
   countdowns.render();
   hints.render();

@@ -16,6 +16,7 @@ import { KpiTiles } from "./ops-kpis.js";
 import { setupOutbox } from "./ops-outbox.js";
 import { HeldReview } from "./ops-review.js";
 import { setupRules } from "./ops-rules.js";
+import { ShowPanel } from "./ops-show.js";
 import { loginBanner } from "./session.js";
 import { bindShortcuts, showShortcuts } from "./shortcuts.js";
 import { setupThresholds } from "./thresholds.js";
@@ -48,6 +49,7 @@ const alerts = new AlertBoard({
   onPause: pauseFromAlert,
 });
 const products = new ProductBoard(roomId, $('[data-testid="product-list"]'));
+const show = new ShowPanel({ roomId, now: () => channel.now() });
 const hintQueue = new HintQueue(roomId, $('[data-testid="hint-queue"]'), $('[data-testid="hint-count"]'), () => channel.now());
 const review = new HeldReview(roomId, () => campaigns.refresh());
 const campaigns = new CampaignList({
@@ -138,6 +140,9 @@ channel.on("snapshot", (snap, msg) => {
   products.setInterest(snap.sentiment?.interest);
   products.setCurrent(snap.product);
   products.render();
+  show.setSession(snap.session);
+  tilesSession = snap.session?.id ?? null;
+  show.setRundown(snap.rundown);
   hintQueue.clear();
   (snap.hints ?? []).forEach((hint) => hintQueue.upsert(hint));
   hintQueue.render();
@@ -178,6 +183,14 @@ channel.on("product", (data) => {
   products.setCurrent(data);
   products.render();
 });
+// 开播: the tiles start over (the kpi frame right behind the session message fills them).
+let tilesSession = null;
+channel.on("session", (data) => {
+  if (data.state === "live" && data.id !== tilesSession) kpis.reset();
+  tilesSession = data.id ?? null;
+  show.setSession(data);
+});
+channel.on("rundown", (data) => show.setRundown(data));
 channel.on("hint", (data) => {
   hintQueue.upsert(data);
   hintQueue.render();
@@ -216,6 +229,7 @@ for (const tab of document.querySelectorAll(".chart-tab")) tab.addEventListener(
 const TABS = ["coupon", "red-packet", "hint", "promotion", "thresholds"];
 const shortcuts = [
   { keys: ["1", "2", "3", "4", "5"], label: "切换操作卡片：发券 / 红包 / 提示 / 暂停发放 / 阈值", run: (e) => showTab(TABS[Number(e.key) - 1]) },
+  { keys: ["n"], label: "排品：下一个商品上提词器（商品卡跟着换）", run: () => show.next() },
   { keys: ["p"], label: "立即暂停全部发放（红包和优惠券，自动和手动）", run: () => pausePromotions(roomId, $('[data-testid="btn-pause-promotions"]')) },
   { keys: ["a"], label: "确认全部严重告警（横幅收起）", run: () => alerts.acknowledgeAll() },
   { keys: ["m"], label: "告警提示音和桌面通知：静音 / 打开", run: () => alarm.setMuted(!alarm.muted) },
@@ -233,6 +247,8 @@ setupRules(roomId, channel);
 setupOutbox(roomId, onOutbox);
 campaigns.start();
 products.load();
+show.load();
+setInterval(() => show.render(), 250); // the on-air timer: every second shown, none skipped
 alerts.render();
 campaigns.render();
 channel.start();

@@ -2,6 +2,7 @@
 import { getJSON, roomApi } from "./api.js";
 import { Chart, axisStyle, palette, timeAxis } from "./charts.js";
 import { CAMPAIGN_KIND_LABELS, $, fmtDateTime, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, h, isNum, pageData, replace } from "./dom.js";
+import { SESSION_LABELS } from "./show.js";
 
 const { roomId } = pageData();
 const p = palette();
@@ -215,8 +216,11 @@ async function load() {
   }
   $('[data-testid="report-title"]').textContent = report.title || report.room_id || roomId;
   const span = duration(report.started_at, report.ended_at);
+  // A room whose session ops started covers 开播 → 下播; one never started, all it saw.
+  const state = report.session?.state;
+  const which = state && state !== "not_started" ? `${SESSION_LABELS[state]} · 本场 ` : "";
   $('[data-testid="report-period"]').textContent =
-    `${fmtDateTime(report.started_at)} — ${report.ended_at ? fmtDateTime(report.ended_at) : "进行中"}${span ? `（${span}）` : ""}`;
+    `${which}${fmtDateTime(report.started_at)} — ${report.ended_at ? fmtDateTime(report.ended_at) : "进行中"}${span ? `（${span}）` : ""}`;
   renderSummary(report);
   renderDrops(Array.isArray(report.drops) ? report.drops : []);
   renderIntents(Array.isArray(report.top_intents) ? report.top_intents : []);
