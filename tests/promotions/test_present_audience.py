@@ -82,8 +82,9 @@ async def _douyin(
 
 async def test_a_coupon_drop_reaches_silent_viewers_who_entered(server, database_url, room_id):
     token = await add_operator(database_url)
-    loyal, quiet, gone = users = _people("sil", 3)
-    await seed_viewers(database_url, users)
+    loyal, quiet, gone, newbie = _people("sil", 4)
+    users = [loyal, quiet, gone]
+    await seed_viewers(database_url, users)  # known for hours; newbie is a brand-new account
     earlier = f"{room_id}-earlier"
     async with httpx.AsyncClient(base_url=server.base_url) as client:
         order = {
@@ -95,7 +96,7 @@ async def test_a_coupon_drop_reaches_silent_viewers_who_entered(server, database
         assert (await post_events(client, [event(earlier, "order", loyal, order=order)])).is_success
         await wait_processed(database_url, earlier)
         # All three enter; one leaves; nobody says a word, before or during the drops.
-        entering = [event(room_id, "enter", u) for u in users]
+        entering = [event(room_id, "enter", u) for u in (*users, newbie)]
         assert (await post_events(client, entering)).status_code == 202
         assert (await post_events(client, [event(room_id, "leave", gone)])).status_code == 202
         await wait_processed(database_url, room_id)
@@ -113,15 +114,30 @@ async def test_a_coupon_drop_reaches_silent_viewers_who_entered(server, database
             token,
             {"title": "老客回归券", "audience": "returning", "value_cents": 1000, "quantity": 10},
         )
-    ids = await _customers(database_url, "generic", users)
+    ids = await _customers(database_url, "generic", [*users, newbie])
 
     async def reached() -> bool:
         return await _paid(database_url, back) == {ids[loyal]} and await _paid(
             database_url, everyone
         ) == {ids[loyal], ids[quiet]}
 
-    # The pipeline's next tick looks at who is present; the one who left gets nothing.
+    # The pipeline's next tick looks at who is present; the one who left gets nothing, and
+    # the brand-new account no claim (anti-abuse would hold it: a claim nobody made).
     await eventually(reached, what="coupons for the silent viewers present")
+    ledger = await ledger_of(database_url, everyone)
+    assert ids[newbie] not in {g.customer_id for g in ledger.grants}
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        speaking = [event(room_id, "comment", newbie, content="有券吗")]
+        assert (await post_events(client, speaking)).status_code == 202
+        await wait_processed(database_url, room_id)
+
+    async def held() -> bool:
+        grants = (await ledger_of(database_url, everyone)).grants
+        return [
+            (g.state, (g.reason or "")[:3]) for g in grants if g.customer_id == ids[newbie]
+        ] == [("held", "新账号")]
+
+    await eventually(held, what="the new account's own claim, held for review")
 
 
 async def test_a_douyin_room_estimates_who_is_present_for_blind_boxes_and_coupons(

@@ -66,6 +66,9 @@ class _Candidate:
     # Who is paid: (platform, user id) of the payee's own account. The claimer's by default;
     # a referral pays the inviter, whose account the order names.
     payee: tuple[str, str] | None = None
+    # Reached as a viewer present, without acting: a claim anti-abuse would hold is not made
+    # (ops would review claims nobody made); it is, should they act themselves.
+    silent: bool = False
 
     @property
     def payee_account(self) -> tuple[str, str] | None:
@@ -341,6 +344,7 @@ class PromotionEngine:
                 event = _presence_event(viewer, room, now)
                 candidate = identified and self._candidate(campaign, event, identified, now)
                 if candidate:
+                    candidate.silent = True
                     found.append(candidate)
                 else:
                     decided.add(viewer.account)  # not in this drop's audience
@@ -385,6 +389,8 @@ class PromotionEngine:
                 rules_version=self._rules_version,
             )
             reason = abuse_reason(await signals.of(candidate), self._red.abuse)
+            if reason is not None and candidate.silent:
+                continue
             if reason is None:
                 result = await ledger.pay(session, claim, now)
             else:
