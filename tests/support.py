@@ -178,7 +178,9 @@ class Panel:
     def seqs(self) -> list[int]:
         return [m["seq"] for m in self.messages if "seq" in m and m["type"] != "snapshot"]
 
-    async def next(self, timeout_s: float = 5.0) -> dict[str, Any]:
+    # Generous defaults: a busy machine delivers late, never wrongly. A test that expects
+    # silence passes its own short timeout.
+    async def next(self, timeout_s: float = 30.0) -> dict[str, Any]:
         while True:
             raw = await asyncio.wait_for(self.ws.recv(), timeout_s)
             message = orjson.loads(raw)
@@ -188,7 +190,7 @@ class Panel:
             self.messages.append(message)
             return message
 
-    async def until(self, predicate: Any, timeout_s: float = 5.0) -> dict[str, Any]:
+    async def until(self, predicate: Any, timeout_s: float = 30.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()

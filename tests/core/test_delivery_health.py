@@ -90,7 +90,7 @@ async def test_a_pipeline_process_board_reads_the_web_workers_figures_and_shares
     await pipeline.start()
     await web.start()
     try:
-        for _ in range(100):
+        for _ in range(3000):  # 30 s
             if pipeline.current == Delivery(50, 0):
                 break
             await asyncio.sleep(0.01)

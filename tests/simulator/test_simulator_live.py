@@ -173,7 +173,7 @@ async def test_with_an_ops_token_viewers_claim_a_rain_and_pay_with_coupons(
     )
     api = f"/api/v1/rooms/{room_id}"
     async with httpx.AsyncClient(base_url=server.base_url, headers=auth) as client:
-        for _ in range(100):  # until the first events have made the room
+        for _ in range(300):  # until the first events have made the room
             if (await client.get(f"{api}/kpis")).status_code == 200:
                 break
             await asyncio.sleep(0.1)
