@@ -37,8 +37,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 # pyproject's per-test timeout (120 s) suits one process; tests that start `serve` processes
-# (marked slow) or drive Chromium get longer unless they set their own.
-LONGER_TIMEOUTS_S = {"slow": 600, "browser": 300}
+# (marked slow), kill and restart servers (faults) or drive Chromium get longer unless they
+# set their own.
+LONGER_TIMEOUTS_S = {"slow": 600, "faults": 900, "browser": 300}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

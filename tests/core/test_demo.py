@@ -11,7 +11,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from support import REPO, free_port
+
+# The demo is a server, a simulator and a CRM import in processes of their own.
+pytestmark = pytest.mark.slow
 
 
 def _start(cwd: Path) -> subprocess.Popen[str]:

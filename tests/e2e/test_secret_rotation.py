@@ -77,6 +77,7 @@ async def _post_douyin(client: httpx.AsyncClient, room_id: str, secret: str) -> 
     return await client.post("/api/v1/webhooks/douyin", content=body, headers=headers)
 
 
+@pytest.mark.slow  # a `livedesk serve` process, up to 120 s on a busy machine
 @pytest.mark.parametrize(
     ("value", "message"),
     [
