@@ -95,3 +95,12 @@ test("viewers: an estimated count reads ≈N and says how it was counted", async
   assert.equal(viewersLine(12, 0).text, "在线 12");
   assert.equal(viewersFigure(undefined, 0).number, "—");
 });
+
+test("products: a SKU that sold outside the catalogue still gets its row, after the catalogue", async () => {
+  const { rankProducts } = await import("../static/js/ops-products.js");
+  const catalogue = [{ sku: "A", name: "精华" }, { sku: "B", name: "面霜" }];
+  const figures = { B: { sold: 2 }, "SHOP-9": { sold: 1, sales_cents: 990 } };
+  const ranked = rankProducts(catalogue, [["B", 3]], figures);
+  assert.deepEqual(ranked.map((p) => [p.sku, p.mentions, Boolean(p.outside)]), [["B", 3, false], ["A", 0, false], ["SHOP-9", 0, true]]);
+  assert.equal(ranked[2].name, "SHOP-9");
+});

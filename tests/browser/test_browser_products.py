@@ -103,3 +103,34 @@ async def test_products_hints_and_history_from_the_console(
         await first.wait_for()
         assert "咖啡" in await first.inner_text()
     assert_clean(ops, host, report)
+
+
+async def test_a_product_sold_outside_the_catalogue_still_has_its_sales_and_stock(
+    open_page: OpenPage, server: LiveServer, database_url: str, room_id: str
+) -> None:
+    """The products card is every product's sales and stock (issue 20 point 5): a shop's SKU
+    that rules/products.yaml does not list gets its row too, marked 目录外."""
+    token = await add_operator(database_url, "ops")
+    order = {
+        "order_id": f"o-{room_id}",
+        "amount_cents": 3 * 1_990,
+        "items": [{"sku": "SHOP-GIFTBOX-7", "qty": 3, "price_cents": 1_990}],
+        "status": "paid",
+    }
+    stock = {"sku": "SHOP-GIFTBOX-7", "remaining": 4}
+    async with httpx.AsyncClient(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}
+    ) as client:
+        batch = [
+            event(room_id, "order", "buyer", order=order),
+            event(room_id, "stock", stock=stock),
+        ]
+        assert (await post_events(client, batch)).status_code == 202
+    console = await open_page(f"/ops/{room_id}", role="ops", token=token, viewport=(1440, 900))
+    row = console.page.locator('[data-testid="product-row"][data-sku="SHOP-GIFTBOX-7"]')
+    await row.wait_for(timeout=10_000)
+    await row.get_by_test_id("product-sold").filter(has_text="售 3").wait_for(timeout=10_000)
+    assert await row.get_by_test_id("product-stock").inner_text() == "库存 4"
+    assert "目录外" in await row.inner_text()
+    assert await row.get_by_test_id("btn-present-product").count() == 0
+    assert_clean(console)

@@ -6,10 +6,16 @@ import { fmtInt, fmtMoneyShort, h, isNum, replace, toast } from "./dom.js";
 
 const LOW_STOCK = 10;
 
-/** Most asked first, then catalogue order (pure). */
-export function rankProducts(catalogue, interest) {
+/** Most asked first, then catalogue order (pure). A SKU that sold or has stock but is not in
+ * the catalogue (a shop's own SKU) still gets its row, named by its SKU, after the catalogue. */
+export function rankProducts(catalogue, interest, figures = {}) {
   const mentions = new Map(interest);
-  return catalogue
+  const known = new Set(catalogue.map((p) => p.sku));
+  const extra = Object.keys(figures)
+    .filter((sku) => !known.has(sku))
+    .sort()
+    .map((sku) => ({ sku, name: sku, outside: true }));
+  return [...catalogue, ...extra]
     .map((p, index) => ({ ...p, index, mentions: mentions.get(p.sku) ?? 0 }))
     .sort((a, b) => b.mentions - a.mentions || a.index - b.index);
 }
@@ -63,7 +69,7 @@ export class ProductBoard {
   }
 
   render() {
-    const ranked = rankProducts(this.catalogue, this.interest);
+    const ranked = rankProducts(this.catalogue, this.interest, this.figures);
     const key = JSON.stringify([ranked.map((p) => [p.sku, p.mentions]), this.figures, this.current]);
     if (key === this.renderedKey) return;
     this.renderedKey = key;
@@ -98,7 +104,9 @@ export class ProductBoard {
         h("span", { testid: "product-sold", text: `售 ${fmtInt(f.sold ?? 0)} · ${fmtMoneyShort(f.sales_cents ?? 0)}` }),
         h("span", { class: stock !== null && stock <= LOW_STOCK ? "low" : "", testid: "product-stock", text: stockText }),
       ),
-      onCard
+      p.outside
+        ? h("span", { class: "muted", title: "不在商品目录（rules/products.yaml）里，不能放上提词器", text: "目录外" })
+        : onCard
         ? h("span", { class: "badge badge-ok", testid: "product-current", text: "讲解中" })
         : h("button", { type: "button", class: "btn btn-small", testid: "btn-present-product", text: "讲解", title: "放到主播提词器的商品卡上", onclick: (e) => this.present(p.sku, e.currentTarget) }),
     );
