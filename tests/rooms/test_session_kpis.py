@@ -138,7 +138,12 @@ async def test_session_kpis_by_hand(server, database_url, room_id):
         report = await client.get(
             f"/api/v1/rooms/{room_id}/report", headers={"Authorization": f"Bearer {token}"}
         )
+        comparison = await client.get(
+            f"/api/v1/rooms/{room_id}/comparison", headers={"Authorization": f"Bearer {token}"}
+        )
     assert report.status_code == 200, report.text
+    # The 下播后 comparison's 互动率 is the same count (it read a counter nothing kept: None).
+    assert comparison.json()["figures"]["interaction_rate"]["this"] == 0.8333
     kpis = report.json()["kpis"]
     assert {k: kpis.get(k) for k in expected} == expected
     # Over the whole session: 5 of 6 viewers interacted (the live 5-minute rate is 4/6: f's

@@ -15,6 +15,7 @@ from livedesk.customers.history import PAID
 from livedesk.customers.models import CustomerOrder
 from livedesk.promotions.models import PAID_STATES, REDEEMED, Campaign, Grant
 from livedesk.promotions.report import drops
+from livedesk.rooms.kpis import interactors
 from livedesk.rooms.models import Room
 
 
@@ -27,7 +28,7 @@ async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
     return SessionFigures(
         viewers_seen=counters.get("viewers_seen", 0),
         returning_seen=counters.get("returning_seen", 0),
-        interactors=counters.get("interactors"),
+        interactors=interactors(counters),  # 互动率's numerator (rooms.kpis)
         comments=counters.get("comments", 0),
         orders=orders,
         gmv_cents=gmv,

@@ -41,6 +41,15 @@ def session_figures(counters: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def interactors(counters: Mapping[str, int]) -> int | None:
+    """Viewers who commented, liked, gifted or ordered in the session, out of `viewers_seen`;
+    None when some viewers were estimated from activity (they interacted by definition) or
+    the session predates the count."""
+    if counters.get("viewers_seen_estimated") or "viewers_interacted" not in counters:
+        return None
+    return counters["viewers_interacted"]
+
+
 def whole_session(counters: Mapping[str, int]) -> dict[str, Any]:
     """互动率 and 情绪指数 over the whole session (the live frame's are the last minutes')."""
     counted = counters.get("viewers_seen", 0) - counters.get("viewers_seen_estimated", 0)
