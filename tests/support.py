@@ -77,12 +77,23 @@ def settings_for(database_url: str, *, redis: str | None = None, **overrides: ob
 
 
 @contextlib.asynccontextmanager
-async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-untyped-def]
-    """A real uvicorn serving create_app(settings) on an ephemeral port, in this event loop."""
+async def run_server(  # type: ignore[no-untyped-def]
+    settings, *, send_buffer_bytes: int | None = None
+) -> AsyncIterator[LiveServer]:
+    """A real uvicorn serving create_app(settings) on an ephemeral port, in this event loop.
+
+    `send_buffer_bytes` sets the kernel's send buffer of every accepted socket (Linux: they
+    inherit the listening socket's), for tests that fill a slow client's buffers."""
     from livedesk.app import create_app
 
     app = create_app(settings)
-    port = free_port()
+    listener = None
+    if send_buffer_bytes is not None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer_bytes)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+    port = int(listener.getsockname()[1]) if listener else free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -91,15 +102,17 @@ async def run_server(settings) -> AsyncIterator[LiveServer]:  # type: ignore[no-
         **settings.uvicorn_options(),
         lifespan="on",
     )
-    async with serving(config):
+    async with serving(config, sockets=[listener] if listener else None):
         yield LiveServer(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", app)
 
 
 @contextlib.asynccontextmanager
-async def serving(config: uvicorn.Config) -> AsyncIterator[None]:
+async def serving(
+    config: uvicorn.Config, sockets: list[socket.socket] | None = None
+) -> AsyncIterator[None]:
     """Run a uvicorn server in this event loop while the block runs."""
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=sockets))
     while not server.started:
         if task.done():
             task.result()
