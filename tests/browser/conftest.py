@@ -16,9 +16,23 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, OpenPage, Watched, session_
 from playwright.async_api import Browser, BrowserContext, async_playwright
 
 from livedesk.auth import service as auth
-from support import LiveServer, add_operator
+from support import PG_URL, LiveServer, add_operator
 
 HERE = Path(__file__).resolve().parent
+
+
+# The panels behave the same on either database, and what the database does is covered on
+# both by the API and end-to-end tests: browser tests, the suite's most expensive, run on one,
+# PostgreSQL when it is configured (production's).
+BROWSER_BACKEND = "postgres" if PG_URL else "sqlite"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" in metafunc.fixturenames and HERE in Path(metafunc.definition.path).parents:
+        metafunc.definition.add_marker(
+            pytest.mark.parametrize("database_url", [BROWSER_BACKEND], indirect=True)
+        )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
