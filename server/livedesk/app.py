@@ -27,7 +27,10 @@ from livedesk.core.errors import install_error_handlers
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.migrations import schema_problem
 from livedesk.core.settings import Settings
+from livedesk.cues.hint_endpoints import router as hints_router
+from livedesk.cues.threshold_endpoints import router as thresholds_router
 from livedesk.customers.endpoints import router as customers_router
+from livedesk.fulfilment.endpoints import router as outbox_router
 from livedesk.fulfilment.sender import OutboxSender
 from livedesk.ingest.endpoints import router as webhooks_router
 from livedesk.ingest.platforms.endpoints import router as platform_webhooks_router
@@ -37,11 +40,10 @@ from livedesk.panels.connection import CLOSE_RESTART
 from livedesk.panels.hub import Hub
 from livedesk.pipeline import Pipeline
 from livedesk.processing import running_pipeline
+from livedesk.promotions.endpoints import router as promotions_router
 from livedesk.promotions.report import drops as drops_report
+from livedesk.promotions.review_endpoints import router as promotion_review_router
 from livedesk.rooms.endpoints import router as rooms_router
-from livedesk.rooms.outbox_endpoints import router as outbox_router
-from livedesk.rooms.promotion_endpoints import router as promotions_router
-from livedesk.rooms.threshold_endpoints import router as thresholds_router
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets.endpoints import router as rules_router
 from livedesk.rulesets.report import rules_versions as rules_versions_report
@@ -145,9 +147,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(platform_webhooks_router)  # before the generic /{platform} route
     app.include_router(webhooks_router)
     app.include_router(rooms_router)
-    app.include_router(promotions_router)
-    app.include_router(outbox_router)
+    app.include_router(hints_router)
     app.include_router(thresholds_router)
+    app.include_router(promotions_router)
+    app.include_router(promotion_review_router)
+    app.include_router(outbox_router)
     app.include_router(customers_router)
     app.include_router(afterstream_router)
     app.include_router(show_router)

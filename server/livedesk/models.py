@@ -8,9 +8,10 @@ from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent, OrderNotice
 from livedesk.onair.models import LiveSession, Rundown
 from livedesk.ownership.models import PipelineOwner, RoomLease
-from livedesk.promotions.models import AuditEntry, Campaign, Grant, IdempotencyRecord, PointsEntry
+from livedesk.promotions.models import Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.roomlog.models import RoomLogEntry
 from livedesk.rooms.models import (
+    AuditEntry,
     Room,
     RoomCart,
     RoomEnterPlatform,

@@ -25,7 +25,13 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit, is_postgres
 from livedesk.core.jsonutil import loads
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling, yielding
+from livedesk.core.tasks import (
+    cancel_and_wait,
+    periodically,
+    raise_if_cancelling,
+    restarting,
+    yielding,
+)
 from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
@@ -92,40 +98,30 @@ class Pipeline:
             self._ready.put_nowait(room_id)
 
     async def _doorbell(self) -> None:
-        while True:
-            try:
-                async with self._bus.subscribe(INBOX_CHANNEL) as subscription:
-                    async for _channel, raw in subscription:
-                        for room_id in loads(raw):
-                            self.wake(room_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("pipeline doorbell failed; restarting")
-                await asyncio.sleep(1)
+        async def listen() -> None:
+            async with self._bus.subscribe(INBOX_CHANNEL) as subscription:
+                async for _channel, raw in subscription:
+                    for room_id in loads(raw):
+                        self.wake(room_id)
+
+        await restarting("pipeline doorbell", listen)
 
     async def _poll(self) -> None:
         # Finds work whose doorbell was lost and gives live rooms their periodic tick (KPIs,
         # greeting queue, hint expiry).
-        while True:
-            try:
-                async with self._sessions() as session:
-                    pending = await inbox.pending_rooms(session)
-                    since = utcnow() - ACTIVE_ROOM_WINDOW
-                    active = (
-                        await session.execute(
-                            select(Room.id).where(Room.status == "live", Room.last_event_at > since)
-                        )
-                    ).scalars()
-                    for room_id in {*pending, *active}:
-                        self.wake(room_id)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise_if_cancelling()
-                log.warning("pipeline poll failed: %s", exc)
-            await asyncio.sleep(self._poll_interval_s)
+        async def look() -> None:
+            async with self._sessions() as session:
+                pending = await inbox.pending_rooms(session)
+                since = utcnow() - ACTIVE_ROOM_WINDOW
+                active = (
+                    await session.execute(
+                        select(Room.id).where(Room.status == "live", Room.last_event_at > since)
+                    )
+                ).scalars()
+                for room_id in {*pending, *active}:
+                    self.wake(room_id)
+
+        await periodically("pipeline poll", self._poll_interval_s, look)
 
     async def _work(self) -> None:
         while True:

@@ -29,6 +29,7 @@ from livedesk.core import metrics
 from livedesk.core.db import after_commit
 from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.tasks import yielding
+from livedesk.cues import sales
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
 from livedesk.cues.greetings import GreetingQueue, greeting_candidate
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
@@ -36,10 +37,10 @@ from livedesk.cues.quiet import QuietList
 from livedesk.customers import service as customers
 from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import profile_for
-from livedesk.ingest.schemas import Event
+from livedesk.ingest.schemas import SIGHTINGS, Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
-from livedesk.rooms import funnel, sales
+from livedesk.rooms import funnel
 from livedesk.rooms import service as rooms
 from livedesk.rooms.kpis import SENTIMENT_SCALE, session_figures
 from livedesk.rooms.models import Room
@@ -52,10 +53,6 @@ from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 from livedesk.rulebook.shops import ShopRules
-
-# Events that count as "the host can see this person now" for a greeting (Douyin sends no
-# enter, so a first comment, gift or order is the first sight there).
-SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
 
 WINDOWS_SAVE_INTERVAL_S = 5.0
 RUNTIME_CACHE_ROOMS = 1000
@@ -234,7 +231,7 @@ class RoomStages:
                 _bump(counters, "gift_cents", value)
             elif event.type == "follow":  # a follow, or a Douyin fans-club join (加团)
                 _bump(counters, "follows", 1)
-            elif event.type in ("order", "refund"):  # GMV, refunds, sales: rooms.sales
+            elif event.type in ("order", "refund"):  # GMV, refunds, sales: cues.sales
                 outcome = identified.order if identified is not None else None
                 messages.extend(
                     sales.tally(

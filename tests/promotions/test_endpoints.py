@@ -18,8 +18,8 @@ from promo_support import (
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.promotions.models import AuditEntry
-from livedesk.rooms.promotion_endpoints import RedPacketIn
+from livedesk.promotions.schemas import RedPacketIn
+from livedesk.rooms.models import AuditEntry
 from support import add_operator, event, post_events
 
 

@@ -13,7 +13,7 @@ from promo_support import ops, rain_body, wait_processed
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.promotions.models import AuditEntry
+from livedesk.rooms.models import AuditEntry
 from support import add_operator, event, post_events
 
 

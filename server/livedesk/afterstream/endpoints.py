@@ -14,6 +14,13 @@ from livedesk.afterstream.comparison import compare
 from livedesk.afterstream.figures import figures_of
 from livedesk.afterstream.followup import FollowUp, decide
 from livedesk.afterstream.models import SessionKind
+from livedesk.afterstream.schemas import (
+    Comparison,
+    FollowUps,
+    FollowUpsSent,
+    Retention,
+    SessionKindAnswer,
+)
 from livedesk.afterstream.sessions import SESSION_KINDS, kind_of, regular_before, session_window
 from livedesk.afterstream.sources import session_customer_ids, session_customers
 from livedesk.auth.deps import OpsOnly
@@ -23,6 +30,7 @@ from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.schemas import AS_SHAPED
 from livedesk.customers import retention
 from livedesk.promotions.report import drops
 from livedesk.rooms.models import Room
@@ -55,7 +63,13 @@ async def _room(session: SessionDep, room_id: str) -> Room:
     return room
 
 
-@router.get("/{room_id}/followup", responses=RESPONSES)
+@router.get(
+    "/{room_id}/followup",
+    responses={
+        **RESPONSES,
+        200: {"model": FollowUps, "content": {"text/csv": {}}, "description": "JSON or CSV"},
+    },
+)
 async def followup_list(
     room_id: str,
     request: Request,
@@ -78,7 +92,9 @@ async def followup_list(
     return JsonResponse({"room_id": room.id, "customers": [export.item(f) for f in follow_ups]})
 
 
-@router.post("/{room_id}/followup/send", responses=RESPONSES)
+@router.post(
+    "/{room_id}/followup/send", response_model=FollowUpsSent, **AS_SHAPED, responses=RESPONSES
+)
 async def followup_send(
     room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
 ) -> dict[str, int]:
@@ -92,7 +108,7 @@ async def followup_send(
     return counts
 
 
-@router.get("/{room_id}/retention", responses=RESPONSES)
+@router.get("/{room_id}/retention", response_model=Retention, **AS_SHAPED, responses=RESPONSES)
 async def session_retention(
     room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
 ) -> dict[str, Any]:
@@ -122,7 +138,7 @@ class KindIn(BaseModel):
     )
 
 
-@router.put("/{room_id}/kind", responses=RESPONSES)
+@router.put("/{room_id}/kind", response_model=SessionKindAnswer, **AS_SHAPED, responses=RESPONSES)
 async def set_session_kind(
     room_id: str, body: KindIn, session: SessionDep, operator: OpsOnly
 ) -> dict[str, str]:
@@ -138,7 +154,7 @@ async def set_session_kind(
     return {"room_id": room_id, "kind": body.kind, "label": SESSION_KINDS[body.kind]}
 
 
-@router.get("/{room_id}/comparison", responses=RESPONSES)
+@router.get("/{room_id}/comparison", response_model=Comparison, **AS_SHAPED, responses=RESPONSES)
 async def session_comparison(
     room_id: str, session: SessionDep, _operator: OpsOnly
 ) -> dict[str, Any]:

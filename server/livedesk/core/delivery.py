@@ -24,7 +24,7 @@ from typing import Any
 
 from livedesk.core.bus import Bus
 from livedesk.core.jsonutil import dumps, loads
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, restarting
 
 log = logging.getLogger(__name__)
 
@@ -189,23 +189,18 @@ class DeliveryBoard:
             await asyncio.sleep(self._interval_s)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._bus.subscribe(CHANNEL) as subscription:
-                    async for _channel, raw in subscription:
-                        message = loads(raw)
-                        if message["worker"] != self._worker:
-                            platforms = {
-                                name: _delivery(value)
-                                for name, value in message.get("platforms", {}).items()
-                            }
-                            self.note(message["worker"], _delivery(message), platforms)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("delivery figures listener failed; restarting")
-                await asyncio.sleep(1)
+        async def listen() -> None:
+            async with self._bus.subscribe(CHANNEL) as subscription:
+                async for _channel, raw in subscription:
+                    message = loads(raw)
+                    if message["worker"] != self._worker:
+                        platforms = {
+                            name: _delivery(value)
+                            for name, value in message.get("platforms", {}).items()
+                        }
+                        self.note(message["worker"], _delivery(message), platforms)
+
+        await restarting("delivery figures listener", listen)
 
 
 def _delivery(shared: dict[str, Any]) -> Delivery:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
-from typing import Any, TypeVar
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
+RESTART_AFTER_S = 1.0
 # Items a CPU-bound loop handles between yields: ~100 comments are a few milliseconds.
 YIELD_EVERY = 100
 
@@ -24,6 +27,38 @@ def raise_if_cancelling() -> None:
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         raise asyncio.CancelledError
+
+
+async def restarting(what: str, body: Callable[[], Awaitable[None]]) -> NoReturn:
+    """Run `body` (a subscription's loop, say) for ever: when it fails, log why and start it
+    again a second later; only a cancel stops it."""
+    while True:
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            raise_if_cancelling()
+            log.exception("%s failed; restarting", what)
+        await asyncio.sleep(RESTART_AFTER_S)
+
+
+async def periodically(
+    what: str, interval_s: float, body: Callable[[], Awaitable[None]], *, wait_first: bool = False
+) -> NoReturn:
+    """Run `body` every `interval_s` for ever; a failed round is logged and the next one runs
+    on time. Only a cancel stops it."""
+    if wait_first:
+        await asyncio.sleep(interval_s)
+    while True:
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise_if_cancelling()
+            log.warning("%s failed: %s", what, exc)
+        await asyncio.sleep(interval_s)
 
 
 async def cancel_and_wait(tasks: Sequence[asyncio.Task[Any]]) -> None:

@@ -20,12 +20,21 @@ from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.schemas import AS_SHAPED
 from livedesk.customers import churn_list as churn_list_service
 from livedesk.customers import repository as repo
 from livedesk.customers.churn import LEVEL_LABELS, LEVELS, churn_warning
 from livedesk.customers.history import history_of
 from livedesk.customers.importer import import_csv
 from livedesk.customers.profile import profile_for, repurchase_count
+from livedesk.customers.schemas import (
+    Audiences,
+    ChurnPage,
+    CustomerCard,
+    DoNotContactState,
+    DoNotGreetState,
+    ImportReport,
+)
 from livedesk.rulebook.customers import ChurnLevel, DoNotGreetReason, SegmentId, TierRules
 
 log = logging.getLogger(__name__)
@@ -41,7 +50,7 @@ _AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/audiences", responses=_AUTH_RESPONSES)
+@router.get("/audiences", response_model=Audiences, **AS_SHAPED, responses=_AUTH_RESPONSES)
 async def audiences(request: Request, _operator: OpsOnly) -> dict[str, Any]:
     """The tiers, segments and 流失预警 levels a coupon drop may name (`min_tier`, `segment`,
     `churn_risk`: that level and up), lowest first, with the labels the panels show."""
@@ -59,7 +68,13 @@ async def audiences(request: Request, _operator: OpsOnly) -> dict[str, Any]:
     }
 
 
-@router.get("/churn", responses=_AUTH_RESPONSES)
+@router.get(
+    "/churn",
+    responses={
+        **_AUTH_RESPONSES,
+        200: {"model": ChurnPage, "content": {"text/csv": {}}, "description": "A page, or CSV"},
+    },
+)
 async def churn_list(
     request: Request,
     session: SessionDep,
@@ -100,6 +115,8 @@ async def churn_list(
 
 @router.get(
     "/{customer_id}",
+    response_model=CustomerCard,
+    **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def get_customer(
@@ -174,6 +191,8 @@ class DoNotGreetIn(BaseModel):
 
 @router.put(
     "/{customer_id}/do-not-greet",
+    response_model=DoNotGreetState,
+    **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def set_do_not_greet(
@@ -201,6 +220,8 @@ class DoNotContactIn(BaseModel):
 
 @router.put(
     "/{customer_id}/do-not-contact",
+    response_model=DoNotContactState,
+    **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def set_do_not_contact(
@@ -229,6 +250,7 @@ async def set_do_not_contact(
         400: {"description": "No file in the request"},
         413: {"description": "The file is too large for an upload"},
         422: {"description": "The header line is wrong; no row was read"},
+        200: {"model": ImportReport, "description": "Every row imported or reported"},
     },
     openapi_extra={
         "requestBody": {

@@ -52,6 +52,22 @@ async def identify(
     return answers[0]
 
 
+def _sightings(events: Sequence[Event], now: datetime) -> dict[str, dict[str, Sighting]]:
+    """Each platform's accounts seen in the batch, once each, with what the events say."""
+    by_platform: dict[str, dict[str, Sighting]] = {}
+    for event in events:
+        if event.user is None:
+            continue
+        seen_at = min(event.ts, now)
+        sightings = by_platform.setdefault(event.platform, {})
+        known = sightings.get(event.user.id)
+        if known is None:
+            sightings[event.user.id] = Sighting.of(event.user, seen_at, event.room_id)
+        else:
+            known.add(event.user, seen_at)
+    return by_platform
+
+
 async def identify_batch(
     session: AsyncSession,
     events: Sequence[Event],
@@ -66,17 +82,7 @@ async def identify_batch(
     the names the host says ("抗老精华"); unknown SKUs keep the SKU. `now` is not used for
     decisions (event times are); it bounds first-seen times from clocks that run ahead.
     """
-    by_platform: dict[str, dict[str, Sighting]] = {}
-    for event in events:
-        if event.user is None:
-            continue
-        seen_at = min(event.ts, now)
-        sightings = by_platform.setdefault(event.platform, {})
-        known = sightings.get(event.user.id)
-        if known is None:
-            sightings[event.user.id] = Sighting.of(event.user, seen_at, event.room_id)
-        else:
-            known.add(event.user, seen_at)
+    by_platform = _sightings(events, now)
     if not by_platform:
         return [None] * len(events)
     customers: dict[tuple[str, str], Customer] = {}

@@ -25,7 +25,7 @@ from livedesk.ingest.intake import (
     store_within_bound,
 )
 from livedesk.ingest.platforms.secrets import secrets_for, standard_webhooks_secrets
-from livedesk.ingest.schemas import Event, Rejection, parse_batch
+from livedesk.ingest.schemas import Accepted, Event, Rejection, parse_batch
 from livedesk.ingest.signing import SignatureError, verify_douyin, verify_standard
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -36,6 +36,7 @@ RESPONSES: dict[int | str, dict[str, object]] = {
     413: {"description": "Body over 1 MiB or more than 1,000 events"},
     422: {"description": "No event in the body is valid"},
     503: {"description": "The database cannot take the write now; retry after Retry-After"},
+    202: {"model": Accepted, "description": "Stored (and counted) before this answer"},
 }
 
 

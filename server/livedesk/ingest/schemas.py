@@ -38,6 +38,9 @@ EventType = Literal[
     "stock",
 ]
 EVENT_TYPES: tuple[str, ...] = get_args(EventType)
+# Events that show a person in the room now, to the host (a greeting) and to the drops (a claim):
+# Douyin sends no enter, so a first comment, gift or order is the first sight there.
+SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
 
 MAX_AMOUNT_CENTS = 10**11  # one billion yuan: far above any real order, far below int64
 MAX_QTY = 10**6
@@ -345,3 +348,15 @@ def parse_batch(payload: object, *, max_events: int = 1000) -> tuple[list[Event]
         except ValidationError as exc:
             rejections.append(Rejection.invalid(index, exc))
     return events, rejections
+
+
+class Accepted(BaseModel):
+    """The 202 answer to a webhook: how many events were stored, how many were already there,
+    and each one rejected with why; `redated` only when an event was dated at its receipt."""
+
+    accepted: int
+    duplicates: int
+    rejected: list[Rejection]
+    redated: list[dict[str, Any]] | None = Field(
+        default=None, description="[{id, ts (as sent), note}], only when there is one"
+    )

@@ -32,7 +32,7 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.jsonutil import dumps_str
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, periodically, restarting
 from livedesk.panels.connection import CLOSE_SLOW, Connection
 from livedesk.roomlog import log as roomlog
 from livedesk.roomlog.messages import HOST_TYPES, LogMessage, envelope
@@ -135,20 +135,15 @@ class Hub:
     # --- delivery -------------------------------------------------------------------------
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._bus.subscribe(roomlog.LOG_CHANNEL) as subscription:
-                    async for _channel, raw in subscription:
-                        messages = roomlog.decode_published(raw)
-                        if messages:
-                            with logs.bound(messages[0].room_id):
-                                await self.deliver(messages[0].room_id, messages)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("hub listener failed; restarting")
-                await asyncio.sleep(1)
+        async def listen() -> None:
+            async with self._bus.subscribe(roomlog.LOG_CHANNEL) as subscription:
+                async for _channel, raw in subscription:
+                    messages = roomlog.decode_published(raw)
+                    if messages:
+                        with logs.bound(messages[0].room_id):
+                            await self.deliver(messages[0].room_id, messages)
+
+        await restarting("hub listener", listen)
 
     async def deliver(self, room_id: str, messages: list[LogMessage]) -> None:
         """Send published messages to local sockets in seq order, filling gaps from the log."""
@@ -188,16 +183,11 @@ class Hub:
 
     async def _reconcile_loop(self) -> None:
         # A safety net for lost doorbells (Redis restarted, subscriber queue overflowed).
-        while True:
-            await asyncio.sleep(RECONCILE_INTERVAL_S)
-            try:
-                self._drop_idle_feeds()
-                await self.reconcile()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise_if_cancelling()
-                log.warning("hub reconcile failed: %s", exc)
+        async def round_() -> None:
+            self._drop_idle_feeds()
+            await self.reconcile()
+
+        await periodically("hub reconcile", RECONCILE_INTERVAL_S, round_, wait_first=True)
 
     async def reconcile(self) -> None:
         watched = {room_id: feed for room_id, feed in self._feeds.items() if feed.watched}

@@ -4,15 +4,9 @@ a drop reaches the viewers present, not only those who happen to act while it ru
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
-
-@dataclass(frozen=True)
-class PresentViewer:
-    account: tuple[str, str]  # (platform, user id)
-    dwell_s: int  # seconds in the room so far (for an estimated viewer: first to latest sign)
-    estimated: bool  # counted present from activity, their platform sends no enter/leave
+from livedesk.rooms.presence import PresentViewer
 
 
 class Presence(Protocol):

@@ -22,7 +22,7 @@ from livedesk.customers.churn import rank as churn_rank
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.customers.profile import profile_for, tier_rank
 from livedesk.customers.service import Identified, identify_present
-from livedesk.ingest.schemas import Event, EventUser
+from livedesk.ingest.schemas import SIGHTINGS, Event, EventUser
 from livedesk.promotions import kinds, ledger, service
 from livedesk.promotions.abuse import ClaimSignals, abuse_reason
 from livedesk.promotions.audience import Presence, PresentViewer
@@ -32,7 +32,6 @@ from livedesk.roomlog.messages import Message
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 
-SIGHTINGS = frozenset({"enter", "comment", "gift", "like", "order", "follow", "share"})
 # Drops that go to the viewers present (rooms.presence), silent ones included: besides the
 # viewers who act while one runs, each batch looks at who is present, at most this often per
 # drop and this many people per batch (the rest follow in the next batches).

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import one_of
-from livedesk.promotions.messages import Message, campaign_message
+from livedesk.promotions.messages import campaign_message
 from livedesk.promotions.models import (
     ACTIVE_STATES,
     ANNOUNCED,
@@ -21,10 +21,10 @@ from livedesk.promotions.models import (
     PENDING_APPROVAL,
     REDEEMED,
     RUNNING,
-    AuditEntry,
     Campaign,
     Grant,
 )
+from livedesk.roomlog.messages import Message
 from livedesk.rulebook.promotions import CouponOffer, CouponRules, RedPacketRules
 
 RULE_CREATOR = "rules:"
@@ -193,25 +193,12 @@ async def redeemed_counts(session: AsyncSession, campaign_ids: Sequence[int]) ->
     return {campaign_id: int(n) for campaign_id, n in (await session.execute(query)).all()}
 
 
-def audit(
-    session: AsyncSession,
-    room_id: str,
-    operator: str,
-    action: str,
-    *,
-    target: str | None = None,
-    idempotency_key: str | None = None,
-    body: dict[str, Any] | None = None,
-    detail: str | None = None,
-) -> None:
-    session.add(
-        AuditEntry(
-            room_id=room_id,
-            operator=operator,
-            action=action,
-            target=target,
-            idempotency_key=idempotency_key,
-            body=body or {},
-            detail=detail,
-        )
-    )
+def approve(campaign: Campaign, operator: str, now: datetime) -> None:
+    """A second operator approves a drop: its countdown starts now, not at its creation, and
+    it runs for the duration it was created with."""
+    countdown = campaign.starts_at - campaign.created_at
+    duration = campaign.ends_at - campaign.starts_at
+    campaign.starts_at = now.replace(microsecond=0) + max(countdown, timedelta(0))
+    campaign.ends_at = campaign.starts_at + duration
+    campaign.state = ANNOUNCED
+    campaign.approved_by = operator

@@ -9,7 +9,7 @@ from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import Base, JSONType, UTCDateTime
+from livedesk.core.db import Base, BigIntPK, JSONType, UTCDateTime
 from livedesk.rooms.state import RoomState, RoomStateColumn
 
 
@@ -100,3 +100,20 @@ class RoomCart(Base):
     customer_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     carted_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ordered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """The room's audit log: every manual ops action (drops, approvals, pauses, retried
+    deliveries): who, when, what, with which key and body."""
+
+    __tablename__ = "promotion_audit"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
+    room_id: Mapped[str] = mapped_column(String(128), index=True)
+    operator: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

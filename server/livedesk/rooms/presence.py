@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import insert_for, one_of
 from livedesk.ingest.schemas import Event
-from livedesk.promotions.audience import PresentViewer
 from livedesk.rooms.models import RoomEnterPlatform, RoomViewer
 
 # An estimated viewer with no sign of life for this long is counted as gone (documented in
@@ -92,6 +91,13 @@ def dwell_of(row: RoomViewer, now: datetime) -> int:
         return row.dwell_s
     until = row.last_seen_at if row.estimated else now
     return row.dwell_s + max(0, int((until - row.entered_at).total_seconds()))
+
+
+@dataclass(frozen=True)
+class PresentViewer:
+    account: tuple[str, str]  # (platform, user id)
+    dwell_s: int  # seconds in the room so far (for an estimated viewer: first to latest sign)
+    estimated: bool  # counted present from activity, their platform sends no enter/leave
 
 
 class RoomPresence:

@@ -40,6 +40,32 @@ AUTH: Responses = {401: {"description": "Not signed in"}, 403: {"description": "
 INVALID: Responses = {422: {"description": "The rules set is invalid: every error, file and line"}}
 
 
+class DryRunOutcome(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    rules: dict[str, Any] = Field(description="{version, label}")
+    events: int
+    greeted: int
+    grants: int
+    held: int
+    cost_cents: int
+    drops: list[dict[str, Any]]
+
+
+class DryRunOut(BaseModel):
+    """The replay under the candidate rules beside the rules in force (`baseline`) and, for a
+    room that ran here, what actually happened (`actual`); `vs_*`: who is greeted or paid
+    only on one side, and the cost per drop."""
+
+    model_config = ConfigDict(extra="allow")
+
+    candidate: DryRunOutcome
+    baseline: DryRunOutcome
+    vs_baseline: dict[str, Any]
+    actual: DryRunOutcome | None = None
+    vs_actual: dict[str, Any] | None = None
+
+
 class RulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -199,6 +225,8 @@ DRY_RUN_NICE = 10  # a preview must not slow the acks of the stream it previews
 
 @router.post(
     "/rooms/{room_id}/rules/dry-run",
+    response_model=DryRunOut,
+    response_model_exclude_unset=True,
     responses={
         **AUTH,
         **INVALID,

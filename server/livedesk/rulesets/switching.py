@@ -25,9 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
-from livedesk.promotions.service import audit
+from livedesk.core.tasks import cancel_and_wait, restarting
 from livedesk.roomlog.messages import Message
+from livedesk.rooms.audit import audit
 from livedesk.rooms.models import Room
 from livedesk.rulebook.book import HASH_SHOWN, Rulebook
 from livedesk.rulebook.loader import RulesInvalid
@@ -232,21 +232,16 @@ class RuleBooks:
             self._on_change(self.current)
 
     async def _listen(self) -> None:
-        while True:
-            try:
-                async with self._bus.subscribe(RULES_CHANNEL) as subscription:
+        async def listen() -> None:
+            async with self._bus.subscribe(RULES_CHANNEL) as subscription:
+                await self.refresh()
+                while True:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(REFRESH_INTERVAL_S):
+                            await subscription.get()
                     await self.refresh()
-                    while True:
-                        with contextlib.suppress(TimeoutError):
-                            async with asyncio.timeout(REFRESH_INTERVAL_S):
-                                await subscription.get()
-                        await self.refresh()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise_if_cancelling()
-                log.warning("rules refresh failed: %s", exc)
-                await asyncio.sleep(1)
+
+        await restarting("rules refresh", listen)
 
 
 def record(

@@ -33,7 +33,7 @@ from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.db import after_commit, commit
 from livedesk.core.jsonutil import dumps
-from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling
+from livedesk.core.tasks import cancel_and_wait, raise_if_cancelling, restarting
 from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.ingest import notices
 from livedesk.ingest import repository as inbox
@@ -101,17 +101,12 @@ class OrderFetcher:
         await cancel_and_wait(self._tasks)
 
     async def _doorbell(self) -> None:
-        while True:
-            try:
-                async with self._bus.subscribe(NOTICES_CHANNEL) as subscription:
-                    async for _channel, _raw in subscription:
-                        self._wake.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                raise_if_cancelling()
-                log.exception("order notice doorbell failed; restarting")
-                await asyncio.sleep(1)
+        async def listen() -> None:
+            async with self._bus.subscribe(NOTICES_CHANNEL) as subscription:
+                async for _channel, _raw in subscription:
+                    self._wake.set()
+
+        await restarting("order notice doorbell", listen)
 
     async def _run(self) -> None:
         while True:

@@ -71,51 +71,53 @@ def doudian_sign(app_key: str, secret: str, method: str, param_json: str, timest
     return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
 
 
+async def _fault(book: ShopBook, platform: str) -> Response | None:
+    """The next fault queued for the platform, played as its API would answer it."""
+    queue = book.faults[platform]
+    if not queue:
+        return None
+    kind = queue.popleft()
+    if kind == "timeout":
+        await asyncio.sleep(book.slow_s)
+        return None
+    if kind == "500":
+        return JsonResponse({"error": "internal"}, status_code=500)
+    if kind == "429":
+        return JsonResponse({"error": "slow down"}, status_code=429, headers={"Retry-After": "1"})
+    if platform == "doudian":
+        sub_code = {
+            "busy": "isp.service-error",
+            "quota": "isv.request-limit",
+            "bad_token": "isv.access-token-expired",
+        }[kind]
+        if kind == "bad_token":
+            book.expire_tokens()
+        return JsonResponse({"code": 20000, "msg": kind, "sub_code": sub_code})
+    errcode = {"busy": -1, "quota": 45011, "bad_token": 42001}[kind]
+    if kind == "bad_token":
+        book.expire_tokens()
+    return JsonResponse({"errcode": errcode, "errmsg": kind})
+
+
+async def _doudian_call(book: ShopBook, request: Request, method: str) -> dict[str, Any] | Response:
+    """A 抖店 call's parameters, or its answer when the signature is wrong."""
+    book.calls[f"doudian:{method}"] += 1
+    query = request.query_params
+    body = (await request.body()).decode()
+    expected = doudian_sign(
+        book.doudian_app_key, book.doudian_app_secret, method, body, query.get("timestamp", "")
+    )
+    if query.get("app_key") != book.doudian_app_key or query.get("sign") != expected:
+        return JsonResponse({"code": 40004, "msg": "签名错误", "sub_code": "isv.sign-invalid"})
+    return loads(body) if body else {}
+
+
 def create_shop_api(book: ShopBook) -> FastAPI:
     app = FastAPI(title="simulated shop APIs", openapi_url=None)
 
-    async def fault(platform: str) -> Response | None:
-        queue = book.faults[platform]
-        if not queue:
-            return None
-        kind = queue.popleft()
-        if kind == "timeout":
-            await asyncio.sleep(book.slow_s)
-            return None
-        if kind == "500":
-            return JsonResponse({"error": "internal"}, status_code=500)
-        if kind == "429":
-            return JsonResponse(
-                {"error": "slow down"}, status_code=429, headers={"Retry-After": "1"}
-            )
-        if platform == "doudian":
-            sub_code = {
-                "busy": "isp.service-error",
-                "quota": "isv.request-limit",
-                "bad_token": "isv.access-token-expired",
-            }[kind]
-            if kind == "bad_token":
-                book.expire_tokens()
-            return JsonResponse({"code": 20000, "msg": kind, "sub_code": sub_code})
-        errcode = {"busy": -1, "quota": 45011, "bad_token": 42001}[kind]
-        if kind == "bad_token":
-            book.expire_tokens()
-        return JsonResponse({"errcode": errcode, "errmsg": kind})
-
-    async def doudian_call(request: Request, method: str) -> dict[str, Any] | Response:
-        book.calls[f"doudian:{method}"] += 1
-        query = request.query_params
-        body = (await request.body()).decode()
-        expected = doudian_sign(
-            book.doudian_app_key, book.doudian_app_secret, method, body, query.get("timestamp", "")
-        )
-        if query.get("app_key") != book.doudian_app_key or query.get("sign") != expected:
-            return JsonResponse({"code": 40004, "msg": "签名错误", "sub_code": "isv.sign-invalid"})
-        return loads(body) if body else {}
-
     @app.post("/token/create")
     async def doudian_token(request: Request) -> Response:
-        params = await doudian_call(request, "token.create")
+        params = await _doudian_call(book, request, "token.create")
         if isinstance(params, Response):
             return params
         data = {
@@ -127,10 +129,10 @@ def create_shop_api(book: ShopBook) -> FastAPI:
 
     @app.post("/order/orderDetail")
     async def doudian_order(request: Request) -> Response:
-        params = await doudian_call(request, "order.orderDetail")
+        params = await _doudian_call(book, request, "order.orderDetail")
         if isinstance(params, Response):
             return params
-        failed = await fault("doudian")
+        failed = await _fault(book, "doudian")
         if failed is not None:
             return failed
         if not book.knows(request.query_params.get("access_token")):
@@ -160,7 +162,7 @@ def create_shop_api(book: ShopBook) -> FastAPI:
     @app.post("/channels/ec/order/get")
     async def wechat_order(request: Request) -> Response:
         book.calls["wechat_shop:order/get"] += 1
-        failed = await fault("wechat_shop")
+        failed = await _fault(book, "wechat_shop")
         if failed is not None:
             return failed
         if not book.knows(request.query_params.get("access_token")):

@@ -13,19 +13,15 @@ from livedesk.auth.deps import OpsOnly
 from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
+from livedesk.core.schemas import AS_SHAPED
+from livedesk.cues.schemas import Thresholds
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service
+from livedesk.rooms.lookup import locked_room_or_404, room_or_404
 from livedesk.rooms.models import Room
 from livedesk.rulebook.cues import AlertRules
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["rooms"])
-
-Responses = dict[int | str, dict[str, Any]]
-RESPONSES: Responses = {
-    401: {"description": "Not signed in"},
-    403: {"description": "Role not allowed"},
-    404: {"description": "No such room"},
-}
 
 
 class ThresholdsIn(BaseModel):
@@ -35,20 +31,20 @@ class ThresholdsIn(BaseModel):
     values: dict[str, float] = Field(min_length=1, max_length=20)
 
 
-@router.get("/{room_id}/thresholds", responses=RESPONSES)
+@router.get("/{room_id}/thresholds", response_model=Thresholds, **AS_SHAPED)
 async def get_thresholds(
     room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
 ) -> dict[str, Any]:
     """Each adjustable alert threshold: its bounds, the rules' value and the room's value."""
-    room = await session.get(Room, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
+    room = await room_or_404(session, room_id)
     return _describe(_rules(request), _overrides(room))
 
 
 @router.put(
     "/{room_id}/thresholds",
-    responses={**RESPONSES, 422: {"description": "Not adjustable, or out of its bounds"}},
+    response_model=Thresholds,
+    **AS_SHAPED,
+    responses={422: {"description": "Not adjustable, or out of its bounds"}},
 )
 async def set_thresholds(
     room_id: str,
@@ -60,9 +56,7 @@ async def set_thresholds(
 ) -> dict[str, Any]:
     """Set some thresholds for this room (the others keep their values)."""
     rules = _rules(request)
-    room = await service.lock_room(session, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
+    room = await locked_room_or_404(session, room_id)
     values = {**_overrides(room), **body.values}
     try:
         rules.adjusted(values)

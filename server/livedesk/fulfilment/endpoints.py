@@ -3,7 +3,7 @@ dead letters with their last error, and a manual retry (audited like every manua
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 
@@ -14,17 +14,13 @@ from livedesk.core.errors import ApiError
 from livedesk.fulfilment import repository
 from livedesk.fulfilment.models import DEAD, PENDING
 from livedesk.fulfilment.schemas import DeadLetter, OutboxCounts, OutboxState, Retried
-from livedesk.promotions import service as promotions
-from livedesk.rooms.models import Room
+from livedesk.rooms.audit import audit
+from livedesk.rooms.lookup import room_or_404
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["fulfilment"])
 
-Responses = dict[int | str, dict[str, Any]]
-AUTH: Responses = {401: {"description": "Not signed in"}, 403: {"description": "Role not allowed"}}
-NOT_FOUND: Responses = {404: {"description": "No such room"}}
 
-
-@router.get("/{room_id}/outbox", response_model=OutboxState, responses={**AUTH, **NOT_FOUND})
+@router.get("/{room_id}/outbox", response_model=OutboxState)
 async def outbox_state(
     room_id: str,
     session: SessionDep,
@@ -33,7 +29,7 @@ async def outbox_state(
     limit: Annotated[int, Query(ge=1, le=500, description="Dead letters listed at most")] = 50,
 ) -> OutboxState:
     """The room's outgoing grant webhooks by state, and its dead letters, newest first."""
-    await _room(session, room_id)
+    await room_or_404(session, room_id)
     counts = await repository.room_counts(session, room_id)
     dead = await repository.dead_letters(session, room_id, limit)
     return OutboxState(
@@ -47,7 +43,6 @@ async def outbox_state(
     "/{room_id}/outbox/{webhook_id}/retry",
     response_model=Retried,
     responses={
-        **AUTH,
         404: {"description": "No such room, or no such message in it"},
         409: {"description": "The message is not dead (pending or already delivered)"},
     },
@@ -61,7 +56,7 @@ async def retry_dead_letter(
 ) -> Retried:
     """Send a dead letter again now, under the same `webhook-id` (the receiver dedupes). It
     gets one attempt: if that fails too, it is dead again with the new error."""
-    await _room(session, room_id)
+    await room_or_404(session, room_id)
     message = await repository.find(session, room_id, webhook_id)
     if message is None:
         raise ApiError(404, f"no outbox message {webhook_id!r} in this room")
@@ -69,7 +64,7 @@ async def retry_dead_letter(
         raise ApiError(409, f"message {webhook_id!r} is {message.state}; only dead ones retry")
     if not await repository.requeue_dead(session, message.id, await repository.clock(session)):
         raise ApiError(409, f"message {webhook_id!r} is no longer dead")
-    promotions.audit(
+    audit(
         session,
         room_id,
         operator.name,
@@ -80,10 +75,3 @@ async def retry_dead_letter(
     )
     await commit(session)
     return Retried(webhook_id=webhook_id, state=PENDING)
-
-
-async def _room(session: SessionDep, room_id: str) -> Room:
-    room = await session.get(Room, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
-    return room
