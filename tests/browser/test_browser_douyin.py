@@ -98,6 +98,8 @@ async def test_a_douyin_room_shows_its_viewers_as_an_estimate(
         timeout=10_000,
     )
     assert "按互动估算" in (await host.page.get_by_test_id("viewers").get_attribute("title") or "")
+    if SHOTS:
+        await host.page.screenshot(path=os.path.join(SHOTS, "host-viewers-estimated.png"))
     index = await open_page("/", role="ops")
     card = index.page.get_by_test_id("room-card").filter(has_text=room)
     await card.locator(".room-stat", has_text="在线 (估算)").wait_for(timeout=10_000)

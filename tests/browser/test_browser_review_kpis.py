@@ -66,6 +66,8 @@ async def test_the_review_shows_aov_cart_conversion_and_repurchase(
         assert await tile.locator(".value").inner_text() == value, testid
     assert "加购 3 人" in await page.get_by_test_id("report-cart_conversion").inner_text()
     assert "下单 2 人" in await page.get_by_test_id("report-repurchase_session").inner_text()
+    # No enter or leave in this session: its audience was estimated from activity.
+    assert "（按互动估算）" in await page.get_by_test_id("report-viewers_peak").inner_text()
     if SHOTS:
         await page.screenshot(path=os.path.join(SHOTS, "report-kpis.png"))
     assert_clean(review)

@@ -27,7 +27,10 @@ function duration(startIso, endIso) {
 /** Interaction depth under the peak: 累计 1,204 位观众 · 人均弹幕 3.1 条. */
 function audience(k) {
   const parts = [];
-  if (isNum(k.viewers_seen) && k.viewers_seen > 0) parts.push(`累计 ${fmtInt(k.viewers_seen)} 位观众`);
+  if (isNum(k.viewers_seen) && k.viewers_seen > 0) {
+    const estimated = isNum(k.viewers_seen_estimated) && k.viewers_seen_estimated > 0;
+    parts.push(`累计 ${fmtInt(k.viewers_seen)} 位观众${estimated ? "（按互动估算）" : ""}`);
+  }
   if (isNum(k.comments_per_viewer)) parts.push(`人均弹幕 ${k.comments_per_viewer.toFixed(1)} 条`);
   return parts.join(" · ");
 }

@@ -114,6 +114,8 @@ def headline(counters: dict[str, int], last_kpi: dict[str, Any] | None) -> dict[
     viewers_seen = counters.get("viewers_seen", 0)
     kpi["comments"] = comments
     kpi["viewers_seen"] = viewers_seen
+    # Of them, estimated from activity (a platform without enter/leave: rooms.presence).
+    kpi["viewers_seen_estimated"] = counters.get("viewers_seen_estimated", 0)
     kpi["comments_per_viewer"] = round(comments / viewers_seen, 2) if viewers_seen else None
     # Figures of the whole session, not of the last live frame (whose 互动率 and 情绪指数 are
     # the last minutes').

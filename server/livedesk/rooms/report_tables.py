@@ -85,6 +85,7 @@ KPI_ROWS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "sentiment_index": ("情绪指数（全场，0 负面 – 1 正面）", number),
     "viewers_now": ("结束时在线人数", number),
     "viewers_seen": ("累计观众", number),
+    "viewers_seen_estimated": ("其中按互动估算的观众", number),
     "comments": ("弹幕条数", number),
     "comments_per_viewer": ("人均弹幕", number),
     "comments_per_min": ("弹幕（条/分钟，最近）", number),
