@@ -42,6 +42,7 @@ ROOM_ID = "spring-beauty-live"
 CRM = REPO / "rules" / "examples" / "crm_customers.csv"
 SEED = 5  # a seed whose first product cycle ends in a backlash: the alerts have something to show
 RATE_PER_S = 25
+HOST_SMALL_SIZES = {"host-1440": (1440, 900), "host-phone": (390, 844)}
 # The ops console as each of its users holds it: file name -> viewport.
 OPS_SIZES = {
     "ops": (1600, 1000),
@@ -172,6 +173,11 @@ async def shoot(seconds: float, out: Path) -> None:
                 # A first event creates the room; then the panels open, as they would on the night.
                 await _stream(client, simulator, 1)
                 host = await _page(browser, server, host_token, f"/host/{ROOM_ID}", (1920, 1080))
+                # The teleprompter on a laptop and on a phone held by the host (nothing cut).
+                host_small = {
+                    name: await _page(browser, server, host_token, f"/host/{ROOM_ID}", size)
+                    for name, size in HOST_SMALL_SIZES.items()
+                }
                 ops_pages = {
                     name: await _page(browser, server, ops_token, f"/ops/{ROOM_ID}", size)
                     for name, size in OPS_SIZES.items()
@@ -187,6 +193,8 @@ async def shoot(seconds: float, out: Path) -> None:
                 await asyncio.sleep(2)  # the last batch reaches the panels, charts redraw
 
                 await host.screenshot(path=out / "host.png")
+                for name, page in host_small.items():
+                    await page.screenshot(path=out / f"{name}.png")
                 for name, ops in ops_pages.items():
                     await ops.screenshot(path=out / f"{name}.png")
                 # The phone's whole scroll, top to bottom, for the README.
@@ -203,7 +211,7 @@ async def shoot(seconds: float, out: Path) -> None:
                 await index.get_by_test_id("room-card").first.wait_for()
                 await index.screenshot(path=out / "index.png")
                 await browser.close()
-    for name in ("host", *OPS_SIZES, "ops-phone-full", "report", "index"):
+    for name in ("host", *HOST_SMALL_SIZES, *OPS_SIZES, "ops-phone-full", "report", "index"):
         print(f"wrote {out / f'{name}.png'}")
 
 

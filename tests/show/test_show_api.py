@@ -111,6 +111,13 @@ async def test_a_session_from_start_to_end_covers_only_its_own_events(
         assert review["kpis"]["viewers_seen"] == 2
         assert [c["gmv_cents"] for c in review["top_customers"]] == [10000]
 
+        # The after-stream views take the session's window too.
+        retention = (await client.get(f"/api/v1/rooms/{room_id}/retention")).json()
+        assert (retention["started_at"], retention["ended_at"]) == (
+            first["started_at"],
+            ended.json()["ended_at"],
+        )
+
         overview = {r["room_id"]: r for r in (await client.get("/api/v1/rooms")).json()}
         assert overview[room_id]["session"]["state"] == "ended"
         assert overview[room_id]["orders"] == 1  # the session's, not the room's since
