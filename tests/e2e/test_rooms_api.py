@@ -104,7 +104,7 @@ async def _spreadsheets_open_right(client: httpx.AsyncClient, room_id: str) -> N
     assert rows[0] == ["指标", "数值"]
     figures = dict(rows[1:])
     assert figures["GMV（元）"] == "299.00" and figures["订单数"] == "1"
-    assert figures["互动率"].endswith("%")
+    assert figures["互动率（全场）"].endswith("%")
     intents = await client.get(url, params={"format": "csv", "table": "intents"})
     rows = list(csv.reader(io.StringIO(intents.content.decode("utf-8-sig"))))
     assert rows[0] == ["意图", "次数"] and ["价格异议", "1"] in rows

@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from livedesk.core.schemas import Answer, Number
+from livedesk.onair.schemas import SessionOut
 
 
 class ProductIn(BaseModel):
@@ -19,6 +20,7 @@ class RoomHeadline(Answer):
     room_id: str
     title: str
     status: str
+    session: SessionOut = Field(description="The room's newest session (直播中 / 已下播 / 未开播)")
     viewers_now: int
     returning_share: Number | None
     gmv_cents: int
@@ -50,6 +52,7 @@ class Review(Answer):
 
     room_id: str
     title: str
+    session: SessionOut = Field(description="The session reviewed (not_started: the whole room)")
     started_at: str
     ended_at: str | None
     kpis: dict[str, Any]

@@ -15,8 +15,10 @@ from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
+from livedesk.core.schemas import AS_SHAPED, Answer
 from livedesk.onair import records
 from livedesk.onair.models import Rundown
+from livedesk.onair.schemas import SessionOut
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
@@ -30,6 +32,25 @@ Responses = dict[int | str, dict[str, Any]]
 NOT_LIVE: Responses = {409: {"description": "The room is not live (下播 without 开播)"}}
 ALREADY_LIVE: Responses = {409: {"description": "The room is live already"}}
 RUNDOWN_END: Responses = {409: {"description": "The rundown is empty or at its last product"}}
+
+
+class SessionsOut(Answer):
+    room_id: str
+    state: str = Field(description="live 直播中, ended 已下播, not_started 未开播")
+    sessions: list[SessionOut] = Field(description="Newest first")
+
+
+class RundownItem(Answer):
+    sku: str
+    name: str
+    price_cents: int | None
+    stock_left: int | None
+
+
+class RundownOut(Answer):
+    items: list[RundownItem]
+    current: int | None = Field(description="Index of the product on now; null before the first")
+    updated_by: str | None
 
 
 def _catalogue(request: Request) -> dict[str, Product]:
@@ -47,7 +68,13 @@ async def _locked(session: AsyncSession, room_id: str) -> Room:
 # ---- sessions ---------------------------------------------------------------------------------
 
 
-@router.post("/{room_id}/session/start", status_code=201, responses=ALREADY_LIVE)
+@router.post(
+    "/{room_id}/session/start",
+    status_code=201,
+    responses=ALREADY_LIVE,
+    response_model=SessionOut,
+    **AS_SHAPED,
+)
 async def start_session(
     room_id: str, session: SessionDep, bus: BusDep, operator: OpsOnly
 ) -> dict[str, Any]:
@@ -62,7 +89,7 @@ async def start_session(
     return data
 
 
-@router.post("/{room_id}/session/end", responses=NOT_LIVE)
+@router.post("/{room_id}/session/end", responses=NOT_LIVE, response_model=SessionOut, **AS_SHAPED)
 async def end_session(
     room_id: str, session: SessionDep, bus: BusDep, operator: OpsOnly
 ) -> dict[str, Any]:
@@ -76,7 +103,7 @@ async def end_session(
     return data
 
 
-@router.get("/{room_id}/sessions")
+@router.get("/{room_id}/sessions", response_model=SessionsOut, **AS_SHAPED)
 async def list_sessions(
     room_id: str, session: SessionDep, _operator: AnyOperator
 ) -> dict[str, Any]:
@@ -118,7 +145,7 @@ async def _rundown_of(session: AsyncSession, room_id: str, operator: str) -> Run
     return found
 
 
-@router.get("/{room_id}/rundown")
+@router.get("/{room_id}/rundown", response_model=RundownOut, **AS_SHAPED)
 async def get_rundown(
     room_id: str, request: Request, session: SessionDep, _operator: AnyOperator
 ) -> dict[str, Any]:
@@ -133,7 +160,7 @@ async def get_rundown(
     return rundowns.message(found, _catalogue(request), _stock(room))
 
 
-@router.put("/{room_id}/rundown")
+@router.put("/{room_id}/rundown", response_model=RundownOut, **AS_SHAPED)
 async def put_rundown(
     room_id: str,
     body: RundownIn,
@@ -152,7 +179,9 @@ async def put_rundown(
     return await _changed(session, bus, room, found, operator.name, catalogue, card=False)
 
 
-@router.post("/{room_id}/rundown/next", responses=RUNDOWN_END)
+@router.post(
+    "/{room_id}/rundown/next", responses=RUNDOWN_END, response_model=RundownOut, **AS_SHAPED
+)
 async def next_product(
     room_id: str, request: Request, session: SessionDep, bus: BusDep, operator: OpsOnly
 ) -> dict[str, Any]:
@@ -164,7 +193,7 @@ async def next_product(
     return await _changed(session, bus, room, found, operator.name, _catalogue(request), card=True)
 
 
-@router.post("/{room_id}/rundown/current")
+@router.post("/{room_id}/rundown/current", response_model=RundownOut, **AS_SHAPED)
 async def go_to_product(
     room_id: str,
     body: GoToIn,
