@@ -46,7 +46,12 @@ async def tally(
             )
             added = await session.execute(insert.on_conflict_do_nothing())
             counts["carters"] += _rowcount(added)
-        elif event.type == "order" and identified.order is not None and identified.order.is_new:
+        elif (
+            event.type == "order"
+            and identified.order is not None
+            and identified.order.is_new
+            and identified.order.kind == "order"  # not an order event that is a refund
+        ):
             await _order(session, room_id, event, identified, counts, since)
     return counts
 
