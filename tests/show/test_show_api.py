@@ -118,6 +118,13 @@ async def test_a_session_from_start_to_end_covers_only_its_own_events(
             ended.json()["ended_at"],
         )
 
+        # The comparison and the follow-up list are the session's too: b's ¥100 alone, not
+        # a's order before it nor c's after.
+        compared = (await client.get(f"/api/v1/rooms/{room_id}/comparison")).json()
+        assert compared["figures"]["aov_cents"]["this"] == 10000
+        follow = (await client.get(f"/api/v1/rooms/{room_id}/followup")).json()
+        assert [c["nickname"] for c in follow["customers"]] == ["b"]
+
         overview = {r["room_id"]: r for r in (await client.get("/api/v1/rooms")).json()}
         assert overview[room_id]["session"]["state"] == "ended"
         assert overview[room_id]["orders"] == 1  # the session's, not the room's since

@@ -21,7 +21,13 @@ from livedesk.afterstream.schemas import (
     Retention,
     SessionKindAnswer,
 )
-from livedesk.afterstream.sessions import SESSION_KINDS, kind_of, regular_before, session_window
+from livedesk.afterstream.sessions import (
+    SESSION_KINDS,
+    kind_of,
+    recorded_window,
+    regular_before,
+    session_window,
+)
 from livedesk.afterstream.sources import session_customer_ids, session_customers
 from livedesk.auth.deps import OpsOnly
 from livedesk.core import spreadsheet
@@ -50,7 +56,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 async def _follow_ups(request: Request, session: SessionDep, room: Room) -> list[FollowUp]:
     rulebook = request.app.state.rulebook
     now = utcnow()
-    people = await session_customers(session, room.id, rulebook.get(TierRules), now)
+    window = await recorded_window(session, room)
+    people = await session_customers(session, room.id, rulebook.get(TierRules), now, window)
     rules = rulebook.get(FollowUpRules)
     labels = rulebook.get(LexiconRules).intent_labels()
     return [decide(person, rules, labels, room.title or room.id, now) for person in people]
@@ -117,7 +124,7 @@ async def session_retention(
     arrive after the session; a window still running is marked incomplete."""
     room = await _room(session, room_id)
     start, end = await session_window(session, room)
-    ids = await session_customer_ids(session, room.id)
+    ids = await session_customer_ids(session, room.id, await recorded_window(session, room))
     tiers: TierRules = request.app.state.rulebook.get(TierRules)
     members = await retention.returners(session, room.id, ids, start, end, tiers)
     return {
@@ -176,5 +183,5 @@ async def session_comparison(
         "ended_at": end.isoformat(),
         "baseline_rooms": [other.id for other in baseline_rooms],
         **compare(this, baseline),
-        "drops": (await drops(session, room.id))["drops"],
+        "drops": (await drops(session, room.id, await recorded_window(session, room)))["drops"],
     }

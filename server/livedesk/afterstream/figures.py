@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from livedesk.afterstream.comparison import SessionFigures
-from livedesk.afterstream.sessions import session_counters, session_window
+from livedesk.afterstream.sessions import recorded_window, session_counters, session_window
+from livedesk.afterstream.sources import Window
 from livedesk.customers.history import PAID
 from livedesk.customers.models import CustomerOrder
 from livedesk.promotions.models import PAID_STATES, REDEEMED, Campaign, Grant
@@ -21,10 +22,11 @@ from livedesk.rooms.models import Room
 
 async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
     start, _end = await session_window(session, room)
+    window = await recorded_window(session, room)  # None: all the room saw
     counters = await session_counters(session, room)
-    orders, gmv, orders_returning, gmv_returning = await _orders(session, room.id, start)
-    granted, redeemed = await _coupons(session, room.id)
-    rows = (await drops(session, room.id))["drops"]
+    orders, gmv, orders_returning, gmv_returning = await _orders(session, room.id, start, window)
+    granted, redeemed = await _coupons(session, room.id, window)
+    rows = (await drops(session, room.id, window))["drops"]
     return SessionFigures(
         viewers_seen=counters.get("viewers_seen", 0),
         returning_seen=counters.get("returning_seen", 0),
@@ -42,40 +44,44 @@ async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
 
 
 async def _orders(
-    session: AsyncSession, room_id: str, start: datetime
+    session: AsyncSession, room_id: str, start: datetime, window: Window
 ) -> tuple[int, int, int, int]:
     earlier = aliased(CustomerOrder)
-    # Bought before: an order of another session (or the CRM's) placed before this one began.
+    # Bought before: an order of another session (or the CRM's) placed before this one began;
+    # with ops' sessions, an earlier session of the same room counts too.
+    other_session = (
+        or_(earlier.room_id.is_(None), earlier.room_id != room_id) if window is None else true()
+    )
     returning = exists().where(
         and_(
             earlier.customer_id == CustomerOrder.customer_id,
             earlier.status == PAID,
             earlier.ordered_at < start,
-            or_(earlier.room_id.is_(None), earlier.room_id != room_id),
+            other_session,
         )
     )
-    row = (
-        await session.execute(
-            select(
-                func.count(),
-                func.coalesce(func.sum(CustomerOrder.amount_cents), 0),
-                func.count().filter(returning),
-                func.coalesce(func.sum(CustomerOrder.amount_cents).filter(returning), 0),
-            ).where(CustomerOrder.room_id == room_id, CustomerOrder.status == PAID)
-        )
-    ).one()
+    query = select(
+        func.count(),
+        func.coalesce(func.sum(CustomerOrder.amount_cents), 0),
+        func.count().filter(returning),
+        func.coalesce(func.sum(CustomerOrder.amount_cents).filter(returning), 0),
+    ).where(CustomerOrder.room_id == room_id, CustomerOrder.status == PAID)
+    if window is not None:
+        query = query.where(CustomerOrder.ordered_at.between(*window))
+    row = (await session.execute(query)).one()
     return int(row[0]), int(row[1]), int(row[2]), int(row[3])
 
 
-async def _coupons(session: AsyncSession, room_id: str) -> tuple[int, int]:
-    row = (
-        await session.execute(
-            select(
-                func.count().filter(Grant.state.in_(PAID_STATES)),
-                func.count().filter(Grant.state == REDEEMED),
-            )
-            .join(Campaign, Campaign.id == Grant.campaign_id)
-            .where(Grant.room_id == room_id, Campaign.kind == "coupon")
+async def _coupons(session: AsyncSession, room_id: str, window: Window) -> tuple[int, int]:
+    query = (
+        select(
+            func.count().filter(Grant.state.in_(PAID_STATES)),
+            func.count().filter(Grant.state == REDEEMED),
         )
-    ).one()
+        .join(Campaign, Campaign.id == Grant.campaign_id)
+        .where(Grant.room_id == room_id, Campaign.kind == "coupon")
+    )
+    if window is not None:
+        query = query.where(Grant.created_at.between(*window))
+    row = (await session.execute(query)).one()
     return int(row[0]), int(row[1])

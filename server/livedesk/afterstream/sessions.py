@@ -35,6 +35,13 @@ async def session_window(session: AsyncSession, room: Room) -> tuple[datetime, d
     return room.created_at, room.last_event_at or utcnow()
 
 
+async def recorded_window(session: AsyncSession, room: Room) -> tuple[datetime, datetime] | None:
+    """The room's newest session's (start, end) when ops started one; None for a room never
+    started (its views cover everything it saw, as before sessions existed)."""
+    live = await records.latest(session, room.id)
+    return records.window(live) if live is not None else None
+
+
 async def session_counters(session: AsyncSession, room: Room) -> dict[str, int]:
     """The session's counters (viewers seen, comments, orders …): as they stood at 下播."""
     live = await records.latest(session, room.id)

@@ -38,25 +38,31 @@ class _Seen:
         return {*self.intents, *self.comments, *self.orders, *self.unused, *self.redeemed}
 
 
-async def _seen(session: AsyncSession, room_id: str) -> _Seen:
+# A session's (start, end) when ops started and ended it; None: all the room saw.
+Window = tuple[datetime, datetime] | None
+
+
+async def _seen(session: AsyncSession, room_id: str, window: Window) -> _Seen:
     seen = _Seen()
-    await _comments(session, room_id, seen)
-    await _orders(session, room_id, seen)
-    await _grants(session, room_id, seen)
+    await _comments(session, room_id, seen, window)
+    await _orders(session, room_id, seen, window)
+    await _grants(session, room_id, seen, window)
     return seen
 
 
-async def session_customer_ids(session: AsyncSession, room_id: str) -> set[int]:
+async def session_customer_ids(
+    session: AsyncSession, room_id: str, window: Window = None
+) -> set[int]:
     """The customers the session saw speak, buy or receive something (as found; callers
     follow merges)."""
-    return (await _seen(session, room_id)).ids()
+    return (await _seen(session, room_id, window)).ids()
 
 
 async def session_customers(
-    session: AsyncSession, room_id: str, tiers: TierRules, now: datetime
+    session: AsyncSession, room_id: str, tiers: TierRules, now: datetime, window: Window = None
 ) -> list[SessionCustomer]:
     """Everyone the session saw speak, buy or receive something, by customer id."""
-    seen = await _seen(session, room_id)
+    seen = await _seen(session, room_id, window)
     loaded = await repo.load_customers(session, seen.ids())
     people: dict[int, SessionCustomer] = {}
     for customer_id in sorted(seen.ids()):
@@ -86,12 +92,13 @@ async def session_customers(
     return list(people.values())
 
 
-async def _comments(session: AsyncSession, room_id: str, seen: _Seen) -> None:
-    frames = await session.execute(
-        select(RoomLogEntry.body).where(
-            RoomLogEntry.room_id == room_id, RoomLogEntry.type == "comment"
-        )
+async def _comments(session: AsyncSession, room_id: str, seen: _Seen, window: Window) -> None:
+    query = select(RoomLogEntry.body).where(
+        RoomLogEntry.room_id == room_id, RoomLogEntry.type == "comment"
     )
+    if window is not None:
+        query = query.where(RoomLogEntry.created_at.between(*window))
+    frames = await session.execute(query)
     for (body,) in frames:
         for item in orjson.loads(body)["data"].get("comments", []):
             customer_id = item.get("customer_id")
@@ -101,10 +108,13 @@ async def _comments(session: AsyncSession, room_id: str, seen: _Seen) -> None:
             seen.intents.setdefault(int(customer_id), Counter()).update(item.get("intents", []))
 
 
-async def _orders(session: AsyncSession, room_id: str, seen: _Seen) -> None:
-    rows = await session.execute(
-        select(CustomerOrder).where(CustomerOrder.room_id == room_id, CustomerOrder.status == PAID)
+async def _orders(session: AsyncSession, room_id: str, seen: _Seen, window: Window) -> None:
+    query = select(CustomerOrder).where(
+        CustomerOrder.room_id == room_id, CustomerOrder.status == PAID
     )
+    if window is not None:
+        query = query.where(CustomerOrder.ordered_at.between(*window))
+    rows = await session.execute(query)
     for order in rows.scalars():
         seen.orders[order.customer_id] += 1
         seen.spent[order.customer_id] += order.amount_cents
@@ -112,13 +122,16 @@ async def _orders(session: AsyncSession, room_id: str, seen: _Seen) -> None:
         seen.items.setdefault(order.customer_id, []).extend(names)
 
 
-async def _grants(session: AsyncSession, room_id: str, seen: _Seen) -> None:
-    rows = await session.execute(
+async def _grants(session: AsyncSession, room_id: str, seen: _Seen, window: Window) -> None:
+    query = (
         select(Grant.customer_id, Grant.state, Campaign.title, Campaign.kind, Campaign.ends_at)
         .join(Campaign, Campaign.id == Grant.campaign_id)
         .where(Grant.room_id == room_id, Grant.state.in_((GRANTED, REDEEMED)))
         .order_by(Grant.id)
     )
+    if window is not None:
+        query = query.where(Grant.created_at.between(*window))
+    rows = await session.execute(query)
     for customer_id, state, title, kind, ends_at in rows.all():
         if state == REDEEMED:
             seen.redeemed[customer_id] += 1
