@@ -66,6 +66,7 @@ def _fresh_figures(room: Room) -> dict[str, Any]:
     counters["viewers_seen"] = room.viewers_now
     counters["returning_seen"] = counters.get("returning_present", 0)
     counters["viewers_seen_estimated"] = counters.get("estimated_present", 0)
+    counters["viewers_interacted"] = 0  # counted from 开播 (absent would read "not counted")
     kpi = {
         **(state.kpi or {}),
         **tallies(counters),
