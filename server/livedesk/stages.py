@@ -20,8 +20,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.analysis.comments import CommentReader
 from livedesk.analysis.intents import IntentMatcher
-from livedesk.analysis.normalize import normalize_text
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.analysis.spam import SpamFilter
 from livedesk.analysis.windows import RoomWindows
@@ -40,9 +40,8 @@ from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import SIGHTINGS, Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
-from livedesk.rooms import funnel
+from livedesk.rooms import funnel, kpis
 from livedesk.rooms import service as rooms
-from livedesk.rooms.kpis import SENTIMENT_SCALE, session_figures
 from livedesk.rooms.models import Room
 from livedesk.rooms.presence import RoomPresence, viewer_key
 from livedesk.rulebook.book import Rulebook
@@ -95,7 +94,7 @@ class RoomStages:
         lexicon = rulebook.get(LexiconRules)
         self._matcher = IntentMatcher(lexicon)
         self._spam_rules = lexicon.spam
-        self._compliance = rulebook.get(ComplianceRules)
+        self._comments = CommentReader(self._matcher, sentiment, rulebook.get(ComplianceRules))
         self._products = rulebook.get(ProductRules).by_sku()
         self._product_names = {sku: product.name for sku, product in self._products.items()}
         self._tiers = rulebook.get(TierRules)
@@ -176,7 +175,13 @@ class RoomStages:
         lap = timer.lap if timer is not None else _no_lap
         runtime = await self._runtime(session, room)
         messages: list[Message] = []
-        comments = await self._analyse_comments(runtime, events)
+        comments = await self._comments.read(
+            events,
+            spam=runtime.spam,
+            windows=runtime.windows,
+            counters=runtime.counters,
+            viewer_key=viewer_key,
+        )
         lap("analyse")
         who = await customers.identify_batch(session, events, now, item_names=self._product_names)
         presence = runtime.presence
@@ -253,7 +258,7 @@ class RoomStages:
         lap("promotions")
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
-            messages.append(Message("viewers", _viewers(room, counters)))
+            messages.append(Message("viewers", kpis.viewer_figures(room.viewers_now, counters)))
         messages.extend(await self._greetings(session, runtime, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
@@ -381,61 +386,6 @@ class RoomStages:
         ]
         return max(0.0, (min(dues) - now).total_seconds()) if dues else None
 
-    async def _analyse_comments(
-        self, runtime: RoomRuntime, events: Sequence[Event]
-    ) -> dict[str, dict[str, Any]]:
-        """Comment items for the ops stream, keyed by event id, with sentiment and intents;
-        the windows are fed as a side effect. Spam counts as activity, never as signal."""
-        pending: list[tuple[Event, str, bool]] = []
-        async for event in yielding(events):
-            if event.type != "comment" or event.user is None or event.content is None:
-                continue
-            normalized = normalize_text(event.content)
-            is_spam = runtime.spam.observe(viewer_key(event), normalized, event.ts.timestamp())
-            pending.append((event, normalized, is_spam))
-        to_score = [event.content or "" for event, _n, is_spam in pending if not is_spam]
-        scores = iter(await self._sentiment.score_many(to_score)) if to_score else iter(())
-        items: dict[str, dict[str, Any]] = {}
-        async for event, normalized, is_spam in yielding(pending):
-            assert event.user is not None
-            signals = self._matcher.match_normalized(normalized)
-            sentiment = None if is_spam else next(scores)
-            intents = () if is_spam else signals.intents
-            for intent in intents:
-                _bump(runtime.counters, f"intent:{intent}", 1)
-            if sentiment is not None:  # the review's 情绪指数 over the whole session
-                _bump(runtime.counters, "sentiment_milli", round(sentiment * SENTIMENT_SCALE))
-                _bump(runtime.counters, "sentiment_n", 1)
-            for sku in () if is_spam else signals.interest_skus:  # the review's interest ranking
-                _bump(runtime.counters, f"interest:{sku}", 1)
-            runtime.windows.add_comment(
-                event.ts,
-                viewer_key(event),
-                sentiment,
-                intents=intents,
-                keywords=signals.keywords,
-                is_spam=is_spam,
-                interest_skus=() if is_spam else signals.interest_skus,
-            )
-            item: dict[str, Any] = {
-                "id": event.id,
-                "user": {
-                    "id": event.user.id,
-                    "nickname": event.user.nickname or "",
-                    "platform": event.platform,
-                },
-                "content": event.content,
-                "sentiment": round(sentiment, 3) if sentiment is not None else None,
-                "intents": list(intents),
-                "intent_labels": [self._matcher.labels.get(i, i) for i in intents],
-                "spam": is_spam,
-            }
-            flagged = self._compliance.flag_comment(event.content or "")
-            if flagged:
-                item["flagged"] = flagged
-            items[event.id] = item
-        return items
-
     def _cues(self, room: Room, runtime: RoomRuntime, now: datetime) -> list[Message]:
         messages: list[Message] = []
         product = room.state.product or {}
@@ -471,53 +421,17 @@ class RoomStages:
         state = room.state
         if now.timestamp() - state.kpi_at < self._kpi_interval_s:
             return []
-        counters = runtime.counters
-        one_min = runtime.windows.stats(now, 60, viewers=room.viewers_now)
-        five_min = runtime.windows.stats(now, 300, viewers=room.viewers_now)
-        fifteen_min = runtime.windows.stats(now, 900, viewers=room.viewers_now)
-        orders = counters.get("orders", 0)
-        kpi: dict[str, Any] = {
-            **_viewers(room, counters),
-            "returning_share": _ratio(counters.get("returning_present", 0), room.viewers_now),
-            "returning_share_session": _ratio(
-                counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
-            ),
-            "gmv_cents": sales.gmv_cents(counters),
-            "orders": orders,
-            "aov_returning_cents": _avg(counters, "gmv_returning_cents", "orders_returning"),
-            "aov_new_cents": _avg(counters, "gmv_new_cents", "orders_new"),
-            # 核销率: coupons used ÷ coupons granted in this room (cash red packets are not
-            # coupons and never count).
-            "redemption_rate": _ratio(
-                counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
-            ),
-            # Viewers estimated from activity are interacting by definition: no rate then.
-            "interaction_rate": None
-            if counters.get("estimated_present")
-            else five_min.interaction_rate,
-            "sentiment_index": one_min.sentiment_index,
-            "comments_per_min": round(one_min.comments_per_min, 1),
-            # The session's likes, gifts (and their value) and new fans, for ops' tiles.
-            **{key: counters.get(key, 0) for key in ("likes", "gifts", "gift_cents", "follows")},
-        }
+        counters, windows, viewers_now = runtime.counters, runtime.windows, room.viewers_now
+        gmv = sales.gmv_cents(counters)
+        kpi = kpis.live_figures(counters, windows, viewers_now, now, gmv_cents=gmv)
         if self._delivery is not None:
             kpi["delivery"] = self._delivery.current.to_dict()
             # The room's own platform and every shop whose orders may land here.
             feeds = [room.platform, *self._rules.get(ShopRules).platforms_of(room.id)]
             kpi["delivery_platforms"] = self._delivery.for_platforms(feeds)
-        sentiment = {
-            "index_1m": one_min.sentiment_index,
-            "index_5m": five_min.sentiment_index,
-            "index_15m": fifteen_min.sentiment_index,
-            "negative_share_1m": one_min.negative_share,
-            "intents": five_min.intent_counts,
-            "intent_labels": {i: self._matcher.labels.get(i, i) for i in five_min.intent_counts},
-            "top_keywords": [list(pair) for pair in five_min.top_keywords],
-            # Which products viewers ask about most, last 15 minutes: [[sku, mentions], ...].
-            "interest": [list(pair) for pair in runtime.windows.interest_ranking(now)[:10]],
-        }
-        kpi["products"] = _product_figures(counters, runtime.stock)
-        kpi.update(session_figures(counters))  # 客单价, 加购转化, 复购率
+        sentiment = kpis.sentiment_figures(windows, viewers_now, now, self._matcher.labels)
+        kpi["products"] = kpis.product_figures(counters, runtime.stock)
+        kpi.update(kpis.session_figures(counters))  # 客单价, 加购转化, 复购率
         messages: list[Message] = []
         if kpi != state.kpi:
             messages.append(Message("kpi", kpi))
@@ -568,27 +482,6 @@ def _product_stock(room: Room, runtime: RoomRuntime) -> list[Message]:
     return [Message("product", product)]
 
 
-def _product_figures(counters: dict[str, int], stock: dict[str, int]) -> dict[str, Any]:
-    """Per product that sold or has a stock figure: units sold, sales and stock left."""
-    skus = {key.split(":", 1)[1] for key in counters if key.startswith("sold:")} | set(stock)
-    return {
-        sku: {
-            "sold": counters.get(f"sold:{sku}", 0),
-            "sales_cents": counters.get(f"sales_cents:{sku}", 0),
-            "stock": stock.get(sku),
-        }
-        for sku in sorted(skus)
-    }
-
-
-def _viewers(room: Room, counters: dict[str, int]) -> dict[str, int]:
-    """The viewer count, and how many of it are estimated from activity (rooms.presence)."""
-    return {
-        "viewers_now": room.viewers_now,
-        "viewers_estimated": counters.get("estimated_present", 0),
-    }
-
-
 def _no_lap(_stage: str) -> None:
     pass
 
@@ -596,12 +489,3 @@ def _no_lap(_stage: str) -> None:
 def _bump(counters: dict[str, int], key: str, by: int) -> None:
     if by:
         counters[key] = counters.get(key, 0) + by
-
-
-def _ratio(part: int, whole: int) -> float | None:
-    return round(part / whole, 4) if whole > 0 else None
-
-
-def _avg(counters: dict[str, int], total: str, count: str) -> int | None:
-    n = counters.get(count, 0)
-    return counters.get(total, 0) // n if n > 0 else None

@@ -12,7 +12,7 @@ completes: the room then counts the order and its refund as if they had come in 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -148,24 +148,8 @@ async def apply_order(
     if order.status != PAID:
         return _unchanged("order", order, customer)
     paid = paid_order_from_event(order, at, item_names or {})
-    inserted = await session.execute(
-        insert_for(session, CustomerOrder)
-        .values(
-            platform=platform,
-            order_id=order.order_id,
-            customer_id=customer.id,
-            room_id=room_id,
-            amount_cents=order.amount_cents,
-            items=_item_rows(paid, order),
-            coupon_id=order.coupon_id,
-            status=PAID,
-            ordered_at=at,
-            source="stream",
-        )
-        .on_conflict_do_nothing(index_elements=["platform", "order_id"])
-        .returning(CustomerOrder.id)
-    )
-    if inserted.scalar_one_or_none() is None:
+    names = [line.name for line in paid.items]
+    if not await _insert_once(session, customer, order, platform, room_id, at, names):
         # Seen before (maybe already refunded), or its refund came first and waits for it.
         return await _complete_early_refund(
             session, customer, order, paid, platform=platform, room_id=room_id
@@ -204,34 +188,10 @@ async def apply_refund(
     asked = order.amount_cents
     row = await _locked_row(session, platform, order.order_id)
     if row is None:
-        inserted = await session.execute(
-            insert_for(session, CustomerOrder)
-            .values(
-                platform=platform,
-                order_id=order.order_id,
-                customer_id=customer.id,
-                room_id=room_id,
-                amount_cents=asked,
-                items=[
-                    {
-                        "sku": item.sku,
-                        "name": item.sku,
-                        "qty": item.qty,
-                        "price_cents": item.price_cents,
-                    }
-                    for item in order.items
-                ],
-                coupon_id=order.coupon_id,
-                status=EARLY_REFUND,
-                ordered_at=at,
-                refunded_at=at,
-                refunded_cents=asked,
-                source="stream",
-            )
-            .on_conflict_do_nothing(index_elements=["platform", "order_id"])
-            .returning(CustomerOrder.id)
+        names = [item.sku for item in order.items]  # no catalogue names for a refund alone
+        is_new = await _insert_once(
+            session, customer, order, platform, room_id, at, names, early_refund=True
         )
-        is_new = inserted.scalar_one_or_none() is not None
         return _outcome("refund", order, customer, before=customer.order_count, is_new=is_new)
     if row.status == EARLY_REFUND:  # another refund before the order: it waits too
         row.refunded_cents += asked
@@ -311,6 +271,45 @@ def _item_rows(paid: PaidOrder, order: Order) -> list[dict[str, Any]]:
         {"sku": line.sku, "name": line.name, "qty": line.qty, "price_cents": item.price_cents}
         for line, item in zip(paid.items, order.items, strict=True)
     ]
+
+
+async def _insert_once(
+    session: AsyncSession,
+    customer: Customer,
+    order: Order,
+    platform: str,
+    room_id: str | None,
+    at: datetime,
+    names: Sequence[str],
+    *,
+    early_refund: bool = False,
+) -> bool:
+    """Store the order once per (platform, order_id): paid, or a refund that came before its
+    order (`early_refund`: it takes its amount when the order comes). False when it was there
+    before."""
+    inserted = await session.execute(
+        insert_for(session, CustomerOrder)
+        .values(
+            platform=platform,
+            order_id=order.order_id,
+            customer_id=customer.id,
+            room_id=room_id,
+            amount_cents=order.amount_cents,
+            items=[
+                {"sku": item.sku, "name": name, "qty": item.qty, "price_cents": item.price_cents}
+                for item, name in zip(order.items, names, strict=True)
+            ],
+            coupon_id=order.coupon_id,
+            status=EARLY_REFUND if early_refund else PAID,
+            ordered_at=at,
+            refunded_at=at if early_refund else None,
+            refunded_cents=order.amount_cents if early_refund else 0,
+            source="stream",
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "order_id"])
+        .returning(CustomerOrder.id)
+    )
+    return inserted.scalar_one_or_none() is not None
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -17,10 +17,11 @@ the review (README "KPIs" and docs/contract.md give the same definitions):
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
-# Comment sentiment is summed in thousandths (the counters are integers).
-SENTIMENT_SCALE = 1000
+from livedesk.analysis.comments import SENTIMENT_SCALE
+from livedesk.analysis.windows import RoomWindows
 
 
 def ratio(part: int, whole: int) -> float | None:
@@ -60,3 +61,88 @@ def whole_session(counters: Mapping[str, int]) -> dict[str, Any]:
         if scored
         else None,
     }
+
+
+# --- the live frames (the pipeline sends them every kpi interval) ---------------------------
+
+# The session's likes, gifts (and their value) and new fans, for ops' tiles.
+TALLIES = ("likes", "gifts", "gift_cents", "follows")
+
+
+def viewer_figures(viewers_now: int, counters: Mapping[str, int]) -> dict[str, int]:
+    """The viewer count, and how many of it are estimated from activity (rooms.presence)."""
+    return {"viewers_now": viewers_now, "viewers_estimated": counters.get("estimated_present", 0)}
+
+
+def live_figures(
+    counters: Mapping[str, int],
+    windows: RoomWindows,
+    viewers_now: int,
+    now: datetime,
+    *,
+    gmv_cents: int,
+) -> dict[str, Any]:
+    """The `kpi` frame's figures from the session's counters and the last minutes' windows."""
+    one_min = windows.stats(now, 60, viewers=viewers_now)
+    five_min = windows.stats(now, 300, viewers=viewers_now)
+    return {
+        **viewer_figures(viewers_now, counters),
+        "returning_share": ratio(counters.get("returning_present", 0), viewers_now),
+        "returning_share_session": ratio(
+            counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
+        ),
+        "gmv_cents": gmv_cents,
+        "orders": counters.get("orders", 0),
+        "aov_returning_cents": average(counters, "gmv_returning_cents", "orders_returning"),
+        "aov_new_cents": average(counters, "gmv_new_cents", "orders_new"),
+        # 核销率: coupons used ÷ coupons granted in this room (cash red packets are not
+        # coupons and never count).
+        "redemption_rate": ratio(
+            counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
+        ),
+        # Viewers estimated from activity are interacting by definition: no rate then.
+        "interaction_rate": None
+        if counters.get("estimated_present")
+        else five_min.interaction_rate,
+        "sentiment_index": one_min.sentiment_index,
+        "comments_per_min": round(one_min.comments_per_min, 1),
+        **{key: counters.get(key, 0) for key in TALLIES},
+    }
+
+
+def sentiment_figures(
+    windows: RoomWindows, viewers_now: int, now: datetime, labels: Mapping[str, str]
+) -> dict[str, Any]:
+    """The `sentiment` frame: the indexes over 1, 5 and 15 minutes, intents, hot words and the
+    products viewers ask about most in the last 15 minutes ([[sku, mentions], ...])."""
+    one_min = windows.stats(now, 60, viewers=viewers_now)
+    five_min = windows.stats(now, 300, viewers=viewers_now)
+    fifteen_min = windows.stats(now, 900, viewers=viewers_now)
+    return {
+        "index_1m": one_min.sentiment_index,
+        "index_5m": five_min.sentiment_index,
+        "index_15m": fifteen_min.sentiment_index,
+        "negative_share_1m": one_min.negative_share,
+        "intents": five_min.intent_counts,
+        "intent_labels": {i: labels.get(i, i) for i in five_min.intent_counts},
+        "top_keywords": [list(pair) for pair in five_min.top_keywords],
+        "interest": [list(pair) for pair in windows.interest_ranking(now)[:10]],
+    }
+
+
+def product_figures(counters: Mapping[str, int], stock: Mapping[str, int]) -> dict[str, Any]:
+    """Per product that sold or has a stock figure: units sold, sales and stock left."""
+    skus = {key.split(":", 1)[1] for key in counters if key.startswith("sold:")} | set(stock)
+    return {
+        sku: {
+            "sold": counters.get(f"sold:{sku}", 0),
+            "sales_cents": counters.get(f"sales_cents:{sku}", 0),
+            "stock": stock.get(sku),
+        }
+        for sku in sorted(skus)
+    }
+
+
+def average(counters: Mapping[str, int], total: str, count: str) -> int | None:
+    n = counters.get(count, 0)
+    return counters.get(total, 0) // n if n > 0 else None
