@@ -126,4 +126,17 @@ async def test_start_run_the_rundown_and_end_the_show(
         await orders.wait_for()
         assert "1" in await orders.inner_text()
         assert "59" in await review.page.get_by_test_id("report-gmv").inner_text()
-    assert_clean(ops, host, index, review)
+
+        # A second session of the room: the review opens on it, and the first stays one click
+        # away with its own figures.
+        second = await client.post(f"/api/v1/rooms/{room_id}/session/start")
+        assert second.status_code == 201
+        again = await open_page(f"/rooms/{room_id}/report", role="ops", token=token)
+        await again.page.get_by_test_id("report-period").filter(has_text="直播中").wait_for()
+        await again.page.get_by_test_id("report-session-link").click()
+        await again.page.get_by_test_id("report-period").filter(has_text="已下播").wait_for()
+        assert "59" in await again.page.get_by_test_id("report-gmv").inner_text()
+        assert "session=" in (
+            await again.page.get_by_test_id("download-zip").get_attribute("href") or ""
+        )
+    assert_clean(ops, host, index, review, again)

@@ -205,10 +205,43 @@ function renderCharts(report, alerts) {
   window.addEventListener("afterprint", () => charts.forEach((c) => c.resize()));
 }
 
+// ?session=ID reviews an earlier session of the room; without it, the newest.
+const chosenSession = new URLSearchParams(location.search).get("session")?.match(/^\d+$/)?.[0] ?? null;
+
+/** The downloads follow the session on the page. */
+function sessionDownloads() {
+  if (!chosenSession) return;
+  for (const link of document.querySelectorAll('a[href*="/report"][download]')) {
+    const url = new URL(link.href, location.href);
+    url.searchParams.set("session", chosenSession);
+    link.href = url.pathname + url.search;
+  }
+}
+
+/** Links to the room's other sessions, when it had more than one. */
+async function sessionPicker(current) {
+  let sessions = [];
+  try {
+    sessions = (await getJSON(`${roomApi(roomId)}/sessions`)).sessions ?? [];
+  } catch {
+    return; // the review itself loaded; the picker is a convenience
+  }
+  if (sessions.length < 2) return;
+  const count = sessions.length;
+  const links = sessions.map((s, i) => {
+    const label = `第 ${count - i} 场 ${fmtDateTime(s.started_at)}（${SESSION_LABELS[s.state] ?? s.state}）`;
+    return s.id === current
+      ? h("b", { testid: "report-session-current", text: label })
+      : h("a", { href: `?session=${s.id}`, testid: "report-session-link", text: label });
+  });
+  $('[data-testid="report-sessions"]').replaceChildren(h("span", { class: "muted", text: "场次：" }), ...links);
+}
+
 async function load() {
   let report;
+  sessionDownloads();
   try {
-    report = await getJSON(`${roomApi(roomId)}/report`);
+    report = await getJSON(`${roomApi(roomId)}/report${chosenSession ? `?session=${chosenSession}` : ""}`);
   } catch (err) {
     const errorEl = $('[data-testid="report-error"]');
     errorEl.textContent = `报告加载失败：${err.message}`;
@@ -225,6 +258,7 @@ async function load() {
   $('[data-testid="report-period"]').textContent =
     `${which}${fmtDateTime(report.started_at)} — ${report.ended_at ? fmtDateTime(report.ended_at) : "进行中"}${span ? `（${span}）` : ""}`;
   renderSummary(report);
+  sessionPicker(report.session?.id ?? null);
   renderDrops(Array.isArray(report.drops) ? report.drops : []);
   renderIntents(Array.isArray(report.top_intents) ? report.top_intents : []);
   renderInterest(Array.isArray(report.interest_ranking) ? report.interest_ranking : []);
