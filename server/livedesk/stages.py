@@ -12,7 +12,6 @@ must happen once).
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +30,11 @@ from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.tasks import yielding
 from livedesk.cues import sales
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
-from livedesk.cues.greetings import GreetingQueue, greeting_candidate
+from livedesk.cues.greeter import Greeter
+from livedesk.cues.greetings import GreetingQueue
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
 from livedesk.cues.quiet import QuietList
 from livedesk.customers import service as customers
-from livedesk.customers.churn import churn_warning
-from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import SIGHTINGS, Event
 from livedesk.promotions.engine import PromotionEngine, RoomView
 from livedesk.roomlog.messages import Message
@@ -99,6 +97,7 @@ class RoomStages:
         self._product_names = {sku: product.name for sku, product in self._products.items()}
         self._tiers = rulebook.get(TierRules)
         self._greeting_rules = rulebook.get(GreetingRules)
+        self._greeter = Greeter(self._tiers, self._greeting_rules, self._matcher.labels)
         self._runtimes: dict[str, RoomRuntime] = {}
         self._promotions = PromotionEngine(
             rulebook.get(RedPacketRules),
@@ -208,10 +207,22 @@ class RoomStages:
             returning = identified is not None and identified.is_returning
             if identified is not None and event.id in comments:
                 # Before the sighting: a complaint in someone's first words is not greeted.
-                messages.extend(self._quiet(runtime, identified, event, comments[event.id]))
+                messages.extend(
+                    self._greeter.complained(
+                        runtime.greetings,
+                        runtime.quiet,
+                        identified,
+                        event,
+                        comments[event.id]["intents"],
+                    )
+                )
             if returning and event.type in SIGHTINGS:
                 assert identified is not None
-                messages.extend(self._sighted(runtime, identified, now))
+                messages.extend(
+                    self._greeter.sighted(
+                        runtime.greetings, runtime.quiet, runtime.known, identified, now
+                    )
+                )
             if event.type in ("enter", "leave") and user_id is not None:
                 runtime.windows.add_viewer_event(event.ts, event.type, user_id=user_id)
             elif event.type == "comment" and event.id in comments:
@@ -259,95 +270,12 @@ class RoomStages:
         if room.viewers_now != viewers_before:
             runtime.windows.record_viewers(now, room.viewers_now)
             messages.append(Message("viewers", kpis.viewer_figures(room.viewers_now, counters)))
-        messages.extend(await self._greetings(session, runtime, now))
+        messages.extend(await self._greeter.due(session, runtime.greetings, now))
         messages.extend(self._cues(room, runtime, now))
         messages.extend(self._periodic(room, runtime, now))
         await self._save(session, room, runtime, now, appended=len(messages))
         lap("cues")
         return messages
-
-    def _sighted(
-        self, runtime: RoomRuntime, identified: customers.Identified, now: datetime
-    ) -> list[Message]:
-        """A returning customer was seen (enter, first words, gift, order): offer a greeting,
-        once per session, and tell ops what they should know about them."""
-        if identified.customer_id in runtime.known:
-            return []
-        profile = profile_for(identified.history, self._tiers, now)
-        runtime.known[identified.customer_id] = (profile.tier.label, profile.segment.id == "vip")
-        reason = runtime.quiet.reason_for(identified.customer_id, identified.do_not_greet)
-        candidate = greeting_candidate(
-            str(identified.customer_id),
-            identified.nickname,
-            identified.history,
-            profile,
-            self._greeting_rules,
-            do_not_greet=reason,
-            churn=churn_warning(identified.history, identified.seen_before_at, self._tiers, now),
-        )
-        if candidate is None:
-            return []
-        offer = runtime.greetings.offer(candidate, now)
-        if not offer.notices:
-            return []
-        # One notice per person per moment: 久未下单 and 沉默客户回来了 are one line for ops.
-        first, *more = offer.notices
-        title = first.text + "".join("；" + n.text.split("：", 1)[-1] for n in more)
-        return [
-            Message(
-                "alert",
-                {
-                    "id": f"notice-{first.customer_id}",
-                    "kind": "customer_notice",
-                    "severity": "info",
-                    # The notice already names the customer (王姐（黄金）：久未下单，今天回来了).
-                    "title": title,
-                    "customer_id": first.customer_id,
-                    "state": "open",
-                },
-            )
-        ]
-
-    def _quiet(
-        self,
-        runtime: RoomRuntime,
-        identified: customers.Identified,
-        event: Event,
-        item: dict[str, Any],
-    ) -> list[Message]:
-        """A complaint or refund request keeps its writer off the stream for the session."""
-        alert = runtime.quiet.on_comment(
-            identified.customer_id,
-            identified.nickname or (event.user.nickname if event.user else None),
-            event.content or "",
-            item["intents"],
-            self._greeting_rules,
-            self._matcher.labels,
-        )
-        if alert is None:
-            return []
-        runtime.greetings.withdraw(str(identified.customer_id))
-        return [Message("alert", alert)]
-
-    async def _greetings(
-        self, session: AsyncSession, runtime: RoomRuntime, now: datetime
-    ) -> list[Message]:
-        waiting = runtime.greetings.waiting_ids()
-        if waiting:  # ops may have set do-not-greet since these were queued
-            stopped = await customers.do_not_greet_of(session, [int(i) for i in waiting])
-            for customer_id in stopped:
-                runtime.greetings.withdraw(str(customer_id))
-        return [
-            Message(
-                "greeting",
-                {
-                    "id": f"g-{uuid.uuid4().hex[:12]}",
-                    **greeting.to_dict(),
-                    "customer_id": greeting.customer_ids[0],
-                },
-            )
-            for greeting in runtime.greetings.drain(now)
-        ]
 
     async def _promote(
         self,
