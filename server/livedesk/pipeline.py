@@ -7,6 +7,12 @@ seq come from the database alone; a killed worker's lock dies with its connectio
 worker takes the room at its next look; and Redis going away delays nothing but the doorbell.
 On SQLite (one process) the same code runs; SQLite's single writer plus the in-process room
 set give the same one-consumer-per-room guarantee.
+
+With a `RoomKeeper` (every running pipeline has one) a room also has one owner over time, not
+only per batch: the process holding its lease processes it, keeps its state in memory between
+batches (rolling windows, cooldowns, counters, …) and saves it with each batch; the lease's
+fencing token is checked inside each batch's transaction, so a batch of an owner that lost the
+room rolls back and changes nothing, and the next owner loads exactly what was saved.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from livedesk.core import logs, metrics
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit, is_postgres
-from livedesk.core.jsonutil import loads
+from livedesk.core.jsonutil import dumps, loads
 from livedesk.core.tasks import (
     cancel_and_wait,
     periodically,
@@ -36,6 +42,8 @@ from livedesk.ingest import repository as inbox
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.schemas import Event
 from livedesk.ingest.service import INBOX_CHANNEL
+from livedesk.ownership.keeper import RoomKeeper
+from livedesk.ownership.leases import Lease, LeaseLost
 from livedesk.roomlog import log as roomlog
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
@@ -59,6 +67,8 @@ class Pipeline:
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
         concurrency: int = 4,
+        keeper: RoomKeeper | None = None,
+        renew_interval_s: float = 2.0,
     ):
         self._sessions = sessions
         self._bus = bus
@@ -77,9 +87,26 @@ class Pipeline:
         # batch is processed.
         self._read_ahead: dict[str, asyncio.Task[dict[int, Event]]] = {}
         self.processed_events = 0
+        # Which rooms this process owns (None: any room whose row lock it gets, batch by
+        # batch, as tools and tests that drive one pipeline do).
+        self._keeper = keeper
+        self._renew_interval_s = renew_interval_s
 
     async def start(self) -> None:
-        self._tasks = [
+        if self._keeper is not None:
+            keeper = self._keeper
+            try:  # the live processes known before taking any room
+                await self._beat(keeper)
+            except Exception as exc:  # the heartbeat loop tries again
+                log.warning("first pipeline heartbeat failed: %s", exc)
+            beating = periodically(
+                "pipeline heartbeat",
+                self._renew_interval_s,
+                lambda: self._beat(keeper),
+                wait_first=True,
+            )
+            self._tasks.append(asyncio.create_task(beating, name="pipeline-leases"))
+        self._tasks += [
             asyncio.create_task(self._doorbell(), name="pipeline-doorbell"),
             asyncio.create_task(self._poll(), name="pipeline-poll"),
             *(
@@ -89,8 +116,52 @@ class Pipeline:
         ]
 
     async def close(self) -> None:
+        """Stop processing; with a keeper, hand every room back so the other processes take
+        them over at once (a batch in hand rolled back: its events wait in the inbox)."""
         await cancel_and_wait([*self._tasks, *self._read_ahead.values()])
+        self._tasks = []
         self._read_ahead.clear()
+        if self._keeper is not None:
+            await self._leave(self._keeper)
+
+    async def _leave(self, keeper: RoomKeeper) -> None:
+        rooms_held = keeper.held
+        try:
+            for room_id in rooms_held:
+                await keeper.hand_back(room_id)
+                self._forget(room_id)
+            await keeper.leave()
+            await self._ring(rooms_held)
+        except Exception as exc:  # the leases expire on their own: a slower hand-over
+            log.warning("handing rooms back failed (%s); their leases will expire", exc)
+
+    async def _beat(self, keeper: RoomKeeper) -> None:
+        """The heartbeat: renew the leases, forget lost rooms, hand back the rooms another
+        live process should own (between their batches). A failed beat is retried at the
+        next one; the leases last ttl_s meanwhile."""
+        beat = await keeper.beat()
+        for room_id in beat.lost:
+            self._forget(room_id)
+        given: list[str] = []
+        for room_id in beat.to_hand_back:
+            if room_id in self._busy:
+                continue  # mid-batch: the next beat
+            self._busy.add(room_id)
+            try:
+                await keeper.hand_back(room_id)
+                self._forget(room_id)
+                given.append(room_id)
+            finally:
+                self._busy.discard(room_id)
+        await self._ring(given)
+
+    async def _ring(self, room_ids: Sequence[str]) -> None:
+        """Wake the processes that take these rooms over (the poll would, a second later)."""
+        if room_ids:
+            await self._bus.publish(INBOX_CHANNEL, dumps(list(room_ids)))
+
+    def _forget(self, room_id: str) -> None:
+        self._stages_of(room_id).forget(room_id)
 
     def wake(self, room_id: str) -> None:
         if room_id not in self._queued:
@@ -146,7 +217,7 @@ class Pipeline:
         except Exception:
             raise_if_cancelling()
             log.exception("processing room %s failed; will retry", room_id)
-            self._stages_of(room_id).forget(room_id)
+            self._forget(room_id)
             await asyncio.sleep(0.5)
             self.wake(room_id)
 
@@ -157,6 +228,22 @@ class Pipeline:
             return await self._process_room(room_id)
 
     async def _process_room(self, room_id: str) -> bool:
+        lease: Lease | None = None
+        if self._keeper is not None:
+            claimed = await self._keeper.claim(room_id)
+            if claimed is None:
+                return False  # another live process owns it
+            lease, taken_now = claimed
+            if taken_now:  # whatever this process knew of the room is from before
+                self._forget(room_id)
+        try:
+            return await self._process_batch(room_id, lease)
+        except LeaseLost:
+            log.info("room %s was taken over; its batch rolled back", room_id)
+            self._forget(room_id)
+            return False
+
+    async def _process_batch(self, room_id: str, lease: Lease | None) -> bool:
         timer = metrics.StageTimer()
         async with self._sessions() as session:
             parsed = await self._prepare_unlocked(session, room_id)
@@ -164,6 +251,9 @@ class Pipeline:
             room = await self._lock_or_create(session, room_id)
             if room is None:
                 return False  # another worker holds it; it will see the same events
+            if lease is not None:
+                assert self._keeper is not None
+                await self._keeper.fence(session, lease)  # held until the commit
             rows = await inbox.pending_events(session, room_id, self._batch_size)
             timer.lap("lock")
             if rows and _scores_before_locking(session):

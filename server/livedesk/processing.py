@@ -7,7 +7,8 @@ only take webhooks and fan out to panels, and N processes of their own run the b
 lower CPU priority (`LIVEDESK_PIPELINE_NICE`): when the machine is saturated the kernel serves
 the acks first and processing lags, the events safe in the inbox — a platform that is answered
 late drops data, a panel that is a few seconds late does not. Redis carries the doorbell
-between them and PostgreSQL's room locks keep one consumer per room, wherever it runs.
+between them, and each room has one owner at a time, wherever it runs: the pipeline process
+holding the room's lease (livedesk.ownership), which keeps the room's state in memory.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from livedesk.core.delivery import DeliveryBoard
 from livedesk.core.settings import Settings
 from livedesk.fulfilment.retry import RetryPolicy
 from livedesk.fulfilment.sender import OutboxSender
+from livedesk.ownership.keeper import RoomKeeper
 from livedesk.pipeline import Pipeline
 from livedesk.rulebook.book import Rulebook, load_rulebook
 from livedesk.rulesets.switching import RoomSwitch, RuleBooks
@@ -77,6 +79,8 @@ async def running_pipeline(
             batch_size=settings.pipeline_batch_size,
             poll_interval_s=settings.pipeline_poll_interval_s,
             concurrency=settings.pipeline_concurrency,
+            keeper=RoomKeeper(sessions, ttl_s=settings.lease_ttl_s),
+            renew_interval_s=settings.lease_renew_s,
         )
         sender = _outbox_sender(settings, sessions)
         await pipeline.start()

@@ -2,12 +2,12 @@
 identify (customers) → analyse (danmaku) → decide (cues) → messages for the room log.
 
 Stages read and write rows in the caller's transaction and return messages; nothing here
-commits or publishes. Per-room decision state (greeting queue, hint cooldowns, open alerts,
-counters) is saved in the room row with every batch, so a room can move to another worker;
-the rolling windows are kept in this worker's memory and saved (in a row of their own: they
-run to hundreds of kilobytes) every few seconds, because
-they are statistics (a few seconds lost on a hand-over skew a chart, never a decision that
-must happen once).
+commits or publishes. The room's owner (the pipeline process holding its lease) keeps its
+state in memory between batches and saves it in each batch's transaction: the decision state
+(greeting queue, hint cooldowns, open alerts, counters, …) in the room row (rooms.state), the
+rolling windows in a row of their own (they run to hundreds of kilobytes) whenever they moved.
+So the next owner, after a hand-over or a crash, loads exactly what the last committed batch
+left, and the figures carry on without a jump.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ from livedesk.rulebook.products import ProductRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 from livedesk.rulebook.shops import ShopRules
 
-WINDOWS_SAVE_INTERVAL_S = 5.0
 RUNTIME_CACHE_ROOMS = 1000
 
 
@@ -66,6 +65,7 @@ class RoomRuntime:
     greetings: GreetingQueue
     spam: SpamFilter
     windows_saved_at: float = 0.0
+    windows_saved_revision: int = 0  # the windows' revision at that save
     counters: dict[str, int] = field(default_factory=dict)
     stock: dict[str, int] = field(default_factory=dict)
     # Returning customers already looked at this session: tier label and VIP flag for the
@@ -123,6 +123,9 @@ class RoomStages:
             windows_saved_at=cached.windows_saved_at
             if cached and cached.windows is windows
             else 0.0,
+            windows_saved_revision=cached.windows_saved_revision
+            if cached and cached.windows is windows
+            else windows.revision,
             hints=HintState.from_dict(state.hints),
             alerts=AlertState.from_dict(state.alerts),
             greetings=GreetingQueue.from_dict(state.greetings, self._greeting_rules)
@@ -143,10 +146,9 @@ class RoomStages:
     async def _windows(
         self, session: AsyncSession, room_id: str, cached: RoomRuntime | None
     ) -> RoomWindows:
-        """The room's rolling windows: this worker's own when no other worker saved the room's
-        windows since (an ops action such as a pause also moves the seq, and reloading the
-        row saved up to 5 s ago would forget the last seconds: a complaint surge would
-        resolve the moment ops pause for it); else the saved row."""
+        """The room's rolling windows: this process's own when no other process saved them
+        since (an ops action such as a pause also moves the seq: nothing to reload then);
+        else the saved row."""
         saved_at = await rooms.windows_saved_at(session, room_id)
         if cached is not None and (
             saved_at is None or saved_at.timestamp() <= cached.windows_saved_at
@@ -388,9 +390,10 @@ class RoomStages:
             known=dict(runtime.known),
             quiet=runtime.quiet.to_dict(),
         )
-        if now.timestamp() - runtime.windows_saved_at >= WINDOWS_SAVE_INTERVAL_S:
+        if runtime.windows.revision != runtime.windows_saved_revision:
             saved_at = await rooms.save_windows(session, room.id, runtime.windows.to_dict())
             runtime.windows_saved_at = saved_at.timestamp()
+            runtime.windows_saved_revision = runtime.windows.revision
         if state != room.state:
             room.state = state
         # rooms.append will advance last_seq by the messages appended in this transaction.

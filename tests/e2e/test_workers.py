@@ -95,11 +95,11 @@ def _comment_ids(log: list[tuple[int, str, str]]) -> list[str]:
 
 
 @pytest.fixture
-async def two_workers(database_url, tmp_path):
-    if not database_url.startswith("postgresql"):
+async def two_workers(private_database_url, tmp_path):
+    if not private_database_url.startswith("postgresql"):
         pytest.skip("several workers need PostgreSQL")
     workers = [
-        ServerProcess(free_port(), database_url, REDIS_URL, tmp_path / f"w{n}.log")
+        ServerProcess(free_port(), private_database_url, REDIS_URL, tmp_path / f"w{n}.log")
         for n in range(2)
     ]
     try:
@@ -112,9 +112,11 @@ async def two_workers(database_url, tmp_path):
 
 
 @needs_scale_out
-async def test_two_workers_share_a_room_with_a_gapless_log(two_workers, database_url, room_id):
+async def test_two_workers_share_a_room_with_a_gapless_log(
+    two_workers, private_database_url, room_id
+):
     a, b = two_workers
-    token = await add_operator(database_url, "ops")
+    token = await add_operator(private_database_url, "ops")
     panel = await open_panel(b.ws_url, room_id, token)
     await panel.until(lambda m: m["type"] == "snapshot")
     sent: list[str] = []
@@ -133,8 +135,8 @@ async def test_two_workers_share_a_room_with_a_gapless_log(two_workers, database
                 sent.extend(e["id"] for e in batch)
 
         await asyncio.gather(send(to_a, 40), send(to_b, 40), send(to_a, 40), send(to_b, 40))
-    await _wait_processed(database_url, room_id)
-    log = await _log_of(database_url, room_id)
+    await _wait_processed(private_database_url, room_id)
+    log = await _log_of(private_database_url, room_id)
     seqs = [seq for seq, _kind, _body in log]
     assert seqs == list(range(1, len(seqs) + 1))
     comment_ids = _comment_ids(log)
@@ -146,7 +148,9 @@ async def test_two_workers_share_a_room_with_a_gapless_log(two_workers, database
 
 
 @needs_scale_out
-async def test_killed_workers_pending_events_are_taken_over(two_workers, database_url, room_id):
+async def test_killed_workers_pending_events_are_taken_over(
+    two_workers, private_database_url, room_id
+):
     a, _b = two_workers  # b stays up and must take over
     acknowledged: list[str] = []
     async with httpx.AsyncClient(base_url=a.base_url, timeout=5) as to_a:
@@ -156,17 +160,19 @@ async def test_killed_workers_pending_events_are_taken_over(two_workers, databas
             assert response.status_code == 202
             acknowledged.extend(e["id"] for e in batch)
     a.kill()  # mid-processing: 3,000 events were just acknowledged
-    await _wait_processed(database_url, room_id, timeout_s=60)
-    log = await _log_of(database_url, room_id)
+    await _wait_processed(private_database_url, room_id, timeout_s=60)
+    log = await _log_of(private_database_url, room_id)
     assert sorted(_comment_ids(log)) == sorted(acknowledged)
     assert [seq for seq, *_ in log] == list(range(1, len(log) + 1))
 
 
-async def test_kill_9_loses_no_acknowledged_event(database_url, redis_url, tmp_path, room_id):
+async def test_kill_9_loses_no_acknowledged_event(
+    private_database_url, redis_url, tmp_path, room_id
+):
     """Every event answered 202 before a SIGKILL is stored, and processed after a restart."""
     port = free_port()
-    redis = redis_url if database_url.startswith("postgresql") else None
-    server = ServerProcess(port, database_url, redis, tmp_path / "kill.log")
+    redis = redis_url if private_database_url.startswith("postgresql") else None
+    server = ServerProcess(port, private_database_url, redis, tmp_path / "kill.log")
     await asyncio.to_thread(server.wait_ready)
     acknowledged: list[str] = []
 
@@ -199,12 +205,12 @@ async def test_kill_9_loses_no_acknowledged_event(database_url, redis_url, tmp_p
         server.kill()
         await asyncio.gather(*senders)
     assert len(acknowledged) > 100
-    stored = await _stored_ids(database_url, room_id)
+    stored = await _stored_ids(private_database_url, room_id)
     assert set(acknowledged) <= stored
-    restarted = ServerProcess(port, database_url, redis, tmp_path / "kill2.log")
+    restarted = ServerProcess(port, private_database_url, redis, tmp_path / "kill2.log")
     try:
         await asyncio.to_thread(restarted.wait_ready)
-        await _wait_processed(database_url, room_id, timeout_s=60)
+        await _wait_processed(private_database_url, room_id, timeout_s=60)
     finally:
         restarted.stop()
 

@@ -26,8 +26,8 @@ PASSPHRASE = "老铁666"
 
 
 @pytest.fixture
-async def two_workers(database_url, tmp_path):
-    async for workers in start_workers(database_url, tmp_path):
+async def two_workers(private_database_url, tmp_path):
+    async for workers in start_workers(private_database_url, tmp_path):
         yield workers
 
 
@@ -50,11 +50,13 @@ async def _roots(database_url: str, customer_ids: list[int]) -> list[int]:
     return [root[cid] for cid in customer_ids]
 
 
-async def test_rain_on_two_workers_pays_exactly_the_budget(two_workers, database_url, room_id):
+async def test_rain_on_two_workers_pays_exactly_the_budget(
+    two_workers, private_database_url, room_id
+):
     a, b = two_workers
-    token = await add_operator(database_url)
+    token = await add_operator(private_database_url)
     viewers = [f"rain-{uuid.uuid4().hex[:6]}-{i}" for i in range(200)]
-    await seed_viewers(database_url, viewers)
+    await seed_viewers(private_database_url, viewers)
     comments = [event(room_id, "comment", user, content=PASSPHRASE) for user in viewers]
     # Retries: the same person says the passphrase again (a new event), through either worker.
     retries = [
@@ -69,14 +71,15 @@ async def test_rain_on_two_workers_pays_exactly_the_budget(two_workers, database
         httpx.AsyncClient(base_url=b.base_url, timeout=30) as to_b,
     ):
         await _post(to_a, [event(room_id, "enter", "host-seed")])
-        await wait_processed(database_url, room_id)
+        await wait_processed(private_database_url, room_id)
         rain = await start_rain(to_a, room_id, token, budget_cents=10_000, quantity=100)
         sends = [_post(to_a if i % 2 else to_b, batch) for i, batch in enumerate(batches)]
         sends += [_post(to_b if i % 2 else to_a, batch) for i, batch in enumerate(duplicates)]
         random.shuffle(sends)
         await asyncio.gather(*sends)
-        await wait_processed(database_url, room_id, timeout_s=60)
-    ledger = await ledger_of(database_url, rain["campaign_id"])  # also: one outbox row per grant
+        await wait_processed(private_database_url, room_id, timeout_s=60)
+    # Also: one outbox row per grant.
+    ledger = await ledger_of(private_database_url, rain["campaign_id"])
     paid = [g for g in ledger.grants if g.state in PAID_STATES]
     assert len(paid) == len(ledger.grants) == 100  # nobody held, nobody paid twice
     assert ledger.campaign.spent_cents == sum(g.amount_cents for g in paid) == 10_000
@@ -87,17 +90,17 @@ async def test_rain_on_two_workers_pays_exactly_the_budget(two_workers, database
 
 
 async def test_two_linked_accounts_through_two_workers_get_one_packet(
-    two_workers, database_url, room_id
+    two_workers, private_database_url, room_id
 ):
     a, b = two_workers
-    token = await add_operator(database_url)
+    token = await add_operator(private_database_url)
     people = [
         (f"lk-{uuid.uuid4().hex[:6]}-a{i}", f"lk-{uuid.uuid4().hex[:6]}-b{i}", link)
         for i, link in enumerate(["union_id", "phone_hash"] * 3)
     ]
     for first, second, _link in people:
-        await seed_viewers(database_url, [second])  # the second account's customer is older
-        await seed_viewers(database_url, [first])
+        await seed_viewers(private_database_url, [second])  # the second account's customer is older
+        await seed_viewers(private_database_url, [first])
     # A phone hash is a SHA-256 in hex (the webhook refuses anything else).
     links = {
         first: {link: uuid.uuid4().hex * 2 if link == "phone_hash" else f"{link}-{uuid.uuid4()}"}
@@ -108,12 +111,12 @@ async def test_two_linked_accounts_through_two_workers_get_one_packet(
         httpx.AsyncClient(base_url=b.base_url, timeout=30) as to_b,
     ):
         await _post(to_a, [event(room_id, "enter", "host-seed")])
-        await wait_processed(database_url, room_id)
+        await wait_processed(private_database_url, room_id)
         # Each account shows its union_id / phone_hash once, through its own worker: linked.
         for first, second, _link in people:
             for client, user in ((to_a, first), (to_b, second)):
                 await _post(client, [event(room_id, "enter", user, user_extra=links[first])])
-                await wait_processed(database_url, room_id)
+                await wait_processed(private_database_url, room_id)
         rain = await start_rain(to_a, room_id, token, budget_cents=2_000, quantity=20)
         sends = []
         for first, second, _link in people:
@@ -122,8 +125,8 @@ async def test_two_linked_accounts_through_two_workers_get_one_packet(
                 sends.append(_post(client, [said]))
         random.shuffle(sends)
         await asyncio.gather(*sends)
-        await wait_processed(database_url, room_id, timeout_s=60)
-    ledger = await ledger_of(database_url, rain["campaign_id"])
-    roots = await _roots(database_url, [g.customer_id for g in ledger.grants])
+        await wait_processed(private_database_url, room_id, timeout_s=60)
+    ledger = await ledger_of(private_database_url, rain["campaign_id"])
+    roots = await _roots(private_database_url, [g.customer_id for g in ledger.grants])
     assert len(ledger.grants) == len(people)
     assert sorted(Counter(roots).values()) == [1] * len(people), "one packet per person"

@@ -21,8 +21,8 @@ PASSPHRASE = "老铁666"
 
 
 @pytest.fixture
-async def two_workers(database_url, tmp_path):
-    async for workers in start_workers(database_url, tmp_path):
+async def two_workers(private_database_url, tmp_path):
+    async for workers in start_workers(private_database_url, tmp_path):
         yield workers
 
 
@@ -41,23 +41,25 @@ async def _heard_within(panels: list[Panel], predicate: Any, since: float, limit
     assert time.monotonic() - since <= limit_s
 
 
-async def test_pause_on_one_worker_stops_claims_on_the_other(two_workers, database_url, room_id):
+async def test_pause_on_one_worker_stops_claims_on_the_other(
+    two_workers, private_database_url, room_id
+):
     a, b = two_workers
-    token = await add_operator(database_url)
+    token = await add_operator(private_database_url)
     viewers = [f"pz-{uuid.uuid4().hex[:6]}-{i}" for i in range(6)]
-    await seed_viewers(database_url, viewers)
+    await seed_viewers(private_database_url, viewers)
     async with (
         httpx.AsyncClient(base_url=a.base_url, timeout=30) as to_a,
         httpx.AsyncClient(base_url=b.base_url, timeout=30) as to_b,
     ):
         assert (await post_events(to_a, [event(room_id, "enter", "host-seed")])).status_code == 202
-        await wait_processed(database_url, room_id)
+        await wait_processed(private_database_url, room_id)
         panels = [await open_panel(w.ws_url, room_id, token) for w in (a, b)]
         for panel in panels:
             await panel.until(lambda m: m["type"] == "snapshot")
         rain = await start_rain(to_a, room_id, token, budget_cents=1000, quantity=10)
-        await _claim(to_b, database_url, room_id, viewers[:1])  # running: pays
-        assert len((await ledger_of(database_url, rain["campaign_id"])).grants) == 1
+        await _claim(to_b, private_database_url, room_id, viewers[:1])  # running: pays
+        assert len((await ledger_of(private_database_url, rain["campaign_id"])).grants) == 1
 
         started = time.monotonic()
         paused = await to_a.post(
@@ -65,9 +67,9 @@ async def test_pause_on_one_worker_stops_claims_on_the_other(two_workers, databa
         )
         assert paused.status_code == 200 and paused.json()["state"] == "paused"
         await _heard_within(panels, _promotion("paused"), started, 1.0)
-        await _claim(to_b, database_url, room_id, viewers[1:3])
-        await _claim(to_a, database_url, room_id, viewers[3:4])
-        ledger = await ledger_of(database_url, rain["campaign_id"])
+        await _claim(to_b, private_database_url, room_id, viewers[1:3])
+        await _claim(to_a, private_database_url, room_id, viewers[3:4])
+        ledger = await ledger_of(private_database_url, rain["campaign_id"])
         assert len(ledger.grants) == 1 and ledger.campaign.state == "paused"
 
         started = time.monotonic()
@@ -76,10 +78,10 @@ async def test_pause_on_one_worker_stops_claims_on_the_other(two_workers, databa
         )
         assert resumed.status_code == 200 and resumed.json()["state"] == "running"
         await _heard_within(panels, _promotion("running"), started, 1.0)
-        await _claim(to_b, database_url, room_id, viewers[1:3])
-        await _claim(to_a, database_url, room_id, viewers[4:6])
+        await _claim(to_b, private_database_url, room_id, viewers[1:3])
+        await _claim(to_a, private_database_url, room_id, viewers[4:6])
         for panel in panels:
             await panel.close()
-    ledger = await ledger_of(database_url, rain["campaign_id"])
+    ledger = await ledger_of(private_database_url, rain["campaign_id"])
     assert len(ledger.grants) == 5 and ledger.campaign.state == "running"
     assert ledger.campaign.spent_cents == 500 and len(ledger.outbox) == 5

@@ -242,10 +242,13 @@ class RoomWindows:
         # Commenters, and everyone who commented, liked, gifted or ordered.
         self._commented = _LastSeen()
         self._active = _LastSeen()
+        # Bumped by every feed: the owner saves the windows when it moved since the last save.
+        self.revision = 0
 
     # -- feeding ---------------------------------------------------------------------------
 
     def _bucket_for(self, at: datetime) -> _Bucket | None:
+        self.revision += 1
         index = bucket_index(at)
         newest = self._newest
         if newest is not None and index <= newest - MAX_BUCKETS:

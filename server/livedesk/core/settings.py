@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     pipeline_batch_size: int = 500
     pipeline_poll_interval_s: float = 1.0
     pipeline_concurrency: int = 4
+    # Room ownership (livedesk.ownership): a pipeline process holds each room's lease this
+    # long unrenewed, and renews (heartbeats) this often. A dead process's rooms wait up to
+    # lease_ttl_s for the others; a process stalled longer than that loses its rooms.
+    lease_ttl_s: float = Field(default=10.0, ge=1.0, le=300.0)
+    lease_renew_s: float = Field(default=2.0, ge=0.1, le=60.0)
     # False: this web worker only takes webhooks and serves panels, and `livedesk pipeline`
     # processes (started by `livedesk serve --pipeline-processes N`) process the inbox.
     run_pipeline: bool = True
@@ -142,6 +147,12 @@ class Settings(BaseSettings):
     def _fulfilment_is_signed(self) -> Settings:
         if self.fulfilment_url and self.fulfilment_signing_secret() is None:
             raise ValueError("LIVEDESK_FULFILMENT_URL needs LIVEDESK_FULFILMENT_SECRET (whsec_...)")
+        return self
+
+    @model_validator(mode="after")
+    def _leases_are_renewed_in_time(self) -> Settings:
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            raise ValueError("LIVEDESK_LEASE_RENEW_S must be at most half LIVEDESK_LEASE_TTL_S")
         return self
 
     def fulfilment_signing_secret(self) -> str | None:
