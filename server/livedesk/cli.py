@@ -119,6 +119,10 @@ def serve(
             log_level="info",
             access_log=False,
             timeout_graceful_shutdown=10,
+            # uvicorn (0.30+) kills a worker not ready within this: a worker loads the rules,
+            # the models and its pipeline first, and on a busy machine that takes more than
+            # uvicorn's 5 s; the default made it kill and respawn workers forever.
+            timeout_worker_healthcheck=60,
         )
     finally:
         if children is not None:
