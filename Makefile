@@ -1,11 +1,11 @@
-# One set of verbs: install | demo | test | lint | bench (and test-faults).
+# One set of verbs: install | demo | test | lint | bench (and test-faults, test-api).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test test-faults test-fast lint bench frontend clean lock
+.PHONY: install demo test test-faults test-api test-fast lint bench frontend clean lock
 
 install: $(STAMP) frontend
 
@@ -46,6 +46,11 @@ test: install
 # servers are throwaway ones on spare ports (needs redis-server and PostgreSQL's binaries).
 test-faults: install
 	$(BIN)/pytest -m faults tests/faults $(PYTEST_ARGS)
+
+# The operators' API against its own OpenAPI document: schemathesis, every check, an ops token,
+# on SQLite and (with LIVEDESK_TEST_DATABASE_URL) PostgreSQL; tests/api/schemathesis.toml.
+test-api: install
+	$(BIN)/pytest -m api tests/api $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check server tests load_tests migrations

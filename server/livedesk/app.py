@@ -8,7 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -217,7 +217,16 @@ def _health_router() -> APIRouter:
         ready = all(value == "ok" for value in checks.values())
         return JsonResponse(checks, status_code=200 if ready else 503)
 
-    @router.get("/metrics")
+    @router.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+                "description": "Prometheus text exposition format (version 0.0.4)",
+            }
+        },
+    )
     async def prometheus_metrics() -> Response:
         body, media_type = metrics.render()
         return Response(body, media_type=media_type)

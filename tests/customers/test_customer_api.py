@@ -15,7 +15,6 @@ import pytest
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.customers import repository as repo
 from livedesk.customers.csv_format import COLUMNS
-from livedesk.customers.endpoints import router
 from livedesk.customers.identity import resolve
 from livedesk.ingest.schemas import EventUser
 from support import LiveServer, add_operator
@@ -42,10 +41,6 @@ def example_csv(t: str) -> str:
 
 @pytest.fixture(scope="module")
 async def api(server: LiveServer, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = server.app
-    # Until app.py includes the customers router, mount it here (a no-op once it does).
-    if not any(getattr(r, "path", "").startswith(router.prefix) for r in app.routes):  # type: ignore[attr-defined]
-        app.include_router(router)  # type: ignore[attr-defined]
     token = await add_operator(database_url, "ops")
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=30

@@ -42,7 +42,10 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     if first["type"] == "json_invalid":  # the contract: a body that is not JSON is a 400
         return JsonResponse({"error": "the body is not valid JSON"}, status_code=400)
-    where = ".".join(str(part) for part in first["loc"])
+    loc = tuple(first["loc"])
+    if first["type"] == "missing" and loc[:1] == ("header",):  # Idempotency-Key: malformed
+        return JsonResponse({"error": f"the {loc[-1]} header is required"}, status_code=400)
+    where = ".".join(str(part) for part in loc)
     return JsonResponse({"error": f"{where}: {first['msg']}"}, status_code=422)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Query, Request
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
@@ -40,6 +41,9 @@ from livedesk.rulebook.customers import ChurnLevel, DoNotGreetReason, SegmentId,
 log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+# Ids are BIGINT: a larger number is no customer (422), never a database error. The routes
+# match digits only ({customer_id:int}), so GET /customers/import is a 405, not a bad id.
+CustomerId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 RECENT_ORDERS_SHOWN = 20
 MAX_UPLOAD_BYTES = 512 * 1024 * 1024  # larger files: use the CLI on the server
@@ -114,13 +118,13 @@ async def churn_list(
 
 
 @router.get(
-    "/{customer_id}",
+    "/{customer_id:int}",
     response_model=CustomerCard,
     **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def get_customer(
-    customer_id: int, request: Request, session: SessionDep, _operator: OpsOnly
+    customer_id: CustomerId, request: Request, session: SessionDep, _operator: OpsOnly
 ) -> dict[str, Any]:
     """Profile, identities, tier, RFM, segment and history; a merged id shows the survivor."""
     customer = await repo.root_customer(session, customer_id)
@@ -190,13 +194,13 @@ class DoNotGreetIn(BaseModel):
 
 
 @router.put(
-    "/{customer_id}/do-not-greet",
+    "/{customer_id:int}/do-not-greet",
     response_model=DoNotGreetState,
     **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def set_do_not_greet(
-    customer_id: int, body: DoNotGreetIn, session: SessionDep, operator: OpsOnly
+    customer_id: CustomerId, body: DoNotGreetIn, session: SessionDep, operator: OpsOnly
 ) -> dict[str, Any]:
     """Keep a customer's name off the stream (every room, from their next sighting; a greeting
     already waiting for the host is withdrawn), or greet them again. Ops are told the reason
@@ -219,13 +223,13 @@ class DoNotContactIn(BaseModel):
 
 
 @router.put(
-    "/{customer_id}/do-not-contact",
+    "/{customer_id:int}/do-not-contact",
     response_model=DoNotContactState,
     **AS_SHAPED,
     responses={**_AUTH_RESPONSES, 404: {"description": "No such customer"}},
 )
 async def set_do_not_contact(
-    customer_id: int, body: DoNotContactIn, session: SessionDep, operator: OpsOnly
+    customer_id: CustomerId, body: DoNotContactIn, session: SessionDep, operator: OpsOnly
 ) -> dict[str, Any]:
     """The customer refused follow-up marketing (企业微信, SMS): they are left out of every
     marketing follow-up; after-sales still follows up their complaints."""
@@ -254,8 +258,9 @@ async def set_do_not_contact(
     },
     openapi_extra={
         "requestBody": {
+            "required": True,
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string", "minLength": 1}},
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
@@ -263,7 +268,7 @@ async def set_do_not_contact(
                         "required": ["file"],
                     }
                 },
-            }
+            },
         }
     },
 )

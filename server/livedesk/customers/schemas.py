@@ -39,7 +39,7 @@ class ChurnRow(Answer):
 
 class ChurnPage(Answer):
     customers: list[ChurnRow]
-    next_after: int = Field(description="`after` for the next page")
+    next_after: int | None = Field(description="`after` for the next page; null on the last")
 
 
 class CustomerCard(Answer):

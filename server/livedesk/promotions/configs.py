@@ -44,4 +44,19 @@ def red_packet_config(body: RedPacketIn, rules: RedPacketRules) -> dict[str, Any
         config["amount_cents"] = pick("amount_cents") or config["amount_cents"]
     elif body.kind == "referral":
         config["amount_cents"] = pick("amount_cents") or config["amount_cents"]
+    largest = _largest_packet(config)
+    if largest > body.budget_cents:
+        message = (
+            f"one packet of up to {largest} fen is more than the drop's budget_cents"
+            f" ({body.budget_cents}): it could never be paid"
+        )
+        raise ApiError(422, message, fields={"budget_cents": message})
     return config
+
+
+def _largest_packet(config: dict[str, Any]) -> int:
+    """The most one packet of this campaign can pay."""
+    amounts = [config.get("amount_cents") or 0, config.get("max_cents") or 0]
+    amounts += (config.get("tier_amounts_cents") or {}).values()
+    amounts += [step["amount_cents"] for step in config.get("steps") or ()]
+    return max(amounts)

@@ -32,6 +32,7 @@ from livedesk.promotions.schemas import (
     IdempotencyKey,
     PromotionState,
     RedPacketIn,
+    RequiredIdempotencyKey,
 )
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
@@ -65,7 +66,7 @@ async def start_red_packets(
     session: SessionDep,
     bus: BusDep,
     operator: OpsOnly,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> Response:
     """Start a red-packet campaign (announced for `countdown_s`, then running for
     `duration_s`). A budget above the rules' threshold waits for a second operator."""
@@ -112,7 +113,7 @@ async def drop_coupons(
     session: SessionDep,
     bus: BusDep,
     operator: OpsOnly,
-    key: IdempotencyKey = None,
+    key: RequiredIdempotencyKey,
 ) -> Response:
     """Drop a coupon batch to an audience: each viewer in it present while the drop runs
     (silent ones too; see rooms.presence) gets one. Face value × quantity above the rules'

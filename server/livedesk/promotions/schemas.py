@@ -3,20 +3,51 @@ shapes of the promotions answers."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Header
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from livedesk.core.schemas import Answer, Number
+from livedesk.promotions.idempotency import MAX_KEY_LENGTH
 from livedesk.rulebook.promotions import CouponOffer, TierStep
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+# Money actions refuse a request without one (400, core.errors): required in the document.
+RequiredIdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_KEY_LENGTH},
+        description="Any string unique to this action: a retry with the same key and body"
+        " gets the first answer, never a second drop",
+    ),
+]
+# Money is a JSON integer of fen: never "1000", true or 1000.0 (the strict models below).
 Cents = Annotated[int, Field(ge=0, le=10**9)]
+STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class TierStepIn(TierStep):
+    model_config = ConfigDict(strict=True)
 
 
 class RedPacketIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A red-packet campaign. Besides what the schema says: `budget_cents` covers at least
+    1 fen per packet (`quantity`), and no single packet may exceed it — the largest of
+    `budget_cents ÷ quantity`, `amount_cents`, `tier_amounts_cents`, `steps[].amount_cents`
+    and `max_cents` (a value left out comes from the kind's first template in the rules);
+    a blind box needs 0 < `min_cents` ≤ `max_cents`, a tiered campaign `steps`, a points
+    exchange `keyword` and `points_cost`. Each is a 422 naming the field."""
+
+    model_config = ConfigDict(
+        **STRICT,
+        json_schema_extra={
+            # A rain is answered by its passphrase (口令): it needs one.
+            "if": {"properties": {"kind": {"const": "rain"}}, "required": ["kind"]},
+            "then": {"required": ["passphrase"], "properties": {"passphrase": {"type": "string"}}},
+        },
+    )
 
     kind: Literal["tiered", "rain", "blind_box", "points", "referral"]
     title: str = Field(min_length=1, max_length=40)
@@ -28,7 +59,7 @@ class RedPacketIn(BaseModel):
     per_customer: int = Field(default=1, ge=1, le=100)
     # Optional per kind; missing ones come from the first template of the kind in rules.
     tier_amounts_cents: dict[str, Cents] | None = None
-    steps: list[TierStep] | None = None
+    steps: list[TierStepIn] | None = None
     min_cents: Cents | None = None
     max_cents: Cents | None = None
     min_dwell_s: int | None = Field(default=None, ge=0)
@@ -45,7 +76,25 @@ class RedPacketIn(BaseModel):
         return self
 
 
+def _value_or_discount(schema: dict[str, Any]) -> None:
+    """Exactly one of value_cents (立减) and discount_pct (折扣), in the schema too."""
+    one, other = "value_cents", "discount_pct"
+    schema["oneOf"] = [
+        {
+            "required": [given],
+            "properties": {given: {"type": "integer"}, absent: {"type": "null"}},
+        }
+        for given, absent in ((one, other), (other, one))
+    ]
+
+
 class CouponIn(CouponOffer):
+    """A coupon drop: exactly one of `value_cents` and `discount_pct`; `min_tier` for
+    audience `tier`, `segment` for `segment`, `churn_risk` for `churn`. The face value ×
+    `quantity` is the drop's budget."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_value_or_discount)
+
     title: str = Field(min_length=1, max_length=40)
     quantity: int = Field(ge=1, le=1_000_000)
     duration_s: int = Field(default=300, ge=10, le=86_400)

@@ -21,6 +21,7 @@ from livedesk.core.db import after_commit, commit
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.settings import Settings
+from livedesk.rooms.models import Room
 from livedesk.rulebook.book import (
     HASH_SHOWN,
     MANIFEST,
@@ -234,12 +235,15 @@ DRY_RUN_NICE = 10  # a preview must not slow the acks of the stream it previews
     },
 )
 async def preview_rules(
-    room_id: str, body: RulesIn, settings: SettingsDep, _operator: OpsOnly
+    room_id: str, body: RulesIn, session: SessionDep, settings: SettingsDep, _operator: OpsOnly
 ) -> dict[str, Any]:
     """Replay this room's own inbox under a candidate rules set (the server's rules directory,
     or the files sent) into a throwaway database: who would be greeted, what granted, the cost
     against budgets, beside the rules in force and what actually happened. Nothing real is
     touched. Runs `livedesk dry-run` in a process of its own, at a lower CPU priority."""
+    if await session.get(Room, room_id) is None:  # before a process is started for nothing
+        raise ApiError(404, f"no room {room_id!r}")
+    await session.rollback()  # no transaction held while the replay runs
     try:
         book = _candidate(body, settings.rules_dir)
     except RulesInvalid as exc:
