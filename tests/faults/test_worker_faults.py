@@ -118,6 +118,9 @@ async def test_worker_stopped_with_sigterm_under_load(
             fulfilment_url=fulfilment_url,
             fulfilment_secret=SECRET,
             fulfilment_poll_interval_s=0.2,
+            # The inbox is held locked for 1.7 s below: webhooks must wait it out, not be
+            # refused fast (503 after LIVEDESK_WEBHOOK_WRITE_TIMEOUT_S, 1 s by default).
+            webhook_write_timeout_s=5,
         )
         rooms = [f"term-{uuid.uuid4().hex[:6]}-{n}" for n in range(2)]
         async with httpx.AsyncClient(base_url=a.base_url, timeout=10) as client:
