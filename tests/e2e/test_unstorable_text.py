@@ -149,3 +149,4 @@ async def test_a_nul_in_a_path_parameter_is_a_422(server, ops):
         assert response.json()["error"].startswith("room_id: contains a NUL")
         response = await client.get("/api/v1/customers/1%00")
         assert response.status_code == 422
+        assert response.json()["error"].startswith("path: contains a NUL")

@@ -111,10 +111,11 @@ async def read_log(sessions: Any, room_id: str) -> list[tuple[int, str, dict[str
     return [(e["seq"], e["type"], e["data"]) for e in envelopes]
 
 
-def test_the_stored_snapshot_is_the_fold_of_the_log(database_url: str) -> None:
-    # A sync test with a loop of its own: hypothesis drives the examples, each one async.
+def test_the_stored_snapshot_is_the_fold_of_the_log(private_database_url: str) -> None:
+    # A sync test with a loop of its own: hypothesis drives the examples, each one async. A
+    # private database: the shared one's live server writes to SQLite too (database is locked).
     with asyncio.Runner() as runner:
-        engine = create_engine(database_url)
+        engine = create_engine(private_database_url)
         sessions = session_factory(engine)
 
         @settings(

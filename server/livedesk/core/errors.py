@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Match
 from starlette.types import Scope
 
 from livedesk.core.jsonutil import JsonResponse
+from livedesk.core.text import unstorable
 
 
 class ApiError(Exception):
@@ -68,6 +69,10 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
             status_code=405,
             headers={"Allow": allowed},
         )
+    if exc.status_code == 404 and (why := unstorable(request.scope["path"], "path")):
+        # A NUL in a typed segment ({customer_id:int}) keeps the route from matching: the
+        # contract answers text livedesk cannot store with a 422 naming where it was.
+        return JsonResponse({"error": why}, status_code=422)
     message = _MESSAGES.get(exc.status_code, str(exc.detail))
     return JsonResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
