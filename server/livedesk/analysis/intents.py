@@ -34,6 +34,7 @@ INTENT_IDS: tuple[str, ...] = (
 _CONTENT = re.compile(r"[^\W\d_]")  # at least one letter or han character
 _QUESTION_END = re.compile(r"[吗么呢嘛?]$")
 _jieba_lock = threading.Lock()
+RECENT_TEXTS = 20_000  # signals remembered per matcher (a few MB at most)
 
 
 @dataclass(frozen=True)
@@ -135,12 +136,24 @@ class IntentMatcher:
                 if short and keyword not in tokenizer.FREQ:
                     tokenizer.add_word(keyword)
         self._tokenizer = tokenizer
+        self._recent: dict[str, CommentSignals] = {}
 
     def match(self, text: str) -> CommentSignals:
         return self.match_normalized(normalize_text(text))
 
     def match_normalized(self, normalized: str) -> CommentSignals:
-        """Signals of a comment already passed through `normalize_text`."""
+        """Signals of a comment already passed through `normalize_text`. Danmaku repeat
+        heavily (666, 已拍, the same question from many viewers), so the signals of recent
+        texts are remembered: the scan and jieba cost tens of µs a comment."""
+        signals = self._recent.get(normalized)
+        if signals is None:
+            signals = self._match(normalized)
+            if len(self._recent) >= RECENT_TEXTS:
+                del self._recent[next(iter(self._recent))]  # the oldest first
+            self._recent[normalized] = signals
+        return signals
+
+    def _match(self, normalized: str) -> CommentSignals:
         if not normalized:
             return CommentSignals((), (), (), True)
         excluded = self._excluded_spans(normalized)
