@@ -243,7 +243,8 @@ def render() -> tuple[bytes, str]:
 
 class StageTimer:
     """One batch's time per stage: `lap(stage)` closes the stage that ran since the previous
-    lap (one perf_counter each); `observe()` records them all once the batch has committed."""
+    lap (one perf_counter each), laps of the same stage in a row counting as one; `observe()`
+    records them all once the batch has committed."""
 
     def __init__(self) -> None:
         self._last = time.perf_counter()
@@ -251,7 +252,11 @@ class StageTimer:
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
-        self._laps.append((stage, now - self._last))
+        laps = self._laps
+        if laps and laps[-1][0] == stage:
+            laps[-1] = (stage, laps[-1][1] + now - self._last)
+        else:
+            laps.append((stage, now - self._last))
         self._last = now
 
     def observe(self) -> None:

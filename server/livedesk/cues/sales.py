@@ -5,8 +5,8 @@ do not add up.
 GMV is the room's paid orders' amounts less what refunds took off them. Refunds never take more
 than their order (customers.history caps them), and only the room an order counted in loses
 its refunds; a refund that came before its order counts when the order does. So GMV is never
-negative, whatever order the platforms deliver in; `gmv_cents` still clamps at zero so no
-figure derived from room state can show one.
+negative, whatever order the platforms deliver in (rooms.kpis.gmv_cents still clamps at
+zero, so that no figure derived from room state can show one).
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ from livedesk.cues import money
 from livedesk.customers.history import OrderOutcome
 from livedesk.ingest.schemas import Event
 from livedesk.roomlog.messages import Message
-
-
-def gmv_cents(counters: dict[str, int]) -> int:
-    return max(0, counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0))
 
 
 def tally(

@@ -231,6 +231,14 @@ class Event(_Strict):
         return event
 
 
+def viewer_key(event: Event) -> str:
+    """A viewer's key in a room: `platform:user id` (a multi-cast room has several
+    platforms, and a user id means someone only on its own platform)."""
+    account = event.account
+    assert account is not None, "only events with a user have a viewer"
+    return f"{account[0]}:{account[1]}"
+
+
 class Rejection(BaseModel):
     """One event that was not accepted; the rest of its batch still is."""
 

@@ -18,7 +18,7 @@ from livedesk.customers.report import top_customers
 from livedesk.onair import records
 from livedesk.onair.models import LiveSession
 from livedesk.roomlog.messages import Message
-from livedesk.rooms import report, report_tables, service
+from livedesk.rooms import kpis, report, report_tables, service
 from livedesk.rooms.lookup import locked_room_or_404, room_or_404
 from livedesk.rooms.models import AuditEntry, Room
 from livedesk.rooms.schemas import (
@@ -103,7 +103,7 @@ async def room_report(
         "session": records.to_dict(live),
         "started_at": started,
         "ended_at": ended,
-        "kpis": report.headline(counters, last_kpi),
+        "kpis": kpis.review_figures(counters, last_kpi),
         "drops": [],
         "top_intents": report.top_intents(counters, labels),
         "interest_ranking": report.interest_ranking(counters, _product_names(request)),

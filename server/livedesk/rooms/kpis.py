@@ -63,35 +63,22 @@ def whole_session(counters: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-# --- the live frames (the pipeline sends them every kpi interval) ---------------------------
+def gmv_cents(counters: Mapping[str, int]) -> int:
+    """GMV: paid orders less what refunds took off them (cues.sales counts both). Never
+    negative by construction; clamped so that no figure can ever show one."""
+    return max(0, counters.get("gmv_cents", 0) - counters.get("refunded_cents", 0))
+
 
 # The session's likes, gifts (and their value) and new fans, for ops' tiles.
 TALLIES = ("likes", "gifts", "gift_cents", "follows")
 
 
-def viewer_figures(viewers_now: int, counters: Mapping[str, int]) -> dict[str, int]:
-    """The viewer count, and how many of it are estimated from activity (rooms.presence)."""
-    return {"viewers_now": viewers_now, "viewers_estimated": counters.get("estimated_present", 0)}
-
-
-def live_figures(
-    counters: Mapping[str, int],
-    windows: RoomWindows,
-    viewers_now: int,
-    now: datetime,
-    *,
-    gmv_cents: int,
-) -> dict[str, Any]:
-    """The `kpi` frame's figures from the session's counters and the last minutes' windows."""
-    one_min = windows.stats(now, 60, viewers=viewers_now)
-    five_min = windows.stats(now, 300, viewers=viewers_now)
+def tallies(counters: Mapping[str, int]) -> dict[str, Any]:
+    """The KPIs that are tallies of the session, from its counters alone: the live kpi frame
+    carries them and the review (and a session's figures at 下播) reads the same, so a review
+    read at 下播 is never a frame behind."""
     return {
-        **viewer_figures(viewers_now, counters),
-        "returning_share": ratio(counters.get("returning_present", 0), viewers_now),
-        "returning_share_session": ratio(
-            counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
-        ),
-        "gmv_cents": gmv_cents,
+        "gmv_cents": gmv_cents(counters),
         "orders": counters.get("orders", 0),
         "aov_returning_cents": average(counters, "gmv_returning_cents", "orders_returning"),
         "aov_new_cents": average(counters, "gmv_new_cents", "orders_new"),
@@ -100,13 +87,37 @@ def live_figures(
         "redemption_rate": ratio(
             counters.get("coupons_redeemed", 0), counters.get("coupons_granted", 0)
         ),
+        "returning_share_session": ratio(
+            counters.get("returning_seen", 0), counters.get("viewers_seen", 0)
+        ),
+        **{key: counters.get(key, 0) for key in TALLIES},
+    }
+
+
+# --- the live frames (the pipeline sends them every kpi interval) ---------------------------
+
+
+def viewer_figures(viewers_now: int, counters: Mapping[str, int]) -> dict[str, int]:
+    """The viewer count, and how many of it are estimated from activity (rooms.presence)."""
+    return {"viewers_now": viewers_now, "viewers_estimated": counters.get("estimated_present", 0)}
+
+
+def live_figures(
+    counters: Mapping[str, int], windows: RoomWindows, viewers_now: int, now: datetime
+) -> dict[str, Any]:
+    """The `kpi` frame's figures from the session's counters and the last minutes' windows."""
+    one_min = windows.stats(now, 60, viewers=viewers_now)
+    five_min = windows.stats(now, 300, viewers=viewers_now)
+    return {
+        **viewer_figures(viewers_now, counters),
+        "returning_share": ratio(counters.get("returning_present", 0), viewers_now),
+        **tallies(counters),
         # Viewers estimated from activity are interacting by definition: no rate then.
         "interaction_rate": None
         if counters.get("estimated_present")
         else five_min.interaction_rate,
         "sentiment_index": one_min.sentiment_index,
         "comments_per_min": round(one_min.comments_per_min, 1),
-        **{key: counters.get(key, 0) for key in TALLIES},
     }
 
 
@@ -146,3 +157,30 @@ def product_figures(counters: Mapping[str, int], stock: Mapping[str, int]) -> di
 def average(counters: Mapping[str, int], total: str, count: str) -> int | None:
     n = counters.get(count, 0)
     return counters.get(total, 0) // n if n > 0 else None
+
+
+# --- the review (rooms.report, afterstream) ---------------------------------------------------
+
+
+def review_figures(
+    counters: Mapping[str, int], last_kpi: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The review's KPIs from a room's counters and last kpi frame (or a session's, as they
+    stood at 下播)."""
+    kpi = {**(last_kpi or {}), **tallies(counters)}
+    kpi.pop("delivery", None)  # live server health for ops, not a figure of the session
+    kpi.pop("delivery_platforms", None)
+    comments = counters.get("comments", 0)
+    viewers_seen = counters.get("viewers_seen", 0)
+    kpi["comments"] = comments
+    kpi["viewers_seen"] = viewers_seen
+    # Of them, estimated from activity (a platform without enter/leave: rooms.presence).
+    kpi["viewers_seen_estimated"] = counters.get("viewers_seen_estimated", 0)
+    kpi["comments_per_viewer"] = round(comments / viewers_seen, 2) if viewers_seen else None
+    # Figures of the whole session, not of the last live frame (whose 互动率 and 情绪指数 are
+    # the last minutes').
+    kpi.update(session_figures(counters))
+    kpi.update(whole_session(counters))
+    aov_returning, aov_new = kpi.get("aov_returning_cents"), kpi.get("aov_new_cents")
+    kpi["aov_lift"] = round(aov_returning / aov_new - 1, 4) if aov_returning and aov_new else None
+    return kpi

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import insert_for, one_of
-from livedesk.ingest.schemas import Event
+from livedesk.ingest.schemas import Event, viewer_key
 from livedesk.rooms.models import RoomEnterPlatform, RoomViewer
 
 # An estimated viewer with no sign of life for this long is counted as gone (documented in
@@ -42,14 +42,6 @@ INTERACTING = frozenset({"comment", "like", "gift", "order"})
 TOUCH_EVERY_S = 5
 # Estimated viewers past the window are looked for at most this often per room.
 SWEEP_EVERY_S = 10
-
-
-def viewer_key(event: Event) -> str:
-    """A viewer's key in the room: `platform:user id` (a multi-cast room has several
-    platforms, and a user id means someone only on its own platform)."""
-    account = event.account
-    assert account is not None, "only events with a user have a viewer"
-    return f"{account[0]}:{account[1]}"
 
 
 def _account(user_key: str) -> tuple[str, str]:

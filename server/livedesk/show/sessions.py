@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.core.errors import ApiError
 from livedesk.onair import records
 from livedesk.onair.models import LiveSession
+from livedesk.rooms.kpis import tallies
 from livedesk.rooms.models import Room, RoomCart, RoomViewer
-from livedesk.rooms.report import tallies
 
 # Counters that are a state of the room now, not a tally of the session: kept across 开播.
 GAUGES = ("returning_present", "estimated_present")
