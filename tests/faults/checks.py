@@ -15,11 +15,14 @@ import asyncpg
 import orjson
 from sqlalchemy import func, select
 
+from livedesk.analysis.windows import RoomWindows
 from livedesk.core.db import create_engine, session_factory
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
+from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
 from livedesk.roomlog.models import RoomLogEntry
+from livedesk.rooms import service as rooms_service
 from livedesk.rooms.models import Room, RoomViewer
 
 
@@ -155,6 +158,48 @@ async def _assert_processed_once(
         select(func.count()).where(RoomViewer.room_id == room.id, RoomViewer.present.is_(True))
     )
     assert room.viewers_now == present, (room.id, room.viewers_now, present)
+
+
+async def leases(url: str, room_ids: Sequence[str]) -> dict[str, RoomLease]:
+    """Room -> its lease row (owner, fencing token, expiry) as the database has it now."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.scalars(select(RoomLease).where(RoomLease.room_id.in_(room_ids)))
+            return {lease.room_id: lease for lease in rows}
+    finally:
+        await engine.dispose()
+
+
+async def pipeline_owners(url: str) -> dict[str, str]:
+    """Owner id -> host of every pipeline process that has heartbeated (live or not yet
+    forgotten)."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.execute(select(PipelineOwner.owner, PipelineOwner.host))
+            return {owner: host for owner, host in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+async def windows_comments(url: str, room_id: str) -> tuple[int, int]:
+    """(comments the saved windows counted, comments the room's counters counted): the
+    windows are the owner's in-memory state, saved with every batch and loaded by the next
+    owner; after a hand-over they must still have counted every comment exactly once."""
+    engine = create_engine(url)
+    try:
+        async with session_factory(engine)() as session:
+            saved = await rooms_service.load_windows(session, room_id)
+            room = await session.get(Room, room_id)
+    finally:
+        await engine.dispose()
+    assert saved is not None and room is not None
+    return RoomWindows.from_dict(saved).totals.comments, room.state.counters.get("comments", 0)
+
+
+def comments_stored(facts: Facts, room_id: str) -> int:
+    return sum(1 for room, kind in facts.stored.values() if room == room_id and kind == "comment")
 
 
 async def assert_paid_once(url: str, room_ids: Sequence[str]) -> int:

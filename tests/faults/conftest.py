@@ -6,10 +6,7 @@ processes pointed at them. Never the shared instances.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import sys
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
@@ -18,7 +15,6 @@ from typing import Any
 import asyncpg
 import pytest
 
-from livedesk.core.migrations import upgrade
 from support import REPO, add_operator, free_port
 
 # Reuse, not copies: the e2e server processes, the promotions and fulfilment helpers, and the
@@ -28,62 +24,20 @@ for _helpers in ("tests/e2e", "tests/promotions", "tests/fulfilment", "load_test
         sys.path.insert(0, str(REPO / _helpers))
 
 from processes import ServerProcess  # noqa: E402  (needs the path above)
-from promo_support import seed_viewers  # noqa: E402
 from services import PostgresCluster, RedisServer  # noqa: E402
-from stream import CLAIMERS  # noqa: E402
-
-TEMPLATE_DB = "livedesk_faults_template"
+from throwaway import TEMPLATE_DB, running_cluster, running_redis  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
-    workdir = Path(tempfile.mkdtemp(prefix="livedesk-faults-redis-"))
-    server = RedisServer(workdir)
-    server.start()
-    try:
+    with running_redis() as server:
         yield server
-    finally:
-        server.close()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 async def pg_cluster() -> AsyncIterator[PostgresCluster]:
-    cluster = PostgresCluster()
-    try:
-        await asyncio.to_thread(cluster.init)
-        await asyncio.to_thread(cluster.start)
-        await _make_template(cluster)
+    async with running_cluster() as cluster:
         yield cluster
-    finally:
-        await asyncio.to_thread(cluster.close)
-
-
-async def _make_template(cluster: PostgresCluster) -> None:
-    """Migrated once, with the demo CRM customers and the claimers; each test copies it."""
-    admin = await asyncpg.connect(cluster.admin_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
-    finally:
-        await admin.close()
-    url = cluster.url(TEMPLATE_DB)
-    template = await asyncpg.connect(url.replace("+asyncpg", ""))
-    try:
-        await template.execute("CREATE EXTENSION pg_stat_statements")
-    finally:
-        await template.close()
-    await asyncio.to_thread(upgrade, url)
-    process = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("livedesk")),
-        *("import-customers", str(REPO / "rules" / "examples" / "crm_customers.csv")),
-        env={**os.environ, "LIVEDESK_DATABASE_URL": url},
-        cwd=REPO,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _out, err = await process.communicate()
-    assert process.returncode == 0, err.decode()[-2000:]
-    await seed_viewers(url, CLAIMERS)
 
 
 @pytest.fixture

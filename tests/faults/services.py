@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from ipaddress import IPv4Interface
 from pathlib import Path
 
 from support import free_port
@@ -33,9 +34,10 @@ def _wait_port(port: int, timeout_s: float, alive: subprocess.Popen[bytes] | Non
 
 
 class RedisServer:
-    """`redis-server` without persistence: a restart comes back empty."""
+    """`redis-server` without persistence: a restart comes back empty. `also_on`: an address
+    to listen on beside 127.0.0.1 (the other hosts' side of a test LAN)."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, also_on: IPv4Interface | None = None):
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server not found (apt-get install redis-server)")
@@ -43,8 +45,12 @@ class RedisServer:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._addresses = ["127.0.0.1", *([str(also_on.ip)] if also_on else [])]
         self.process: subprocess.Popen[bytes] | None = None
         self._frozen = False
+
+    def url_at(self, address: str) -> str:
+        return f"redis://{address}:{self.port}/0"
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None, "already running"
@@ -52,7 +58,7 @@ class RedisServer:
         self.process = subprocess.Popen(
             [
                 self.binary,
-                *("--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--port", str(self.port), "--bind", *self._addresses),
                 *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
             ],
             stdout=log,
@@ -111,9 +117,11 @@ def _postgres_bin() -> Path:
 class PostgresCluster:
     """A private cluster made with initdb: trust auth, socket in its own directory, and
     `fsync=off` for speed (a killed *process* still leaves its writes in the OS cache; what a
-    fault here must not lose is what PostgreSQL acknowledged, so commits stay synchronous)."""
+    fault here must not lose is what PostgreSQL acknowledged, so commits stay synchronous).
+    `also_on`: an address to listen on beside 127.0.0.1, trusting its network's clients (the
+    other hosts of a test LAN)."""
 
-    def __init__(self) -> None:
+    def __init__(self, also_on: IPv4Interface | None = None) -> None:
         self.bin = _postgres_bin()
         self.port = free_port()
         # Not under pytest's tmp dirs: those are root-only, and the postgres user needs in.
@@ -124,9 +132,10 @@ class PostgresCluster:
         if self._as_postgres:
             shutil.chown(self.root, "postgres", "postgres")
         self.admin_url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        self._also_on = also_on
 
-    def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str, address: str = "127.0.0.1") -> str:
+        return f"postgresql+asyncpg://postgres@{address}:{self.port}/{database}"
 
     def _run(self, *args: str, timeout_s: float = 60) -> None:
         command = [str(self.bin / args[0]), *args[1:]]
@@ -146,12 +155,16 @@ class PostgresCluster:
             "--no-locale",
             "--no-sync",
         )
+        if self._also_on is not None:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self._also_on.network} trust\n")
 
     def start(self) -> None:
+        addresses = ["127.0.0.1", *([str(self._also_on.ip)] if self._also_on else [])]
         options = " ".join(
             [
                 f"-p {self.port}",
-                "-c listen_addresses=127.0.0.1",
+                f"-c listen_addresses={','.join(addresses)}",
                 f"-c unix_socket_directories={self.root}",
                 "-c fsync=off",
                 "-c full_page_writes=off",
