@@ -260,6 +260,7 @@ class Pipeline:
                 self._start_read_ahead(room_id, after_id=rows[-1].id)
             if rows:
                 logs.bind_event(rows[0].event_id)
+                rooms.adopt_platform(room, rows[0].platform)
             now = utcnow()
             started = time.perf_counter()
             events = [parsed.get(row.id) or _event_of(row) async for row in yielding(rows)]

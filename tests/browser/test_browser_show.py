@@ -7,6 +7,7 @@ in it)."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -17,6 +18,8 @@ from support import LiveServer, add_operator, event, eventually, post_events
 pytestmark = pytest.mark.browser
 
 SERUM, MASK = "SKU-SERUM-AA30", "SKU-MASK-10"
+SHOTS = Path("/tmp/show-shots")
+SHOTS.mkdir(exist_ok=True)
 
 
 def _order(room: str, user: str, cents: int) -> dict[str, object]:
@@ -140,3 +143,45 @@ async def test_start_run_the_rundown_and_end_the_show(
             await again.page.get_by_test_id("download-zip").get_attribute("href") or ""
         )
     assert_clean(ops, host, index, review, again)
+
+
+async def test_ops_open_a_room_before_its_first_event(
+    open_page: OpenPage, server: LiveServer, database_url: str
+) -> None:
+    """The overview's 新开一场直播 starts a room no webhook has created yet and lands on its
+    console, on air with nothing streamed; a console opened on another such room starts it
+    from its own 开播 button, and the rundown's products are there once it exists."""
+    token = await add_operator(database_url, "ops")
+    fresh, direct = (f"fresh-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    index = await open_page("/", role="ops", token=token, viewport=(1440, 900))
+    page = index.page
+    await page.get_by_test_id("btn-open-room").click()
+    form = page.get_by_test_id("form-open-room")
+    await form.get_by_test_id("open-room-id").fill(fresh)
+    await form.get_by_test_id("open-room-platform").select_option("douyin")
+    await form.get_by_test_id("open-room-title").fill("周五老客专场")
+    await page.screenshot(path=str(SHOTS / "overview-open-room.png"))
+    await form.get_by_test_id("btn-open-room-start").click()
+    await page.wait_for_url(f"**/ops/{fresh}")
+    await page.locator('[data-testid="on-air-timer"][data-state="live"]').wait_for()
+    assert "下播" in await page.get_by_test_id("btn-session").inner_text()
+    await page.get_by_test_id("product-tab-rundown").click()
+    assert await page.locator('[data-testid="rundown-add-sku"] option').count() > 0
+    await page.screenshot(path=str(SHOTS / "ops-opened-before-first-event.png"))
+
+    await page.goto(f"{server.base_url}/")
+    card = page.locator(f'[data-testid="room-card"][data-room-id="{fresh}"]')
+    await card.get_by_test_id("room-state").filter(has_text="直播中").wait_for()
+    assert "周五老客专场" in await card.inner_text()
+    assert "还没有平台推送" in await card.inner_text()
+
+    console = await open_page(f"/ops/{direct}", role="ops", token=token, viewport=(1440, 900))
+    await console.until_connected()
+    timer = console.page.locator('[data-testid="on-air-timer"][data-state="not_started"]')
+    await timer.wait_for()
+    await console.page.get_by_test_id("btn-session").click()
+    await console.page.locator('[data-testid="on-air-timer"][data-state="live"]').wait_for()
+    await console.page.get_by_test_id("product-tab-rundown").click()
+    options = console.page.locator('[data-testid="rundown-add-sku"] option')
+    await options.first.wait_for(state="attached")
+    assert_clean(index, console)

@@ -1,6 +1,6 @@
 // Rooms overview: live rooms first, with headline KPIs, refreshed every few seconds.
-import { getJSON } from "./api.js";
-import { $, fmtAgo, fmtDateTime, fmtInt, fmtTime, fmtMoneyShort, fmtPct, h, pageData, replace } from "./dom.js";
+import { ApiError, getJSON, postJSON, roomApi } from "./api.js";
+import { $, fmtAgo, fmtDateTime, fmtInt, fmtTime, fmtMoneyShort, fmtPct, h, pageData, replace, toast } from "./dom.js";
 import { SESSION_LABELS, fmtElapsed } from "./show.js";
 import { viewersFigure } from "./viewers.js";
 
@@ -62,7 +62,7 @@ function roomCard(room) {
       stat("订单", fmtInt(room.orders)),
     ),
     h("div", { class: "room-session muted", testid: "room-session", text: sessionLine(room.session) }),
-    h("div", { class: "room-foot" }, h("span", { class: "muted", text: `最近事件 ${fmtAgo(room.last_event_at)}` }), h("span", { class: "spacer" }), links(room.room_id ?? "")),
+    h("div", { class: "room-foot" }, h("span", { class: "muted", text: room.last_event_at ? `最近事件 ${fmtAgo(room.last_event_at)}` : "还没有平台推送" }), h("span", { class: "spacer" }), links(room.room_id ?? "")),
   );
 }
 
@@ -71,7 +71,7 @@ async function refresh() {
     const rooms = await getJSON("/api/v1/rooms");
     const list = Array.isArray(rooms) ? rooms : [];
     list.sort((a, b) => Number(stateOf(b) === "live") - Number(stateOf(a) === "live"));
-    if (!list.length) replace(listEl, h("p", { class: "muted", text: "还没有直播间。平台推送第一条事件后，直播间会自动出现在这里。" }));
+    if (!list.length) replace(listEl, h("p", { class: "muted", text: "还没有直播间。平台推送第一条事件后，直播间会自动出现在这里；运营也可以先「新开一场直播」。" }));
     else replace(listEl, list.map(roomCard));
     updatedEl.textContent = `更新于 ${fmtTime(Date.now())}`;
   } catch (err) {
@@ -79,5 +79,44 @@ async function refresh() {
   }
 }
 
+// 新开一场: 开播 of a room no event has created yet (or of one that exists), then its console.
+function setupOpenRoom() {
+  const form = $('[data-testid="form-open-room"]');
+  const toggle = $('[data-testid="btn-open-room"]');
+  if (!form || !toggle) return;
+  const show = (open) => {
+    form.classList.toggle("hidden", !open);
+    toggle.setAttribute("aria-expanded", String(open));
+    if (open) form.elements.room_id.focus();
+  };
+  toggle.addEventListener("click", () => show(form.classList.contains("hidden")));
+  $('[data-testid="btn-open-room-cancel"]').addEventListener("click", () => show(false));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const roomId = form.elements.room_id.value.trim();
+    if (!roomId) {
+      toast("请填写直播间 ID", "error");
+      return;
+    }
+    const body = {};
+    if (form.elements.platform.value) body.platform = form.elements.platform.value;
+    if (form.elements.title.value.trim()) body.title = form.elements.title.value.trim();
+    const button = $('[data-testid="btn-open-room-start"]');
+    button.disabled = true;
+    try {
+      await postJSON(`${roomApi(roomId)}/session/start`, body, { attempts: 1 });
+    } catch (err) {
+      // Already on air: its console is where ops wanted to go.
+      if (!(err instanceof ApiError && err.status === 409)) {
+        toast(err.message, "error", 8000);
+        button.disabled = false;
+        return;
+      }
+    }
+    window.location.assign(`/ops/${encodeURIComponent(roomId)}`);
+  });
+}
+
+setupOpenRoom();
 refresh();
 setInterval(refresh, REFRESH_MS);

@@ -30,6 +30,21 @@ const msgTime = (msg) => {
   return Number.isFinite(ms) ? ms : channel.now();
 };
 
+// A room no event has created yet (ops opened its console to press 开播 before the stream's
+// first viewer): what the console reads of the room waits until it exists, which the live
+// channel says by the room's epoch (its 开播, or its first event).
+let roomExists = pageData().roomExists !== "false";
+const untilRoomExists = [];
+function onceRoomExists(start) {
+  if (roomExists) start();
+  else untilRoomExists.push(start);
+}
+function noteRoom(msg) {
+  if (roomExists || !msg?.epoch) return;
+  roomExists = true;
+  for (const start of untilRoomExists.splice(0)) start();
+}
+
 const kpis = new KpiTiles();
 const charts = new OpsCharts();
 const alarm = new Alarm($('[data-testid="btn-mute"]'), "livedesk:ops:muted");
@@ -123,6 +138,7 @@ function stampComments(comments, atMs) {
 // ---- channel wiring ---------------------------------------------------------------------
 
 channel.on("snapshot", (snap, msg) => {
+  noteRoom(msg);
   const atMs = msgTime(msg);
   kpis.reset();
   kpis.merge({ ...(snap.kpi ?? {}), viewers_now: snap.viewers_now, viewers_estimated: snap.viewers_estimated });
@@ -135,7 +151,7 @@ channel.on("snapshot", (snap, msg) => {
   (snap.campaigns ?? []).forEach((c) => campaigns.upsert("red_packet", c));
   (snap.coupons ?? []).forEach((c) => campaigns.upsert("coupon", c));
   setPromotion(snap.promotion);
-  campaigns.refresh();
+  if (roomExists) campaigns.refresh();
   products.setFigures(snap.kpi?.products);
   products.setInterest(snap.sentiment?.interest);
   products.setCurrent(snap.product);
@@ -146,7 +162,7 @@ channel.on("snapshot", (snap, msg) => {
   hintQueue.clear();
   (snap.hints ?? []).forEach((hint) => hintQueue.upsert(hint));
   hintQueue.render();
-  loadHistory();
+  if (roomExists) loadHistory();
   stream.reset(stampComments(snap.recent_comments, atMs));
 });
 
@@ -156,6 +172,7 @@ channel.on("viewers", (data, msg) => {
   charts.viewers(msgTime(msg), data.viewers_now, undefined);
 });
 channel.on("kpi", (data, msg) => {
+  noteRoom(msg);
   kpis.merge(data);
   onDelivery(data.delivery, data.delivery_platforms);
   products.setFigures(data.products);
@@ -185,7 +202,8 @@ channel.on("product", (data) => {
 });
 // 开播: the tiles start over (the kpi frame right behind the session message fills them).
 let tilesSession = null;
-channel.on("session", (data) => {
+channel.on("session", (data, msg) => {
+  noteRoom(msg);
   if (data.state === "live" && data.id !== tilesSession) kpis.reset();
   tilesSession = data.id ?? null;
   show.setSession(data);
@@ -242,12 +260,12 @@ $('[data-testid="btn-shortcuts"]').addEventListener("click", () => showShortcuts
 
 bindStatus(channel, $('[data-testid="conn-status"]'));
 setupControls(roomId, { isPaused: () => paused, onCreated: (data) => campaigns.created(data) });
-setupThresholds(roomId, channel);
+onceRoomExists(() => setupThresholds(roomId, channel));
 setupRules(roomId, channel);
-setupOutbox(roomId, onOutbox);
-campaigns.start();
-products.load();
-show.load();
+onceRoomExists(() => setupOutbox(roomId, onOutbox));
+onceRoomExists(() => campaigns.start());
+onceRoomExists(() => products.load());
+onceRoomExists(() => show.load());
 setInterval(() => show.render(), 250); // the on-air timer: every second shown, none skipped
 alerts.render();
 campaigns.render();

@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from livedesk.auth import service as auth
 from livedesk.auth.deps import page_operator
@@ -95,11 +95,12 @@ def safe_next(candidate: str | None) -> str:
 
 async def landing_path(session: SessionDep, operator: Operator) -> str:
     """Where a sign-in without a destination lands: the operator's panel of the room on air
-    (the most recently active live room); the rooms overview when none is."""
+    (the most recently active live room, or opened by 开播 before its first event); the rooms
+    overview when none is."""
     room_id = await session.scalar(
         select(Room.id)
         .where(Room.status == "live")
-        .order_by(Room.last_event_at.desc().nulls_last())
+        .order_by(func.coalesce(Room.last_event_at, Room.created_at).desc())
         .limit(1)
     )
     if room_id is None:
@@ -172,10 +173,15 @@ async def host_page(request: Request, room_id: str, operator: PageOperator) -> H
 
 
 @router.get("/ops/{room_id}")
-async def ops_page(request: Request, room_id: str, operator: PageOperator) -> HTMLResponse:
+async def ops_page(
+    request: Request, room_id: str, session: SessionDep, operator: PageOperator
+) -> HTMLResponse:
+    """The console; of a room no event has created yet too (ops press 开播 there first)."""
     if operator.role not in OPS_ROLES:
         return forbidden(request, operator, OPS_ROLES)
-    return render(request, "ops.html", {"operator": operator, "room_id": room_id})
+    exists = await session.scalar(select(Room.id).where(Room.id == room_id)) is not None
+    context = {"operator": operator, "room_id": room_id, "room_exists": exists}
+    return render(request, "ops.html", context)
 
 
 @router.get("/rooms/{room_id}/after")

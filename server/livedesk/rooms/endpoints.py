@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.responses import Response
 
 from livedesk.auth.deps import AnyOperator, OpsOnly
@@ -47,10 +47,10 @@ def _rulebook(request: Request) -> Rulebook:
 @router.get("", response_model=list[RoomHeadline], **AS_SHAPED)
 async def list_rooms(session: SessionDep, _operator: AnyOperator) -> list[dict[str, Any]]:
     """Rooms with their headline KPIs and their newest session (`session.state`: live 直播中,
-    ended 已下播, not_started 未开播), most recently active first."""
-    rooms = (
-        await session.execute(select(Room).order_by(Room.last_event_at.desc().nulls_last()))
-    ).scalars()
+    ended 已下播, not_started 未开播), most recently active first (a room opened by 开播 before
+    its first event: from its creation)."""
+    active = func.coalesce(Room.last_event_at, Room.created_at)
+    rooms = (await session.execute(select(Room).order_by(active.desc()))).scalars()
     newest = await records.latest_by_room(session)
     return [_headline(room, newest.get(room.id)) for room in rooms]
 

@@ -25,13 +25,19 @@ from livedesk.roomlog.messages import LogMessage, Message, new_epoch
 from livedesk.rooms.models import Room, RoomWindowsState
 from livedesk.rooms.state import RoomState
 
+# The platform of a room ops opened (开播) before its first event without naming one: its
+# first event's platform becomes the room's (`adopt_platform`).
+PLATFORM_UNKNOWN = ""
 
-async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> None:
+
+async def ensure_room(
+    session: AsyncSession, room_id: str, platform: str, *, title: str | None = None
+) -> None:
     """Create the room on first sight; a no-op (and no lock wait) when it exists."""
     values = {
         "id": room_id,
         "platform": platform,
-        "title": room_id,
+        "title": title or room_id,
         "status": "live",
         "last_seq": 0,
         "viewers_now": 0,
@@ -43,6 +49,12 @@ async def ensure_room(session: AsyncSession, room_id: str, platform: str) -> Non
     }
     upsert = insert_for(session, Room).values(values)
     await session.execute(upsert.on_conflict_do_nothing(index_elements=["id"]))
+
+
+def adopt_platform(room: Room, platform: str) -> None:
+    """A room opened before its first event without a platform takes its first event's."""
+    if room.platform == PLATFORM_UNKNOWN:
+        room.platform = platform
 
 
 async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,9 @@ from livedesk.show import rundown as rundowns
 from livedesk.show import sessions
 
 router = APIRouter(prefix="/api/v1/rooms", tags=["the show"])
+
+# As a webhook's room_id: 开播 may create the room.
+RoomId = Annotated[str, Path(min_length=1, max_length=128)]
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_LIVE: Responses = {409: {"description": "The room is not live (下播 without 开播)"}}
@@ -65,7 +68,39 @@ async def _locked(session: AsyncSession, room_id: str) -> Room:
     return room
 
 
+async def _locked_or_opened(session: AsyncSession, room_id: str, wanted: StartIn) -> Room:
+    """The room, locked; created first when no event has yet (as ingest would create it)."""
+    room = await rooms.lock_room(session, room_id)
+    if room is None:
+        platform = wanted.platform or rooms.PLATFORM_UNKNOWN
+        await rooms.ensure_room(session, room_id, platform, title=wanted.title)
+        room = await _locked(session, room_id)
+    elif wanted.platform is not None:
+        rooms.adopt_platform(room, wanted.platform)
+    return room
+
+
 # ---- sessions ---------------------------------------------------------------------------------
+
+
+class StartIn(BaseModel):
+    """What 开播 may say about a room no event has created yet (ignored for one that exists,
+    but for a platform the room does not know yet)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    platform: str | None = Field(
+        default=None,
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="The live platform (douyin, kuaishou, wechat, taobao, generic…); "
+        "absent: the room's first event names it",
+    )
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="The room's title on the panels (a room created here; default its id)",
+    )
 
 
 @router.post(
@@ -76,12 +111,19 @@ async def _locked(session: AsyncSession, room_id: str) -> Room:
     **AS_SHAPED,
 )
 async def start_session(
-    room_id: str, session: SessionDep, bus: BusDep, operator: OpsOnly
+    room_id: RoomId,
+    session: SessionDep,
+    bus: BusDep,
+    operator: OpsOnly,
+    body: Annotated[StartIn | None, Body()] = None,
 ) -> dict[str, Any]:
     """开播: open a session of the room now. Its KPIs and review cover it from this moment
     (the room's tallies start from zero; the viewers present are its first audience); events
-    before it are stored as ever but not counted in it."""
-    room = await _locked(session, room_id)
+    before it are stored as ever but not counted in it. A room no event has created yet is
+    created here (ops open the console before the stream's first viewer arrives), with the
+    body's `platform` and `title`."""
+    wanted = body or StartIn()
+    room = await _locked_or_opened(session, room_id, wanted)
     live, kpi = await sessions.start(session, room, operator.name, utcnow())
     data = records.to_dict(live)
     await rooms.tell(session, bus, room, [Message("session", data), Message("kpi", kpi)])
