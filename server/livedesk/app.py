@@ -19,6 +19,7 @@ from starlette.responses import Response
 from livedesk.afterstream.endpoints import router as afterstream_router
 from livedesk.auth.deps import LoginRequired
 from livedesk.core import logs, metrics, openapi, runtime
+from livedesk.core.assets import asset_dir
 from livedesk.core.bus import Bus, create_bus
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.delivery import AckWindow, DeliveryBoard
@@ -159,9 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(channel.router)
     app.include_router(pages.router)
     app.include_router(_health_router())
-    static_dir = pages.frontend_dir() / "static"
-    if static_dir.is_dir():
-        app.mount("/static", StaticFiles(directory=static_dir), name="static")
+    app.mount("/static", StaticFiles(directory=asset_dir("static")), name="static")
     _install_error_handlers(app)
     openapi.install(app)
     app.add_middleware(metrics.WebhookTimer, on_answer=app.state.acks.record)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from livedesk.auth import service as auth
 from livedesk.core.children import dying_with_parent
 from livedesk.core.db import commit, create_engine, session_factory
-from livedesk.core.migrations import REPO_ROOT, upgrade
+from livedesk.core.migrations import upgrade
 from livedesk.core.settings import DEMO_WEBHOOK_SECRETS, Settings
 from livedesk.fulfilment.receiver import PATH as RECEIVER_PATH
 
@@ -126,7 +126,7 @@ def _run() -> None:
     _fresh_start(settings.database_url)
     upgrade(settings.database_url)
     tokens = asyncio.run(_seed_operators(settings.database_url))
-    example = REPO_ROOT / "rules" / "examples" / "crm_customers.csv"
+    example = settings.rules_dir / "examples" / "crm_customers.csv"
     livedesk = str(Path(sys.executable).with_name("livedesk"))
     if example.exists():
         importer = _child([livedesk, "import-customers", str(example)])

@@ -8,7 +8,6 @@ the pages only decide who may see what. Every page carries a strict Content-Secu
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -20,6 +19,7 @@ from sqlalchemy import func, select
 from livedesk.auth import service as auth
 from livedesk.auth.deps import page_operator
 from livedesk.auth.models import Operator
+from livedesk.core.assets import asset_dir
 from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep, SettingsDep
 from livedesk.rooms.models import Room
@@ -58,14 +58,9 @@ SECURITY_HEADERS = {
 PageOperator = Annotated[Operator, Depends(page_operator)]
 
 
-def frontend_dir() -> Path:
-    """`<repo>/frontend`: templates in `templates/`, assets served from `static/`."""
-    return Path(__file__).resolve().parents[3] / "frontend"
-
-
 @lru_cache(maxsize=1)
 def templates() -> Jinja2Templates:
-    engine = Jinja2Templates(directory=frontend_dir() / "templates")
+    engine = Jinja2Templates(directory=asset_dir("templates"))
     engine.env.globals["content_security_policy"] = CONTENT_SECURITY_POLICY
     engine.env.globals["role_labels"] = ROLE_LABELS
     return engine
