@@ -157,7 +157,7 @@ def _run() -> None:
                 title="livedesk demo",
             )
         )
-        from livedesk.simulator.sender import simulate
+        from livedesk.simulator.streaming import simulate
 
         asyncio.run(
             simulate(

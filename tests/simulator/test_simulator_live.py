@@ -18,8 +18,9 @@ from typer.testing import CliRunner
 from livedesk import cli
 from livedesk.core.db import create_engine, session_factory
 from livedesk.ingest.models import InboxEvent
-from livedesk.simulator.sender import replay, simulate
+from livedesk.simulator.replay import replay
 from livedesk.simulator.session import DemoCustomer
+from livedesk.simulator.streaming import simulate
 from support import DEMO_SECRET, LiveServer, add_operator
 
 

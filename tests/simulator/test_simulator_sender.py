@@ -21,20 +21,17 @@ from starlette.routing import Route
 import livedesk.simulator.sender as sender_module
 from livedesk.ingest.schemas import parse_batch
 from livedesk.ingest.signing import SignatureError, verify_standard
+from livedesk.simulator.replay import BadLine, parse_replay_line, replay, replay_offsets_s
 from livedesk.simulator.sender import (
-    BadLine,
     BatchSender,
     SendStats,
     paced_batches,
-    parse_replay_line,
-    replay,
-    replay_offsets_s,
     retry_after_s,
     send_batches,
-    simulate,
     wait_until_up,
 )
 from livedesk.simulator.session import SessionSimulator
+from livedesk.simulator.streaming import simulate
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 BASE = "http://livedesk.test"

@@ -88,8 +88,8 @@ def simulate(
 ) -> None:
     """Stream a realistic live session into the server through the signed webhook endpoint."""
     from livedesk.simulator.sender import SendStats, throttled
-    from livedesk.simulator.sender import simulate as run_simulation
     from livedesk.simulator.session import default_customers_file, load_demo_customers
+    from livedesk.simulator.streaming import simulate as run_simulation
 
     if platform in ("douyin", "kuaishou") or shop is not None:
         _simulate_platforms(url, room, platform, shop, shop_api_port, rate, duration, seed, wait)
@@ -212,8 +212,9 @@ def replay(
     platform: Annotated[str, typer.Option(help="Webhook platform path.")] = "generic",
 ) -> None:
     """Replay a recorded session through the real webhook path, keeping its timing."""
-    from livedesk.simulator.sender import BadLine, ReplayStats, throttled
-    from livedesk.simulator.sender import replay as run_replay
+    from livedesk.simulator.replay import BadLine, ReplayStats
+    from livedesk.simulator.replay import replay as run_replay
+    from livedesk.simulator.sender import throttled
 
     if speed <= 0:
         err.print("[red]--speed must be greater than 0[/red]")

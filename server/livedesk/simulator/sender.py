@@ -1,4 +1,5 @@
-"""Send events through the real webhook path: signed batches, retries, pacing, record, replay.
+"""Send events through the real webhook path: signed batches, retries, pacing, recording
+(replaying a recording: replay.py; a generated session end to end: streaming.py).
 
 Generation (`session.py`) knows nothing of HTTP; this module knows nothing of what is said.
 """
@@ -6,8 +7,6 @@ Generation (`session.py`) knows nothing of HTTP; this module knows nothing of wh
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
 import logging
 import time
 import uuid
@@ -27,18 +26,10 @@ from typing import Any
 
 import anyio
 import httpx
-import orjson
-from pydantic import ValidationError
 
 from livedesk.core.http import retry_after_s
 from livedesk.core.jsonutil import dumps
-from livedesk.ingest.schemas import Event as EventSchema
-from livedesk.ingest.schemas import describe_errors
 from livedesk.ingest.signing import sign_standard
-from livedesk.simulator import crm
-from livedesk.simulator.live import LiveLink, import_members
-from livedesk.simulator.offers import RoomOffers
-from livedesk.simulator.people import DemoCustomer, default_customers_file, load_demo_customers
 from livedesk.simulator.session import SessionSimulator
 
 log = logging.getLogger(__name__)
@@ -48,7 +39,7 @@ ProgressCallback = Callable[["SendStats"], None]
 MAX_EVENTS_PER_REQUEST = 500  # the server takes 1,000; half keeps bodies far below 1 MiB
 MAX_BACKLOG_S = 5.0  # after a stall, catch up at most this much; a live room does not rewind
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
-_SAMPLE_KEPT = 20
+SAMPLE_KEPT = 20
 
 
 @dataclass(slots=True)
@@ -62,7 +53,7 @@ class SendStats:
     errors: int = 0  # requests given up on: retries exhausted, or a non-retryable answer
     lost: int = 0  # events in those requests
     last_error: str | None = None
-    rejections: deque[str] = field(default_factory=lambda: deque(maxlen=_SAMPLE_KEPT))
+    rejections: deque[str] = field(default_factory=lambda: deque(maxlen=SAMPLE_KEPT))
 
     def line(self) -> str:
         text = (
@@ -72,24 +63,6 @@ class SendStats:
         if self.retries:
             text += f" · retries {self.retries}"
         return text
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    line_no: int  # 1-based, as an editor shows it
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line_no}: {self.reason}"
-
-
-@dataclass(slots=True)
-class ReplayStats(SendStats):
-    bad_lines: int = 0
-    bad_line_samples: list[BadLine] = field(default_factory=list)
-
-    def line(self) -> str:
-        return SendStats.line(self) + f" · bad lines {self.bad_lines}"
 
 
 def throttled(callback: ProgressCallback, every_s: float) -> ProgressCallback:
@@ -246,7 +219,7 @@ async def send_batches(
     max_attempts: int = 6,
 ) -> SendStats:
     """Post every batch, in order, signed; retry 429/5xx-unavailable and connection errors."""
-    async with _client_scope(client) as http:
+    async with client_scope(client) as http:
         sender = BatchSender(
             http,
             webhook_url(base_url, platform),
@@ -262,7 +235,7 @@ async def send_batches(
 
 
 @asynccontextmanager
-async def _client_scope(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
+async def client_scope(client: httpx.AsyncClient | None) -> AsyncIterator[httpx.AsyncClient]:
     """Use the caller's client as is, or own a fresh one for the duration."""
     if client is not None:
         yield client
@@ -344,242 +317,3 @@ async def wait_until_up(
         if loop.time() + poll_s > deadline:
             return False
         await asyncio.sleep(poll_s)
-
-
-async def simulate(
-    base_url: str,
-    secret: str,
-    room_id: str,
-    *,
-    rate_per_s: float,
-    duration_s: float | None = None,
-    seed: int = 1,
-    customers: Sequence[DemoCustomer] | None = None,
-    returning_share: float = 0.2,
-    record: Path | None = None,
-    interval_s: float = 0.2,
-    platform: str = "generic",
-    client: httpx.AsyncClient | None = None,
-    stats: SendStats | None = None,
-    on_progress: ProgressCallback | None = None,
-    wait_up_s: float = 0.0,
-    ops_token: str | None = None,
-    synthetic_members: int = crm.SYNTHETIC_MEMBERS,
-    on_note: Callable[[str], None] | None = None,
-) -> SendStats:
-    """Stream a simulated live session into `room_id` until `duration_s` (or cancellation).
-
-    `customers` None reads the demo customer base (`default_customers_file()`), if there is
-    one; pass `()` for a room of strangers only. With `wait_up_s`, first wait that long at most
-    for the server to answer `/healthz`, so a simulator started with the server does not lose
-    the room's first arrivals.
-
-    With an `ops_token` the simulator also acts through the operators' interfaces (`live.py`):
-    it imports `synthetic_members` more CRM members (0: none) so that returning customers come
-    back in a believable share, and it follows the room's live channel and grants list so that
-    viewers type a rain's passphrase while it pours and pay with the coupons and packets they
-    were given. `on_note` hears what that link does (imported, connected, refused).
-    """
-    if customers is None:
-        customers = load_demo_customers(default_customers_file())
-    note = on_note or (lambda _text: None)
-    async with _client_scope(client) as http:
-        if wait_up_s > 0 and not await wait_until_up(base_url, http, timeout_s=wait_up_s):
-            raise ConnectionError(f"{base_url} did not come up within {wait_up_s:g} s")
-        offers = RoomOffers()
-        link: asyncio.Task[None] | None = None
-        if ops_token:
-            if synthetic_members > 0:
-                csv_text, members = crm.synthetic_members(synthetic_members, platform=platform)
-                report = await import_members(http, base_url, ops_token, csv_text)
-                if report is not None:
-                    customers = [*customers, *members]
-                    note(
-                        f"member base: {len(members)} members"
-                        f" ({report.get('imported_members', 0)} new,"
-                        f" {report.get('imported_orders', 0)} orders imported)"
-                    )
-                else:
-                    note("member base not imported (see the log); known customers only")
-            live = LiveLink(base_url, room_id, ops_token, offers, http, on_note=note)
-            link = asyncio.create_task(live.run(), name=f"simulator-link:{room_id}")
-        simulator = SessionSimulator(
-            room_id,
-            seed=seed,
-            customers=customers,
-            returning_share=returning_share,
-            platform=platform,
-            offers=offers,
-        )
-        batches = paced_batches(
-            simulator, rate_per_s=rate_per_s, duration_s=duration_s, interval_s=interval_s
-        )
-        if record is not None:
-            batches = recorded(batches, record)
-        try:
-            return await send_batches(
-                base_url,
-                secret,
-                batches,
-                platform=platform,
-                client=http,
-                stats=stats,
-                on_progress=on_progress,
-            )
-        finally:
-            if link is not None:
-                link.cancel()
-                # The link is an extra: its failure is logged, never the stream's result.
-                with contextlib.suppress(asyncio.CancelledError):
-                    try:
-                        await link
-                    except Exception:
-                        log.exception("the simulator's live link failed")
-
-
-# --- replay ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayEvent:
-    line_no: int
-    ts_ms: int
-    event: Event
-
-
-def _scoped_id(value: str, room_id: str) -> str:
-    # Replaying into another room is another session: ids must not collide with the original
-    # (the server would drop them as duplicates), yet a second replay into the same room must.
-    scoped = f"{value}@{room_id}"
-    if len(scoped) <= 128:
-        return scoped
-    return "r-" + hashlib.sha256(scoped.encode()).hexdigest()
-
-
-def parse_replay_line(
-    line: bytes | str, line_no: int, room_id: str | None
-) -> ReplayEvent | BadLine:
-    """One JSONL line as an event to replay (room overridden when given), or why not."""
-    try:
-        raw = orjson.loads(line)
-    except orjson.JSONDecodeError as exc:
-        return BadLine(line_no, f"not valid JSON ({exc})")
-    if not isinstance(raw, dict):
-        return BadLine(line_no, "not a JSON object")
-    event: Event = raw
-    if room_id is not None and event.get("room_id") != room_id:
-        event = dict(event)
-        event["room_id"] = room_id
-        if isinstance(event.get("id"), str):
-            event["id"] = _scoped_id(event["id"], room_id)
-        order = event.get("order")
-        if isinstance(order, dict) and isinstance(order.get("order_id"), str):
-            event["order"] = {**order, "order_id": _scoped_id(order["order_id"], room_id)}
-    try:
-        parsed = EventSchema.model_validate(event)
-    except ValidationError as exc:
-        return BadLine(line_no, describe_errors(exc))
-    return ReplayEvent(line_no, int(parsed.ts.timestamp() * 1000), event)
-
-
-async def read_replay_file(path: Path, room_id: str | None) -> AsyncIterator[ReplayEvent | BadLine]:
-    """Lazily, line by line: a recorded session can be larger than memory should hold."""
-    async with await anyio.open_file(path, "rb") as handle:
-        line_no = 0
-        async for line in handle:
-            line_no += 1
-            if line.strip():
-                yield parse_replay_line(line, line_no, room_id)
-
-
-def replay_offsets_s(ts_ms: Sequence[int], speed: float) -> list[float]:
-    """When each event is due, in seconds after the start: original gaps divided by `speed`.
-
-    Out-of-order timestamps never send an event before the one read before it.
-    """
-    if speed <= 0:
-        raise ValueError("speed must be positive")
-    offsets: list[float] = []
-    if not ts_ms:
-        return offsets
-    first = ts_ms[0]
-    latest = 0.0
-    for ts in ts_ms:
-        latest = max(latest, (ts - first) / 1000 / speed)
-        offsets.append(latest)
-    return offsets
-
-
-async def replay(
-    file: Path,
-    base_url: str,
-    secret: str,
-    *,
-    room_id: str | None = None,
-    speed: float = 1.0,
-    retime: bool = True,
-    interval_s: float = 0.2,
-    platform: str = "generic",
-    client: httpx.AsyncClient | None = None,
-    stats: ReplayStats | None = None,
-    on_progress: ProgressCallback | None = None,
-    on_bad_line: Callable[[BadLine], None] | None = None,
-) -> ReplayStats:
-    """Replay a JSONL of generic events with their original spacing scaled by 1/`speed`.
-
-    Events due within `interval_s` of each other share one request. With `retime` each event's
-    `ts` becomes the moment it is sent, so panels show the replay as live; otherwise it keeps
-    the recorded `ts`. A bad line is reported (`on_bad_line`, `stats.bad_lines`) and skipped.
-    """
-    if speed <= 0:
-        raise ValueError("speed must be positive")
-    stats = stats if stats is not None else ReplayStats()
-
-    def bad(line: BadLine) -> None:
-        stats.bad_lines += 1
-        if len(stats.bad_line_samples) < _SAMPLE_KEPT:
-            stats.bad_line_samples.append(line)
-        if on_bad_line is not None:
-            on_bad_line(line)
-
-    async def batches() -> AsyncIterator[list[Event]]:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        started_ms = int(time.time() * 1000)
-        first_ts: int | None = None
-        latest_s = 0.0
-        batch: list[Event] = []
-        batch_due_s = 0.0
-        async for item in read_replay_file(file, room_id):
-            if isinstance(item, BadLine):
-                bad(item)
-                continue
-            if first_ts is None:
-                first_ts = item.ts_ms
-            # Same rule as replay_offsets_s, streamed.
-            latest_s = max(latest_s, (item.ts_ms - first_ts) / 1000 / speed)
-            if batch and (
-                latest_s >= batch_due_s + interval_s or len(batch) >= MAX_EVENTS_PER_REQUEST
-            ):
-                await asyncio.sleep(max(0.0, started + batch_due_s - loop.time()))
-                yield batch
-                batch = []
-            if not batch:
-                batch_due_s = latest_s
-            if retime:
-                item.event["ts"] = started_ms + round(latest_s * 1000)
-            batch.append(item.event)
-        if batch:
-            await asyncio.sleep(max(0.0, started + batch_due_s - loop.time()))
-            yield batch
-
-    await send_batches(
-        base_url,
-        secret,
-        batches(),
-        platform=platform,
-        client=client,
-        stats=stats,
-        on_progress=on_progress,
-    )
-    return stats
