@@ -12,11 +12,11 @@ import pytest
 from livedesk.ingest.schemas import parse_batch
 from livedesk.simulator.danmaku import (
     DEFAULT_SAMPLER,
-    Category,
     duplicate_share,
     sample_comment,
     sample_danmaku,
 )
+from livedesk.simulator.phrasebook import Category
 from livedesk.simulator.session import (
     CATALOGUE,
     DemoCustomer,

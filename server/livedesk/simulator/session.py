@@ -1,10 +1,9 @@
 """A live session as a stream of generic webhook events (CONTRACT §2), without any I/O.
 
-The generator keeps a small world: viewers who enter before they speak and leave later, most
-of them silent (a live room is mostly lurkers) and a few heavy talkers, a product being
-pitched, stock that sells down, orders that are sometimes refunded, and known CRM customers
-who come back (under a new platform id with their `union_id` or `phone_hash`, or under the
-account the CRM knows), talk and buy more than strangers, and come back again after leaving.
+The generator keeps a small world: an audience (audience.py: viewers who enter before they
+speak and leave later, mostly silent, and known CRM customers who come back, talk and buy more
+than strangers), a product being pitched in phases that tilt what is said (danmaku.py), stock
+that sells down, and orders that are sometimes refunded.
 
 What the room gives away reaches it through `offers` (fed by the live link when the sender has
 an ops token): while a red-packet rain pours, viewers type its passphrase; buyers pay with the
@@ -23,33 +22,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from livedesk.simulator.audience import Audience, Viewer
 from livedesk.simulator.catalogue import CATALOGUE, GIFTS, EventMix, Product
-from livedesk.simulator.danmaku import Category, DanmakuSampler
+from livedesk.simulator.danmaku import DanmakuSampler
 from livedesk.simulator.offers import Rain, RoomOffers
 from livedesk.simulator.people import DemoCustomer as DemoCustomer
 from livedesk.simulator.people import default_customers_file as default_customers_file
 from livedesk.simulator.people import load_demo_customers as load_demo_customers
-from livedesk.simulator.people import random_nickname
+from livedesk.simulator.phrasebook import Category
 
 Event = dict[str, Any]
 
 
 @dataclass(slots=True)
-class _Viewer:
-    user: dict[str, str]
-    talk_weight: int  # 0 (never says a word, most viewers) .. 4: a few do most of the talking
-    customer: DemoCustomer | None = None
-    present: bool = False
-    slot: int = -1  # index in the present list while present
-    talk_slot: int = -1  # index in the present talkers list while present (talkers only)
-    invited_by: str | None = None  # the platform user id whose share link brought them
-    has_ordered: bool = False
-    points: int = 0  # earned from this session's orders, as the rules credit them (estimate)
-
-
-@dataclass(slots=True)
 class _PaidOrder:
-    buyer: _Viewer
+    buyer: Viewer
     order: dict[str, Any]
 
 
@@ -79,22 +66,13 @@ _SAMPLERS = {
     "翻车": DanmakuSampler({Category.AFTER_SALES: 6.0, Category.NEGATIVE: 6.0}),
 }
 
-# Most of a live audience never types a word: about 1 stranger in 7 talks, and half of the
-# known customers (they know the host). The interaction rate the ops console shows follows.
-_TALK_WEIGHTS = (0,) * 17 + (1, 2, 4)
-_CUSTOMER_TALK_WEIGHTS = (0, 0, 0, 1, 1, 2)
-_MAX_TALK_WEIGHT = 4
 _AUDIENCE_TARGET = 300
 _MIN_AUDIENCE = 8
 _PENDING_MAX = 64
 _ORDERS_KEPT = 5_000
-_REENTRY_SHARE = 0.25  # of arrivals: a stranger who left comes back
 
 # Money, as viewers react to it.
-_HOLDER_BUYS_SHARE = 0.3  # of orders: someone with a coupon or packet in hand buys
 _USE_GRANT_SHARE = 0.75  # a buyer holding one that fits the order pays with it
-_INVITED_SHARE = 0.05  # of new viewers: came by a known customer's share link
-_INVITED_BUYS_SHARE = 0.06  # of orders: such a newcomer's first order
 POINTS_KEYWORD = "积分换红包"  # the points template of rules/red_packets.yaml; the host says it
 _POINTS_COST = 200  # … and what it costs, in points (1 per yuan paid)
 _POINTS_ASK_SHARE = 0.006  # of comments, when someone present has the points
@@ -139,21 +117,12 @@ class SessionSimulator:
         self.stock: dict[str, int] = {p.sku: p.initial_stock for p in self.catalogue}
         self._rng = random.Random(seed)
         self._mix = (mix or EventMix()).cumulative()
-        self._customers_waiting: list[DemoCustomer] = list(customers)
-        self._rng.shuffle(self._customers_waiting)
-        self._present: list[_Viewer] = []
-        self._present_talkers: list[_Viewer] = []
-        self._left: list[_Viewer] = []  # strangers who left (they may come back)
-        self._customers_left: list[_Viewer] = []  # known customers who left (they come back)
-        self._by_user_id: dict[str, _Viewer] = {}
-        self._inviters: list[_Viewer] = []  # known customers seen so far
-        self._invitees: list[_Viewer] = []  # invited newcomers before their first order
-        self._point_holders: list[_Viewer] = []
+        self._audience = Audience(self._rng, self.run_id, platform, customers)
+        self._point_holders: list[Viewer] = []
         self._rain_says: dict[str, Counter[str]] = {}
-        self._pending: deque[tuple[_Viewer, Category]] = deque(maxlen=_PENDING_MAX)
+        self._pending: deque[tuple[Viewer, Category]] = deque(maxlen=_PENDING_MAX)
         self._orders: deque[_PaidOrder] = deque(maxlen=_ORDERS_KEPT)
         self._event_seq = 0
-        self._user_seq = 0
         self._order_seq = 0
         self._started_ms: int | None = None
 
@@ -161,7 +130,7 @@ class SessionSimulator:
 
     @property
     def audience(self) -> int:
-        return len(self._present)
+        return len(self._audience.present)
 
     def phase_at(self, now_ms: int) -> Phase:
         """The room's phase at `now_ms`: 开场 first, then per product 讲解 → 秒杀 (→ 翻车)."""
@@ -196,14 +165,14 @@ class SessionSimulator:
 
     def _next_event(self, ts_ms: int, phase: Phase) -> Event:
         kind = self._draw_kind()
-        if len(self._present) < _MIN_AUDIENCE and kind != "stock":
+        if len(self._audience.present) < _MIN_AUDIENCE and kind != "stock":
             kind = "enter"  # nobody to speak or buy yet: the room is still filling
         match kind:
             case "comment":
                 return self._comment(ts_ms, phase)
             case "membership":
                 target = _AUDIENCE_TARGET
-                p_enter = target / (target + len(self._present))
+                p_enter = target / (target + len(self._audience.present))
                 return self._enter(ts_ms) if self._rng.random() < p_enter else self._leave(ts_ms)
             case "enter":
                 return self._enter(ts_ms)
@@ -225,7 +194,7 @@ class SessionSimulator:
                 return kind
         return self._mix[-1][1]
 
-    def _base(self, kind: str, ts_ms: int, viewer: _Viewer | None) -> Event:
+    def _base(self, kind: str, ts_ms: int, viewer: Viewer | None) -> Event:
         self._event_seq += 1
         event: Event = {
             "id": f"sim-{self.run_id}-{self._event_seq:08d}",
@@ -237,7 +206,7 @@ class SessionSimulator:
             event["user"] = dict(viewer.user)
         return event
 
-    def _said(self, ts_ms: int, viewer: _Viewer, text: str) -> Event:
+    def _said(self, ts_ms: int, viewer: Viewer, text: str) -> Event:
         return {**self._base("comment", ts_ms, viewer), "content": text}
 
     def _comment(self, ts_ms: int, phase: Phase) -> Event:
@@ -251,7 +220,7 @@ class SessionSimulator:
             if soon is not None:
                 # The host reads the passphrase out during the countdown; some type it early.
                 text = self._rng.choice((*_COUNTDOWN_TALK, soon.passphrase))
-                return self._said(ts_ms, self._talker(), text)
+                return self._said(ts_ms, self._audience.talker(), text)
         if self._point_holders and self._rng.random() < _POINTS_ASK_SHARE:
             asker = self._points_asker()
             if asker is not None:
@@ -260,14 +229,14 @@ class SessionSimulator:
             viewer, category = self._pending.popleft()
             if viewer.present:
                 return self._said(ts_ms, viewer, phase.sampler.sample(self._rng, category).text)
-        return self._said(ts_ms, self._talker(), phase.sampler.sample(self._rng).text)
+        return self._said(ts_ms, self._audience.talker(), phase.sampler.sample(self._rng).text)
 
     def _passphrase(self, ts_ms: int, rain: Rain) -> Event | None:
         """A rain brings the silent ones out: anyone present types it, once or twice each
         (None when those drawn have typed it enough: they talk about something else)."""
         says = self._rain_says.setdefault(rain.campaign_id, Counter())
         for _ in range(4):
-            viewer = self._present[self._rng.randrange(len(self._present))]
+            viewer = self._audience.anyone()
             if says[viewer.user["id"]] < _RAIN_SAYS_MAX:
                 break
         else:
@@ -282,7 +251,7 @@ class SessionSimulator:
             text = self._rng.choice((f"{rain.passphrase}！", rain.passphrase * 2, "红包红包"))
         return self._said(ts_ms, viewer, text)
 
-    def _points_asker(self) -> _Viewer | None:
+    def _points_asker(self) -> Viewer | None:
         present = [v for v in self._point_holders if v.present and v.points >= _POINTS_COST]
         if not present:
             return None
@@ -293,50 +262,31 @@ class SessionSimulator:
         return viewer
 
     def _enter(self, ts_ms: int) -> Event:
-        draw = self._rng.random()
-        viewer: _Viewer | None = None
-        if draw < self.returning_share:
-            viewer = self._known_customer_arrives()
-        elif self._left and draw < self.returning_share + _REENTRY_SHARE:
-            viewer = _swap_pop(self._left, self._rng.randrange(len(self._left)))
-        if viewer is None:
-            viewer = self._new_viewer()
-        viewer.present = True
-        viewer.slot = len(self._present)
-        self._present.append(viewer)
-        if viewer.talk_weight:
-            viewer.talk_slot = len(self._present_talkers)
-            self._present_talkers.append(viewer)
+        viewer = self._audience.enter(self.returning_share)
         # Talkers say hello; now and then a quiet one does too.
         if self._rng.random() < (0.3 if viewer.talk_weight else 0.05):
             self._pending.append((viewer, Category.GREETING))
         return self._base("enter", ts_ms, viewer)
 
     def _leave(self, ts_ms: int) -> Event:
-        viewer = self._present[self._rng.randrange(len(self._present))]
-        _remove_present(self._present, viewer, "slot")
-        if viewer.talk_weight:
-            _remove_present(self._present_talkers, viewer, "talk_slot")
-        viewer.present = False
-        (self._customers_left if viewer.customer is not None else self._left).append(viewer)
-        return self._base("leave", ts_ms, viewer)
+        return self._base("leave", ts_ms, self._audience.leave())
 
     def _like(self, ts_ms: int) -> Event:
         # Likes arrive as tap bursts; most are a few taps, some viewers hammer the screen.
         count = min(1 + int(self._rng.expovariate(1 / 6)), 200)
-        return {**self._base("like", ts_ms, self._talker()), "count": count}
+        return {**self._base("like", ts_ms, self._audience.talker()), "count": count}
 
     def _gift(self, ts_ms: int) -> Event:
         gift = self._rng.choices(GIFTS, weights=[g.weight for g in GIFTS])[0]
         count = self._rng.randint(1, gift.max_count) if self._rng.random() < 0.4 else 1
         return {
-            **self._base("gift", ts_ms, self._talker()),
+            **self._base("gift", ts_ms, self._audience.talker()),
             "count": count,
             "gift": {"name": gift.name, "value_cents": gift.unit_cents * count},
         }
 
     def _order(self, ts_ms: int, phase: Phase) -> Event:
-        buyer = self._buyer()
+        buyer = self._audience.buyer(self.offers)
         items: list[dict[str, Any]] = []
         skus = [phase.product] if self._rng.random() < 0.6 else []
         skus.append(self._rng.choice(self.catalogue))
@@ -360,9 +310,9 @@ class SessionSimulator:
             "items": items,
             "status": "paid",
         }
-        if buyer.invited_by is not None and not buyer.has_ordered:
-            order["referrer"] = buyer.invited_by
-            self._invitees.remove(buyer)
+        referrer = self._audience.first_order(buyer)
+        if referrer is not None:
+            order["referrer"] = referrer
         if self.offers.holding(buyer.user["id"]) and self._rng.random() < _USE_GRANT_SHARE:
             used = self.offers.use(buyer.user["id"], amount_cents, ts_ms)
             if used is not None:
@@ -402,97 +352,3 @@ class SessionSimulator:
         event = self._base("stock", ts_ms, None)
         event["stock"] = {"sku": product.sku, "remaining": self.stock[product.sku]}
         return event
-
-    # --- viewers ------------------------------------------------------------------------------
-
-    def _talker(self) -> _Viewer:
-        talkers = self._present_talkers
-        if not talkers:  # a room of lurkers: someone breaks the silence
-            return self._present[self._rng.randrange(len(self._present))]
-        # Rejection sampling by talk weight: O(1) however large the audience.
-        while True:
-            viewer = talkers[self._rng.randrange(len(talkers))]
-            if self._rng.random() * _MAX_TALK_WEIGHT < viewer.talk_weight:
-                return viewer
-
-    def _buyer(self) -> _Viewer:
-        draw = self._rng.random()
-        if draw < _HOLDER_BUYS_SHARE:
-            # A coupon or packet in hand is why many orders happen at all.
-            holders = [
-                viewer
-                for viewer in map(self._by_user_id.get, self.offers.holders())
-                if viewer is not None and viewer.present
-            ]
-            if holders:
-                return holders[self._rng.randrange(len(holders))]
-        elif draw < _HOLDER_BUYS_SHARE + _INVITED_BUYS_SHARE:
-            invited = [viewer for viewer in self._invitees if viewer.present]
-            if invited:
-                return invited[self._rng.randrange(len(invited))]
-        # Known customers buy far more often than strangers (that is why they are known).
-        for _ in range(2):
-            viewer = self._present[self._rng.randrange(len(self._present))]
-            if viewer.customer is not None:
-                return viewer
-        # Among strangers, those who ask and chat are the ones who buy; some buy in silence.
-        return self._talker() if self._rng.random() < 0.75 else viewer
-
-    def _known_customer_arrives(self) -> _Viewer | None:
-        """One not seen yet in this session, else one who was here and left; None if none."""
-        if self._customers_waiting:
-            viewer = self._returning_customer(self._customers_waiting.pop())
-            self._inviters.append(viewer)
-            return viewer
-        if self._customers_left:
-            index = self._rng.randrange(len(self._customers_left))
-            return _swap_pop(self._customers_left, index)
-        return None
-
-    def _next_user_id(self) -> str:
-        self._user_seq += 1
-        return f"u-{self.run_id}-{self._user_seq:06d}"
-
-    def _new_viewer(self) -> _Viewer:
-        user = {"id": self._next_user_id(), "nickname": random_nickname(self._rng)}
-        viewer = _Viewer(user=user, talk_weight=self._rng.choice(_TALK_WEIGHTS))
-        if self._inviters and self._rng.random() < _INVITED_SHARE:
-            # Came through a known customer's share link (the platform says who shared it).
-            inviter = self._inviters[self._rng.randrange(len(self._inviters))]
-            viewer.invited_by = inviter.user["id"]
-            self._invitees.append(viewer)
-        self._by_user_id[user["id"]] = viewer
-        return viewer
-
-    def _returning_customer(self, customer: DemoCustomer) -> _Viewer:
-        if customer.union_id:
-            # A new platform id (another app, a new account); the union_id links them.
-            user = {"id": self._next_user_id(), "union_id": customer.union_id}
-        elif customer.phone_hash:
-            user = {"id": self._next_user_id(), "phone_hash": customer.phone_hash}
-        elif customer.platform_user_id and customer.platform in (None, self.platform):
-            user = {"id": customer.platform_user_id}  # the account the CRM knows
-        else:  # an account on another platform and no link: a stranger to the server
-            user = {"id": self._next_user_id()}
-        user["nickname"] = customer.nickname[:64]
-        viewer = _Viewer(
-            user=user, talk_weight=self._rng.choice(_CUSTOMER_TALK_WEIGHTS), customer=customer
-        )
-        self._by_user_id[user["id"]] = viewer
-        return viewer
-
-
-def _swap_pop(viewers: list[_Viewer], index: int) -> _Viewer:
-    """Remove and return `viewers[index]` in O(1), order not kept."""
-    viewers[index], viewers[-1] = viewers[-1], viewers[index]
-    return viewers.pop()
-
-
-def _remove_present(viewers: list[_Viewer], viewer: _Viewer, slot: str) -> None:
-    """Swap-remove `viewer` from a list whose members know their index (attribute `slot`)."""
-    index = getattr(viewer, slot)
-    last = viewers.pop()
-    if last is not viewer:
-        viewers[index] = last
-        setattr(last, slot, index)
-    setattr(viewer, slot, -1)
