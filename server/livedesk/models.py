@@ -1,12 +1,12 @@
 """Every table's model, imported in one place for Alembic and for tests."""
 
-from livedesk.afterstream.models import FollowUpSent, SessionKind
+from livedesk.afterstream.models import FollowUpSent
 from livedesk.auth.models import Operator, OperatorSession
 from livedesk.core.db import Base
 from livedesk.customers.models import Customer, CustomerIdentity, CustomerOrder, ImportRun
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent, OrderNotice
-from livedesk.onair.models import LiveSession, Rundown
+from livedesk.onair.models import LiveSession, RoomKind, Rundown
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import Campaign, Grant, IdempotencyRecord, PointsEntry
 from livedesk.roomlog.models import RoomLogEntry
@@ -42,6 +42,7 @@ __all__ = [
     "Room",
     "RoomCart",
     "RoomEnterPlatform",
+    "RoomKind",
     "RoomLease",
     "RoomLogEntry",
     "RoomRulesEntry",
@@ -50,5 +51,4 @@ __all__ = [
     "RulesApply",
     "RulesVersion",
     "Rundown",
-    "SessionKind",
 ]

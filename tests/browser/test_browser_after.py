@@ -124,3 +124,55 @@ async def test_the_after_stream_page_and_the_churn_list(
     if SHOTS:
         await cpage.screenshot(path=os.path.join(SHOTS, "churn.png"), full_page=False)
     assert_clean(churn)
+
+
+async def test_the_after_page_is_per_session(
+    open_page: OpenPage, server: LiveServer, database_url: str, room_id: str
+) -> None:
+    """A room with two sessions: the page opens on the newest (opened as 老客专场) beside the
+    room's first, regular, session; the kind saved is that session's; the first session is one
+    click away with its own kind, and the review link follows the session shown."""
+    token = await add_operator(database_url, "ops")
+    auth = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=auth) as client:
+        api = f"/api/v1/rooms/{room_id}"
+        first = (await client.post(f"{api}/session/start")).json()
+        talk = [event(room_id, "enter", "u1"), event(room_id, "comment", "u1", content="来了")]
+        assert (await post_events(client, talk)).status_code == 202
+
+        async def counted() -> bool:
+            return (await client.get(f"{api}/comparison")).json()["figures"]["comments_per_viewer"][
+                "this"
+            ] == 1.0
+
+        await eventually(counted, what="the first session's comment")
+        assert (await client.post(f"{api}/session/end")).status_code == 200
+        second = await client.post(f"{api}/session/start", json={"kind": "returning_special"})
+        assert second.status_code == 201
+
+    after = await open_page(
+        f"/rooms/{room_id}/after", role="ops", token=token, viewport=(1440, 1000)
+    )
+    page = after.page
+    await page.wait_for_function("() => window.__livedesk && window.__livedesk.loaded")
+    assert "老客专场" in await page.get_by_test_id("session-kind").inner_text()
+    assert "直播中" in await page.get_by_test_id("after-period").inner_text()
+    assert "此前 1 场" in await page.get_by_test_id("baseline-note").inner_text()
+    current = page.get_by_test_id("after-session-current")
+    assert "第 2 场" in await current.inner_text() and "老客专场" in await current.inner_text()
+    review = await page.get_by_test_id("link-review").get_attribute("href")
+    assert review is not None and f"session={second.json()['id']}" in review
+    await page.get_by_test_id("kind-select").select_option("big_promotion")
+    await page.get_by_test_id("btn-save-kind").click()
+    await page.get_by_test_id("session-kind").filter(has_text="大促").wait_for(timeout=5000)
+    await page.screenshot(path="/tmp/show-shots/after-sessions.png")
+
+    await page.get_by_test_id("after-session-link").click()
+    await page.wait_for_url(f"**/after?session={first['id']}")
+    await page.wait_for_function("() => window.__livedesk && window.__livedesk.loaded")
+    assert "常规" in await page.get_by_test_id("session-kind").inner_text()
+    assert "还没有此前的常规场" in await page.get_by_test_id("baseline-note").inner_text()
+    assert "第 1 场" in await page.get_by_test_id("after-session-current").inner_text()
+    link = page.get_by_test_id("after-session-link")
+    assert "大促" in await link.inner_text()  # the second session kept its new kind
+    assert_clean(after)

@@ -160,6 +160,7 @@ async def test_ops_open_a_room_before_its_first_event(
     await form.get_by_test_id("open-room-id").fill(fresh)
     await form.get_by_test_id("open-room-platform").select_option("douyin")
     await form.get_by_test_id("open-room-title").fill("周五老客专场")
+    await form.get_by_test_id("open-room-kind").select_option("returning_special")
     await page.screenshot(path=str(SHOTS / "overview-open-room.png"))
     await form.get_by_test_id("btn-open-room-start").click()
     await page.wait_for_url(f"**/ops/{fresh}")
@@ -174,6 +175,8 @@ async def test_ops_open_a_room_before_its_first_event(
     await card.get_by_test_id("room-state").filter(has_text="直播中").wait_for()
     assert "周五老客专场" in await card.inner_text()
     assert "还没有平台推送" in await card.inner_text()
+    assert "老客专场 · " in await card.get_by_test_id("room-session").inner_text()
+    await page.screenshot(path=str(SHOTS / "overview-opened-room.png"))
 
     console = await open_page(f"/ops/{direct}", role="ops", token=token, viewport=(1440, 900))
     await console.until_connected()

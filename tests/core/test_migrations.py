@@ -64,3 +64,68 @@ async def test_windows_saved_in_the_room_row_move_to_their_own_table(private_dat
         room_state = orjson.loads(room_state)
     assert room_state == {"counters": {"comments": 3}, "windows": windows}
     await engine.dispose()
+
+
+async def test_a_rooms_kind_moves_onto_its_sessions(private_database_url):
+    """0022: a tagged room's kind goes onto each of its sessions; a room never started keeps
+    its tag (its one implicit session); going back puts the newest tagged kind on the room."""
+    from sqlalchemy import text
+
+    from livedesk.core.db import create_engine
+
+    config = alembic_config(private_database_url)
+    await asyncio.to_thread(command.downgrade, config, "0021")
+    engine = create_engine(private_database_url)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        for room in ("started", "plain", "never"):
+            await connection.execute(
+                text(
+                    "INSERT INTO rooms (id, platform, title, status, last_seq, viewers_now,"
+                    " promotions_paused, state, epoch, snapshot, created_at)"
+                    " VALUES (:id, 'generic', :id, 'live', 0, 0, false, '{}', 'e', '{}', :now)"
+                ),
+                {"id": room, "now": now},
+            )
+        for room, ended in (("started", now), ("started", None), ("plain", None)):
+            await connection.execute(
+                text(
+                    "INSERT INTO live_sessions (room_id, started_at, started_by, ended_at)"
+                    " VALUES (:room, :now, 'ops', :ended)"
+                ),
+                {"room": room, "now": now, "ended": ended},
+            )
+        for room in ("started", "never"):
+            await connection.execute(
+                text(
+                    "INSERT INTO session_kinds (room_id, kind, set_by, set_at)"
+                    " VALUES (:room, 'returning_special', 'lead', :now)"
+                ),
+                {"room": room, "now": now},
+            )
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.connect() as connection:
+        sessions = (
+            await connection.execute(
+                text("SELECT room_id, kind, kind_set_by FROM live_sessions ORDER BY id")
+            )
+        ).all()
+        tags = (await connection.execute(text("SELECT room_id, kind FROM session_kinds"))).all()
+    assert [tuple(row) for row in sessions] == [
+        ("started", "returning_special", "lead"),
+        ("started", "returning_special", "lead"),
+        ("plain", "regular", None),
+    ]
+    assert [tuple(row) for row in tags] == [("never", "returning_special")]
+
+    await asyncio.to_thread(command.downgrade, config, "0021")
+    async with engine.connect() as connection:
+        tags = (
+            await connection.execute(text("SELECT room_id, kind FROM session_kinds ORDER BY 1"))
+        ).all()
+    assert [tuple(row) for row in tags] == [
+        ("never", "returning_special"),
+        ("started", "returning_special"),
+    ]
+    await asyncio.to_thread(command.upgrade, config, "head")
+    await engine.dispose()

@@ -2,12 +2,17 @@
 // (GET …/comparison, …/retention, …/followup; POST …/followup/send).
 import { getJSON, postJSON, putJSON, roomApi } from "./api.js";
 import { Chart, axisStyle, palette } from "./charts.js";
+import { SESSION_KINDS } from "./show.js";
 import { $, confirmDialog, fmtDateTime, fmtInt, fmtMoney, fmtPct, h, isNum, pageData, replace, toast } from "./dom.js";
 
 const { roomId } = pageData();
 const api = roomApi(roomId);
+// ?session=ID: an earlier session of the room; without it, the newest.
+const chosenSession = new URLSearchParams(location.search).get("session")?.match(/^\d+$/)?.[0] ?? null;
+const ofSession = (path, id = chosenSession) => (id ? `${path}${path.includes("?") ? "&" : "?"}session=${id}` : path);
+let shownSession = null; // the session the page shows (the comparison's session_id)
 const p = palette();
-const KINDS = { regular: "常规", returning_special: "老客专场", big_promotion: "大促", new_launch: "新品首发" };
+const KINDS = SESSION_KINDS;
 
 // label, how to show a value, whether it is money.
 const FIGURES = [
@@ -159,7 +164,8 @@ function setupKind(current) {
   replace(select, Object.entries(KINDS).map(([id, label]) => h("option", { value: id, text: label, selected: id === current ? true : null })));
   $('[data-testid="btn-save-kind"]').addEventListener("click", async () => {
     try {
-      const answer = await putJSON(`${api}/kind`, { kind: select.value });
+      // The session on the page, even if another has started since it loaded.
+      const answer = await putJSON(ofSession(`${api}/kind`, shownSession), { kind: select.value });
       $('[data-testid="session-kind"]').textContent = answer.label;
       toast(`已标记为「${answer.label}」`, "ok");
       load(); // the comparison depends on it
@@ -169,13 +175,35 @@ function setupKind(current) {
   });
 }
 
+/** Links to the room's other sessions (each with its kind), when it had more than one; the
+ * review link follows the session on the page. */
+async function sessionPicker(current) {
+  const review = $('[data-testid="link-review"]');
+  if (current) review.href = `/rooms/${encodeURIComponent(roomId)}/report?session=${current}`;
+  let sessions = [];
+  try {
+    sessions = (await getJSON(`${api}/sessions`)).sessions ?? [];
+  } catch {
+    return; // the page itself loaded; the picker is a convenience
+  }
+  if (sessions.length < 2) return;
+  const count = sessions.length;
+  const links = sessions.map((s, i) => {
+    const label = `第 ${count - i} 场 ${fmtDateTime(s.started_at)}（${KINDS[s.kind] ?? "常规"}）`;
+    return s.id === current
+      ? h("b", { testid: "after-session-current", text: label })
+      : h("a", { href: `?session=${s.id}`, testid: "after-session-link", text: label });
+  });
+  $('[data-testid="after-sessions"]').replaceChildren(h("span", { class: "muted", text: "场次：" }), ...links);
+}
+
 let charts = [];
 
 async function load() {
   let comparison, retention, followup;
   try {
     [comparison, retention, followup] = await Promise.all([
-      getJSON(`${api}/comparison`),
+      getJSON(ofSession(`${api}/comparison`)),
       getJSON(`${api}/retention`),
       getJSON(`${api}/followup`),
     ]);
@@ -185,8 +213,12 @@ async function load() {
     errorEl.classList.remove("hidden");
     return;
   }
+  shownSession = comparison.session_id ?? null;
   $('[data-testid="after-title"]').textContent = comparison.title || roomId;
-  $('[data-testid="after-period"]').textContent = `${fmtDateTime(comparison.started_at)} – ${fmtDateTime(comparison.ended_at)}`;
+  const live = comparison.state === "live";
+  $('[data-testid="after-period"]').textContent =
+    `${fmtDateTime(comparison.started_at)} – ${live ? "直播中" : fmtDateTime(comparison.ended_at)}`;
+  sessionPicker(shownSession);
   $('[data-testid="session-kind"]').textContent = comparison.kind?.label ?? "常规";
   charts.forEach((c) => c.chart?.dispose());
   charts = [...renderComparison(comparison), ...renderRetention(retention)];

@@ -1,7 +1,7 @@
 // Rooms overview: live rooms first, with headline KPIs, refreshed every few seconds.
 import { ApiError, getJSON, postJSON, roomApi } from "./api.js";
 import { $, fmtAgo, fmtDateTime, fmtInt, fmtTime, fmtMoneyShort, fmtPct, h, pageData, replace, toast } from "./dom.js";
-import { SESSION_LABELS, fmtElapsed } from "./show.js";
+import { SESSION_KINDS, SESSION_LABELS, fmtElapsed } from "./show.js";
 import { viewersFigure } from "./viewers.js";
 
 const REFRESH_MS = 5000;
@@ -33,7 +33,8 @@ const stateOf = (room) => room.session?.state ?? "not_started";
 /** When the newest session started (and ended, with its length). */
 function sessionLine(session) {
   if (!session?.started_at) return "";
-  const started = `${fmtDateTime(session.started_at)} 开播`;
+  const kind = session.kind && session.kind !== "regular" ? `${SESSION_KINDS[session.kind] ?? session.kind} · ` : "";
+  const started = `${kind}${fmtDateTime(session.started_at)} 开播`;
   if (!session.ended_at) return started;
   const length = Date.parse(session.ended_at) - Date.parse(session.started_at);
   return `${started} · 时长 ${fmtElapsed(length)}`;
@@ -98,7 +99,7 @@ function setupOpenRoom() {
       toast("请填写直播间 ID", "error");
       return;
     }
-    const body = {};
+    const body = { kind: form.elements.kind.value };
     if (form.elements.platform.value) body.platform = form.elements.platform.value;
     if (form.elements.title.value.trim()) body.title = form.elements.title.value.trim();
     const button = $('[data-testid="btn-open-room-start"]');

@@ -2,7 +2,7 @@
 import { getJSON, roomApi } from "./api.js";
 import { Chart, axisStyle, palette, timeAxis } from "./charts.js";
 import { CAMPAIGN_KIND_LABELS, $, fmtDateTime, fmtInt, fmtMoney, fmtMoneyShort, fmtPct, h, isNum, pageData, replace } from "./dom.js";
-import { SESSION_LABELS } from "./show.js";
+import { SESSION_KINDS, SESSION_LABELS } from "./show.js";
 
 const { roomId } = pageData();
 const p = palette();
@@ -229,7 +229,8 @@ async function sessionPicker(current) {
   if (sessions.length < 2) return;
   const count = sessions.length;
   const links = sessions.map((s, i) => {
-    const label = `第 ${count - i} 场 ${fmtDateTime(s.started_at)}（${SESSION_LABELS[s.state] ?? s.state}）`;
+    const kind = s.kind && s.kind !== "regular" ? ` ${SESSION_KINDS[s.kind] ?? s.kind}` : "";
+    const label = `第 ${count - i} 场${kind} ${fmtDateTime(s.started_at)}（${SESSION_LABELS[s.state] ?? s.state}）`;
     return s.id === current
       ? h("b", { testid: "report-session-current", text: label })
       : h("a", { href: `?session=${s.id}`, testid: "report-session-link", text: label });
@@ -259,6 +260,8 @@ async function load() {
     `${which}${fmtDateTime(report.started_at)} — ${report.ended_at ? fmtDateTime(report.ended_at) : "进行中"}${span ? `（${span}）` : ""}`;
   renderSummary(report);
   sessionPicker(report.session?.id ?? null);
+  // 下播后 opens on the same session.
+  if (report.session?.id) $('[data-testid="link-after"]').href = `/rooms/${encodeURIComponent(roomId)}/after?session=${report.session.id}`;
   renderDrops(Array.isArray(report.drops) ? report.drops : []);
   renderIntents(Array.isArray(report.top_intents) ? report.top_intents : []);
   renderInterest(Array.isArray(report.interest_ranking) ? report.interest_ranking : []);

@@ -5,6 +5,8 @@
 import { fmtClock, fmtMoney } from "./dom.js";
 
 export const SESSION_LABELS = { live: "直播中", ended: "已下播", not_started: "未开播" };
+// A session's kind (PUT …/kind, or 开播 with a kind); untagged sessions are regular.
+export const SESSION_KINDS = { regular: "常规", returning_special: "老客专场", big_promotion: "大促", new_launch: "新品首发" };
 
 /** Elapsed time as the host reads it at a glance: 0:07:05, 1:02:03 (hours always shown, so
  * the width never jumps). */

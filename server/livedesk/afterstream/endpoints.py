@@ -13,7 +13,6 @@ from livedesk.afterstream import export
 from livedesk.afterstream.comparison import compare
 from livedesk.afterstream.figures import figures_of
 from livedesk.afterstream.followup import FollowUp, decide
-from livedesk.afterstream.models import SessionKind
 from livedesk.afterstream.schemas import (
     Comparison,
     FollowUps,
@@ -21,13 +20,7 @@ from livedesk.afterstream.schemas import (
     Retention,
     SessionKindAnswer,
 )
-from livedesk.afterstream.sessions import (
-    SESSION_KINDS,
-    kind_of,
-    recorded_window,
-    regular_before,
-    session_window,
-)
+from livedesk.afterstream.sessions import chosen, regular_before, tag
 from livedesk.afterstream.sources import session_customer_ids, session_customers
 from livedesk.auth.deps import OpsOnly
 from livedesk.core import spreadsheet
@@ -38,6 +31,7 @@ from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.schemas import AS_SHAPED
 from livedesk.customers import retention
+from livedesk.onair.kinds import KIND_DESCRIPTION, SESSION_KINDS, KindId, labelled
 from livedesk.promotions.report import drops
 from livedesk.rooms.models import Room
 from livedesk.rulebook.customers import TierRules
@@ -53,10 +47,18 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+# `?session=ID`: one of the room's sessions; absent, its newest (a room never started: all
+# it saw).
+SessionParam = Annotated[
+    int | None,
+    Query(alias="session", ge=1, description="A session of the room; absent: its newest"),
+]
+
+
 async def _follow_ups(request: Request, session: SessionDep, room: Room) -> list[FollowUp]:
     rulebook = request.app.state.rulebook
     now = utcnow()
-    window = await recorded_window(session, room)
+    window = (await chosen(session, room, None)).window()
     people = await session_customers(session, room.id, rulebook.get(TierRules), now, window)
     rules = rulebook.get(FollowUpRules)
     labels = rulebook.get(LexiconRules).intent_labels()
@@ -123,8 +125,9 @@ async def session_retention(
     留存率, overall, per tier and per segment (formulas in `formulas`), filling in as orders
     arrive after the session; a window still running is marked incomplete."""
     room = await _room(session, room_id)
-    start, end = await session_window(session, room)
-    ids = await session_customer_ids(session, room.id, await recorded_window(session, room))
+    this = await chosen(session, room, None)
+    start, end = this.span()
+    ids = await session_customer_ids(session, room.id, this.window())
     tiers: TierRules = request.app.state.rulebook.get(TierRules)
     members = await retention.returners(session, room.id, ids, start, end, tiers)
     return {
@@ -139,49 +142,52 @@ async def session_retention(
 class KindIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["regular", "returning_special", "big_promotion", "new_launch"] = Field(
-        description="regular 常规, returning_special 老客专场, big_promotion 大促, "
-        "new_launch 新品首发"
-    )
+    kind: KindId = Field(description=KIND_DESCRIPTION)
 
 
 @router.put("/{room_id}/kind", response_model=SessionKindAnswer, **AS_SHAPED, responses=RESPONSES)
 async def set_session_kind(
-    room_id: str, body: KindIn, session: SessionDep, operator: OpsOnly
-) -> dict[str, str]:
-    """Tag the session (老客专场, 常规, 大促, 新品首发); untagged sessions are regular, the
-    baseline every other kind is compared with."""
-    await _room(session, room_id)
-    tagged = await session.get(SessionKind, room_id)
-    if tagged is None:
-        session.add(SessionKind(room_id=room_id, kind=body.kind, set_by=operator.name))
-    else:
-        tagged.kind, tagged.set_by, tagged.set_at = body.kind, operator.name, utcnow()
+    room_id: str,
+    body: KindIn,
+    session: SessionDep,
+    operator: OpsOnly,
+    session_id: SessionParam = None,
+) -> dict[str, Any]:
+    """Tag a session (老客专场, 常规, 大促, 新品首发): the room's newest, `?session=ID` another
+    (a room never started: all it saw, until its first 开播 takes the tag). Untagged sessions
+    are regular, the baseline every other kind is compared with."""
+    room = await _room(session, room_id)
+    this = await chosen(session, room, session_id)
+    await tag(session, this, body.kind, operator.name)
     await commit(session)
-    return {"room_id": room_id, "kind": body.kind, "label": SESSION_KINDS[body.kind]}
+    return {
+        "room_id": room_id,
+        "session_id": this.id,
+        "kind": body.kind,
+        "label": SESSION_KINDS[body.kind],
+    }
 
 
 @router.get("/{room_id}/comparison", response_model=Comparison, **AS_SHAPED, responses=RESPONSES)
 async def session_comparison(
-    room_id: str, session: SessionDep, _operator: OpsOnly
+    room_id: str, session: SessionDep, _operator: OpsOnly, session_id: SessionParam = None
 ) -> dict[str, Any]:
-    """This session beside the brand's regular sessions (the latest 10 that ended before it
-    started, pooled): returning share, AOV (客单价提升率 for returning customers), interaction
-    rate, comments per viewer, coupon redemption and ROI, with each formula; and each drop's
-    ROI."""
+    """A session (the room's newest, `?session=ID` another) beside the regular sessions (the
+    latest 10 that ended before it started, of any room, pooled): returning share, AOV
+    (客单价提升率 for returning customers), interaction rate, comments per viewer, coupon
+    redemption and ROI, with each formula; and each drop's ROI."""
     room = await _room(session, room_id)
-    kind = await kind_of(session, room.id)
-    baseline_rooms = await regular_before(session, room)
-    this = await figures_of(session, room)
-    baseline = [await figures_of(session, other) for other in baseline_rooms]
-    start, end = await session_window(session, room)
+    this = await chosen(session, room, session_id)
+    baseline = await regular_before(session, this)
     return {
-        "room_id": room.id,
+        **this.describe(),
         "title": room.title,
-        "kind": {"id": kind, "label": SESSION_KINDS[kind]},
-        "started_at": start.isoformat(),
-        "ended_at": end.isoformat(),
-        "baseline_rooms": [other.id for other in baseline_rooms],
-        **compare(this, baseline),
-        "drops": (await drops(session, room.id, await recorded_window(session, room)))["drops"],
+        "kind": labelled(this.kind),
+        "baseline_rooms": list(dict.fromkeys(other.room.id for other in baseline)),
+        "baseline": [other.describe() for other in baseline],
+        **compare(
+            await figures_of(session, this),
+            [await figures_of(session, other) for other in baseline],
+        ),
+        "drops": (await drops(session, room.id, this.window()))["drops"],
     }

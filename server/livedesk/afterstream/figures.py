@@ -1,4 +1,4 @@
-"""A session's figures from what lasts: its room's counters (kept with the room for ever),
+"""A session's figures from what lasts: its counters (the room's, kept as they stood at 下播),
 its orders, and its drops' grants. Returning means a paid order before the session started."""
 
 from __future__ import annotations
@@ -10,20 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from livedesk.afterstream.comparison import SessionFigures
-from livedesk.afterstream.sessions import recorded_window, session_counters, session_window
-from livedesk.afterstream.sources import Window
+from livedesk.afterstream.sessions import ShowSession, Window
 from livedesk.customers.history import PAID
 from livedesk.customers.models import CustomerOrder
 from livedesk.promotions.models import PAID_STATES, REDEEMED, Campaign, Grant
 from livedesk.promotions.report import drops
 from livedesk.rooms.kpis import interactors
-from livedesk.rooms.models import Room
 
 
-async def figures_of(session: AsyncSession, room: Room) -> SessionFigures:
-    start, _end = await session_window(session, room)
-    window = await recorded_window(session, room)  # None: all the room saw
-    counters = await session_counters(session, room)
+async def figures_of(session: AsyncSession, this: ShowSession) -> SessionFigures:
+    room = this.room
+    start, _end = this.span()
+    window = this.window()  # None: all the room saw
+    counters = this.counters()
     orders, gmv, orders_returning, gmv_returning = await _orders(session, room.id, start, window)
     granted, redeemed = await _coupons(session, room.id, window)
     rows = (await drops(session, room.id, window))["drops"]

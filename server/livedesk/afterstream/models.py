@@ -23,15 +23,3 @@ class FollowUpSent(Base):
     route: Mapped[str] = mapped_column(String(16))
     webhook_id: Mapped[str] = mapped_column(String(64))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-class SessionKind(Base):
-    """What kind of session a room's live session was (老客专场, 常规, 大促…); untagged ones are
-    regular. Its own row until the session record of the console's start/end carries it."""
-
-    __tablename__ = "session_kinds"
-
-    room_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    set_by: Mapped[str] = mapped_column(String(64))
-    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

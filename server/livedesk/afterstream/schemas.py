@@ -33,15 +33,21 @@ class Retention(Answer):
 
 class SessionKindAnswer(Answer):
     room_id: str
+    session_id: int | None = Field(description="The session tagged; null: a room never started")
     kind: str
     label: str
 
 
 class Comparison(Answer):
     room_id: str
+    session_id: int | None = Field(description="The session compared; null: a room never started")
     title: str
     kind: dict[str, str] = Field(description="{id, label}")
     started_at: str
     ended_at: str
     baseline_rooms: list[str]
+    baseline: list[dict[str, Any]] = Field(
+        description="The regular sessions compared with: {room_id, session_id, started_at, "
+        "ended_at}, latest first"
+    )
     drops: list[dict[str, Any]]

@@ -1,72 +1,120 @@
-"""A live session as the after-stream views see it: the room's newest session, from ops' 开播
-to 下播 (livedesk.onair; a room never started: from its first event to its last), its kind,
-and the counters its pipeline kept. The kind stays a row per room (session_kinds): the
-comparison's baseline is other rooms' sessions, one per room until it compares sessions of
-one room."""
+"""A session as the after-stream views see it: one of ops' sessions of a room (开播 → 下播,
+livedesk.onair; the room's newest unless a view names another), or, for a room never started,
+everything the room saw (from its creation to its last event) as its one session. Its kind
+(老客专场, 常规…) is the session's own; a room never started keeps its tag in RoomKind."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.afterstream.comparison import BASELINE_SESSIONS
-from livedesk.afterstream.models import SessionKind
 from livedesk.core.clock import utcnow
+from livedesk.core.errors import ApiError
 from livedesk.onair import records
+from livedesk.onair.kinds import REGULAR
+from livedesk.onair.models import LiveSession, RoomKind
 from livedesk.rooms.models import Room
 
-REGULAR = "regular"
-# The kinds a session can be tagged with, and their labels; untagged sessions are regular.
-SESSION_KINDS: dict[str, str] = {
-    REGULAR: "常规",
-    "returning_special": "老客专场",
-    "big_promotion": "大促",
-    "new_launch": "新品首发",
-}
+# A session's (start, end) when ops started it; None: all the room saw.
+Window = tuple[datetime, datetime] | None
 
 
-async def session_window(session: AsyncSession, room: Room) -> tuple[datetime, datetime]:
-    """(start, end) of the room's session; a session still running ends now."""
-    live = await records.latest(session, room.id)
+@dataclass(frozen=True)
+class ShowSession:
+    room: Room
+    live: LiveSession | None  # None: a room never started
+    kind: str
+
+    @property
+    def id(self) -> int | None:
+        return self.live.id if self.live is not None else None
+
+    def span(self, now: datetime | None = None) -> tuple[datetime, datetime]:
+        """(start, end) of the session; one still running ends now."""
+        if self.live is not None:
+            return records.window(self.live, now)
+        return self.room.created_at, self.room.last_event_at or now or utcnow()
+
+    def window(self) -> Window:
+        """What the views filter by: the session's span, or None for a room never started
+        (its views cover everything it saw, as before sessions existed)."""
+        return records.window(self.live) if self.live is not None else None
+
+    def counters(self) -> dict[str, int]:
+        """The session's counters (viewers seen, comments, orders …): as they stood at 下播."""
+        counters, _kpi = records.figures(self.live, self.room.state.counters, self.room.state.kpi)
+        return counters
+
+    def describe(self) -> dict[str, object]:
+        """The session as the answers name it."""
+        start, end = self.span()
+        return {
+            "room_id": self.room.id,
+            "session_id": self.id,
+            "state": records.state_of(self.live) if self.live is not None else None,
+            "started_at": start.isoformat(),
+            "ended_at": end.isoformat(),
+        }
+
+
+async def chosen(session: AsyncSession, room: Room, session_id: int | None) -> ShowSession:
+    """The session a view is about: `session_id` (404 when not this room's), else the room's
+    newest, else the room's whole history when it never started."""
+    live = await records.chosen(session, room.id, session_id)
+    if session_id is not None and live is None:
+        raise ApiError(404, f"room {room.id!r} has no session {session_id}")
     if live is not None:
-        return records.window(live)
-    return room.created_at, room.last_event_at or utcnow()
+        return ShowSession(room, live, live.kind)
+    tagged = await session.get(RoomKind, room.id)
+    return ShowSession(room, None, tagged.kind if tagged is not None else REGULAR)
 
 
-async def recorded_window(session: AsyncSession, room: Room) -> tuple[datetime, datetime] | None:
-    """The room's newest session's (start, end) when ops started one; None for a room never
-    started (its views cover everything it saw, as before sessions existed)."""
-    live = await records.latest(session, room.id)
-    return records.window(live) if live is not None else None
+async def tag(session: AsyncSession, this: ShowSession, kind: str, operator: str) -> None:
+    """Tag the session (老客专场, 常规…); a room never started: its one implicit session."""
+    if this.live is not None:
+        this.live.kind, this.live.kind_set_by = kind, operator
+        return
+    tagged = await session.get(RoomKind, this.room.id)
+    if tagged is None:
+        session.add(RoomKind(room_id=this.room.id, kind=kind, set_by=operator))
+    else:
+        tagged.kind, tagged.set_by, tagged.set_at = kind, operator, utcnow()
 
 
-async def session_counters(session: AsyncSession, room: Room) -> dict[str, int]:
-    """The session's counters (viewers seen, comments, orders …): as they stood at 下播."""
-    live = await records.latest(session, room.id)
-    counters, _kpi = records.figures(live, room.state.counters, room.state.kpi)
-    return counters
-
-
-async def kind_of(session: AsyncSession, room_id: str) -> str:
-    tagged = await session.get(SessionKind, room_id)
-    return tagged.kind if tagged is not None else REGULAR
-
-
-async def regular_before(session: AsyncSession, room: Room) -> list[Room]:
-    """The latest regular sessions that ended before this one started (the baseline)."""
-    start, _end = await session_window(session, room)
-    query = (
-        select(Room)
-        .outerjoin(SessionKind, SessionKind.room_id == Room.id)
+async def regular_before(session: AsyncSession, this: ShowSession) -> list[ShowSession]:
+    """The baseline: the latest BASELINE_SESSIONS regular sessions that ended before this one
+    started, other sessions of the same room included; ops' sessions and rooms never started
+    (ended at their last event) alike."""
+    start, _end = this.span()
+    started = (
+        select(LiveSession, Room)
+        .join(Room, Room.id == LiveSession.room_id)
         .where(
-            Room.id != room.id,
+            LiveSession.kind == REGULAR,
+            LiveSession.ended_at.is_not(None),
+            LiveSession.ended_at <= start,
+        )
+        .order_by(LiveSession.ended_at.desc())
+        .limit(BASELINE_SESSIONS)
+    )
+    found = [ShowSession(room, live, live.kind) for live, room in await session.execute(started)]
+    never_started = (
+        select(Room)
+        .outerjoin(RoomKind, RoomKind.room_id == Room.id)
+        .where(
+            Room.id != this.room.id,
+            ~exists().where(LiveSession.room_id == Room.id),
             Room.last_event_at.is_not(None),
             Room.last_event_at <= start,
-            or_(SessionKind.kind.is_(None), SessionKind.kind == REGULAR),
+            or_(RoomKind.kind.is_(None), RoomKind.kind == REGULAR),
         )
         .order_by(Room.last_event_at.desc())
         .limit(BASELINE_SESSIONS)
     )
-    return list((await session.execute(query)).scalars())
+    found += [ShowSession(room, None, REGULAR) for room in await session.scalars(never_started)]
+    found.sort(key=lambda other: other.span()[1], reverse=True)
+    return found[:BASELINE_SESSIONS]

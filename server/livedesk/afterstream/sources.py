@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.afterstream.followup import SessionCustomer, UnusedGrant
+from livedesk.afterstream.sessions import Window
 from livedesk.core.db import one_of
 from livedesk.customers import repository as repo
 from livedesk.customers.churn import churn_warning
@@ -36,10 +37,6 @@ class _Seen:
 
     def ids(self) -> set[int]:
         return {*self.intents, *self.comments, *self.orders, *self.unused, *self.redeemed}
-
-
-# A session's (start, end) when ops started and ended it; None: all the room saw.
-Window = tuple[datetime, datetime] | None
 
 
 async def _seen(session: AsyncSession, room_id: str, window: Window) -> _Seen:

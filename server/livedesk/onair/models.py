@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from livedesk.core.clock import utcnow
 from livedesk.core.db import Base, BigIntPK, JSONType, UTCDateTime
+from livedesk.onair.kinds import REGULAR
 
 
 class LiveSession(Base):
@@ -36,6 +37,10 @@ class LiveSession(Base):
     started_by: Mapped[str] = mapped_column(String(64))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # 老客专场, 常规, 大促… (onair.kinds): set at 开播 or after; the comparison's baseline is the
+    # regular sessions.
+    kind: Mapped[str] = mapped_column(String(32), default=REGULAR, server_default=REGULAR)
+    kind_set_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The room's counters and last KPI frame at 下播: the session's figures for its review,
     # whatever the room counts after it (events after the end are still stored and processed).
     counters: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
@@ -55,3 +60,16 @@ class Rundown(Base):
     current: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RoomKind(Base):
+    """The kind of a room that never had a 开播: what it saw, all of it, is its one session (the
+    after-stream views' rule for such a room). Its first 开播 moves the tag onto that session
+    (show.sessions.start); a room with sessions has its kinds on them."""
+
+    __tablename__ = "session_kinds"
+
+    room_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

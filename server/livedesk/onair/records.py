@@ -73,6 +73,7 @@ def to_dict(live: LiveSession | None) -> dict[str, Any]:
         "started_by": live.started_by,
         "ended_at": live.ended_at.isoformat() if live.ended_at else None,
         "ended_by": live.ended_by,
+        "kind": live.kind,
     }
 
 

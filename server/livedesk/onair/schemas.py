@@ -14,3 +14,6 @@ class SessionOut(Answer):
     started_by: str | None = None
     ended_at: str | None
     ended_by: str | None = None
+    kind: str | None = Field(
+        default=None, description="regular 常规, returning_special 老客专场, big_promotion 大促, …"
+    )

@@ -17,6 +17,7 @@ from livedesk.core.deps import BusDep, SessionDep
 from livedesk.core.errors import ApiError
 from livedesk.core.schemas import AS_SHAPED, Answer
 from livedesk.onair import records
+from livedesk.onair.kinds import KIND_DESCRIPTION, KindId
 from livedesk.onair.models import Rundown
 from livedesk.onair.schemas import SessionOut
 from livedesk.roomlog.messages import Message
@@ -84,8 +85,8 @@ async def _locked_or_opened(session: AsyncSession, room_id: str, wanted: StartIn
 
 
 class StartIn(BaseModel):
-    """What 开播 may say about a room no event has created yet (ignored for one that exists,
-    but for a platform the room does not know yet)."""
+    """What 开播 may say: the session's kind, and about a room no event has created yet its
+    platform and title (ignored for one that exists, but a platform it does not know yet)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -100,6 +101,11 @@ class StartIn(BaseModel):
         min_length=1,
         max_length=200,
         description="The room's title on the panels (a room created here; default its id)",
+    )
+    kind: KindId | None = Field(
+        default=None,
+        description=f"The session's kind: {KIND_DESCRIPTION}; absent: regular (or the tag "
+        "given to a room never started before)",
     )
 
 
@@ -124,7 +130,7 @@ async def start_session(
     body's `platform` and `title`."""
     wanted = body or StartIn()
     room = await _locked_or_opened(session, room_id, wanted)
-    live, kpi = await sessions.start(session, room, operator.name, utcnow())
+    live, kpi = await sessions.start(session, room, operator.name, utcnow(), wanted.kind)
     data = records.to_dict(live)
     await rooms.tell(session, bus, room, [Message("session", data), Message("kpi", kpi)])
     await commit(session)

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.errors import ApiError
 from livedesk.onair import records
-from livedesk.onair.models import LiveSession
+from livedesk.onair.kinds import REGULAR
+from livedesk.onair.models import LiveSession, RoomKind
 from livedesk.rooms.kpis import tallies
 from livedesk.rooms.models import Room, RoomCart, RoomViewer
 
@@ -21,10 +22,11 @@ GAUGES = ("returning_present", "estimated_present")
 
 
 async def start(
-    session: AsyncSession, room: Room, operator: str, now: datetime
+    session: AsyncSession, room: Room, operator: str, now: datetime, kind: str | None = None
 ) -> tuple[LiveSession, dict[str, Any]]:
-    """Open a session of the (locked) room; returns it and the zeroed kpi frame to send.
-    409 when the room is already on air."""
+    """Open a session of the (locked) room, of `kind` (None: regular, or the tag of a room
+    never started before); returns it and the zeroed kpi frame to send. 409 when the room is
+    already on air."""
     current = await records.latest(session, room.id)
     if current is not None and current.ended_at is None:
         raise ApiError(
@@ -32,7 +34,11 @@ async def start(
             f"room {room.id!r} is already live (since {current.started_at.isoformat()})",
             session=records.to_dict(current),
         )
-    live = LiveSession(room_id=room.id, started_at=now, started_by=operator)
+    live = LiveSession(room_id=room.id, started_at=now, started_by=operator, kind=REGULAR)
+    if current is None:
+        await _take_room_kind(session, live)
+    if kind is not None:
+        live.kind, live.kind_set_by = kind, operator
     session.add(live)
     await session.flush()
     kpi = _fresh_figures(room)
@@ -53,6 +59,14 @@ async def end(session: AsyncSession, room: Room, operator: str, now: datetime) -
     live.kpi = {**(room.state.kpi or {}), **tallies(counters)}
     room.status = records.ENDED
     return live
+
+
+async def _take_room_kind(session: AsyncSession, live: LiveSession) -> None:
+    """A room's first 开播: a tag ops gave the room before (RoomKind) is this session's now."""
+    tagged = await session.get(RoomKind, live.room_id)
+    if tagged is not None:
+        live.kind, live.kind_set_by = tagged.kind, tagged.set_by
+        await session.delete(tagged)
 
 
 def _fresh_figures(room: Room) -> dict[str, Any]:
