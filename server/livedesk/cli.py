@@ -271,7 +271,8 @@ def import_customers(
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from livedesk.customers.csv_format import ERROR_REPORT_COLUMNS, RowError
-    from livedesk.customers.importer import ImportReport, import_csv
+    from livedesk.customers.import_report import ImportReport
+    from livedesk.customers.importer import import_csv
 
     shown_errors = 20
     _require_migrated(Settings().database_url)
