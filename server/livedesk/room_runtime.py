@@ -24,7 +24,7 @@ from livedesk.cues.quiet import QuietList
 from livedesk.rooms import service as rooms
 from livedesk.rooms.models import Room
 from livedesk.rooms.presence import RoomPresence
-from livedesk.rulebook.customers import GreetingRules
+from livedesk.rulebook.greetings import GreetingRules
 from livedesk.rulebook.lexicon import SpamRules
 
 RUNTIME_CACHE_ROOMS = 1000

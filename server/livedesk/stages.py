@@ -39,7 +39,8 @@ from livedesk.rooms.stage import ActivityStage, AudienceStage, KpiStage, ViewerS
 from livedesk.rulebook.book import Rulebook
 from livedesk.rulebook.compliance import ComplianceRules
 from livedesk.rulebook.cues import AlertRules, HintRules
-from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import GreetingRules
 from livedesk.rulebook.lexicon import LexiconRules
 from livedesk.rulebook.products import ProductRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules

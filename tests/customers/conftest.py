@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import GreetingRules
 from livedesk.rulebook.loader import load_document
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"

@@ -19,7 +19,8 @@ from livedesk.cues.greetings import (
 )
 from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import ItemLine, PaidOrder, history_from_orders, profile_for
-from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import GreetingRules
 
 NOW = datetime(2026, 11, 22, 20, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

@@ -8,10 +8,10 @@ import pytest
 from pydantic import BaseModel
 
 from livedesk.rulebook.book import CHECKS, RULE_FILES, Rulebook
-from livedesk.rulebook.customers import (
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import (
     GREETING_PLACEHOLDERS,
     GreetingRules,
-    TierRules,
     check_greeting_tiers,
     render_template,
     template_fields,

@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from livedesk.cues.greetings import Flag, GreetingQueue, greeting_candidate
 from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import ItemLine, PaidOrder, history_from_orders, profile_for
-from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import GreetingRules
 
 NOW = datetime(2026, 12, 1, 20, 0, tzinfo=UTC)
 

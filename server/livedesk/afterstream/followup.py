@@ -15,8 +15,8 @@ from datetime import datetime
 from livedesk.core.clock import CHINA_TZ
 from livedesk.customers.churn import ChurnWarning
 from livedesk.customers.do_not_greet import DoNotGreet
-from livedesk.rulebook.customers import render_template
 from livedesk.rulebook.followup import FollowUpAction, FollowUpRules
+from livedesk.rulebook.greetings import render_template
 
 OPEN_ON_RECORD = (DoNotGreet.OPEN_COMPLAINT.value, DoNotGreet.REFUND_IN_PROGRESS.value)
 ROUTE_LABELS = {"after_sales": "售后", "marketing": "营销"}

@@ -18,7 +18,8 @@ from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import profile_for
 from livedesk.ingest.schemas import Event
 from livedesk.roomlog.messages import Message
-from livedesk.rulebook.customers import GreetingRules, TierRules
+from livedesk.rulebook.customers import TierRules
+from livedesk.rulebook.greetings import GreetingRules
 
 # customer id -> (tier label, VIP): who was looked at this session, for the comment stream.
 Known = MutableMapping[int, tuple[str, bool]]

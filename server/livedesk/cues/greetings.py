@@ -23,7 +23,7 @@ from livedesk.customers.churn import rank as churn_rank
 from livedesk.customers.do_not_greet import LABELS as DO_NOT_GREET_LABELS
 from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import ChurnRisk, CustomerProfile, PurchaseHistory
-from livedesk.rulebook.customers import GreetingRules, GreetingTemplate, render_template
+from livedesk.rulebook.greetings import GreetingRules, GreetingTemplate, render_template
 
 _MINUTE = timedelta(minutes=1)
 _STATE_VERSION = 1

@@ -10,7 +10,7 @@ from typing import Any
 
 from livedesk.cues.greetings import one_line
 from livedesk.customers.do_not_greet import LABELS, DoNotGreet, strongest
-from livedesk.rulebook.customers import GreetingRules
+from livedesk.rulebook.greetings import GreetingRules
 
 _QUOTE_CHARS = 30
 

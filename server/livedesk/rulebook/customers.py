@@ -1,22 +1,17 @@
-"""Schemas of rules/tiers.yaml (member tiers, RFM, segments, churn) and rules/greetings.yaml.
+"""Schema of rules/tiers.yaml: member tiers, RFM, segments, churn (greetings.yaml: the
+rulebook.greetings module).
 
 Cross-item checks (tiers in order, cut points increasing) raise pydantic errors whose `loc`
 points at the offending item, so the loader reports the exact line a brand has to fix.
-
-Greeting templates are rendered by `render_template` below, never by `str.format`: a template
-may hold nothing but plain `{name}` placeholders from a fixed set (checked at load), and the
-values — nicknames typed by viewers — are inserted as text, never parsed as a template.
 """
 
 from __future__ import annotations
 
-import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import pairwise
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -26,9 +21,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from livedesk.rulebook.book import CHECKS, RULE_FILES, Rulebook
-from livedesk.rulebook.lexicon import Intents
-from livedesk.rulebook.loader import RuleError
+from livedesk.rulebook.book import RULE_FILES
 
 Loc = tuple[int | str, ...]
 SessionKind = Literal["daily", "big_promotion"]
@@ -38,16 +31,8 @@ DoNotGreetReason = Literal["opted_out", "open_complaint", "refund_in_progress"]
 TierId = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=16)]
 
-# What a greeting template may say, filled by livedesk.cues.greetings.
-GREETING_PLACEHOLDERS: frozenset[str] = frozenset(
-    {"nickname", "tier_label", "days_since_last", "last_item", "repurchase_count", "scene"}
-)
-# Known for every customer who is greeted at all; the catch-all template may use only these.
-ALWAYS_AVAILABLE: frozenset[str] = frozenset({"nickname", "tier_label", "repurchase_count"})
-MERGED_PLACEHOLDERS: frozenset[str] = frozenset({"names", "count"})
 
-
-def _raise_at(title: str, problems: Sequence[tuple[Loc, str]]) -> None:
+def raise_at(title: str, problems: Sequence[tuple[Loc, str]]) -> None:
     """Raise one ValidationError with an error per problem, each at its own loc (and line)."""
     if problems:
         raise ValidationError.from_exception_data(
@@ -64,73 +49,14 @@ def _raise_at(title: str, problems: Sequence[tuple[Loc, str]]) -> None:
         )
 
 
-# --- templates ---------------------------------------------------------------------------
-
-
-def template_fields(template: str, allowed: frozenset[str]) -> list[str]:
-    """Placeholder names in `template`, in order; ValueError unless each is a plain allowed name."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:  # unbalanced braces
-        raise ValueError(
-            f"bad placeholder syntax ({exc}); write {{{{ and }}}} for braces"
-        ) from None
-    names: list[str] = []
-    for _literal, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name == "" or name.isdigit():
-            raise ValueError("positional placeholders like {} are not allowed; use a name")
-        if any(ch in name for ch in ".["):
-            raise ValueError(f"placeholder {{{name}}}: attribute/index access is not allowed")
-        if conversion or spec:
-            raise ValueError(f"placeholder {{{name}}}: no conversions or format specs allowed")
-        if name not in allowed:
-            choices = ", ".join(f"{{{p}}}" for p in sorted(allowed))
-            raise ValueError(f"unknown placeholder {{{name}}}; allowed: {choices}")
-        names.append(name)
-    return names
-
-
-def render_template(template: str, values: Mapping[str, str]) -> str:
-    """Fill a load-checked template: literal text kept, each `{name}` replaced by its value as-is.
-
-    Values are never parsed, so a nickname such as "{0.__class__}" comes out verbatim.
-    """
-    parts: list[str] = []
-    for literal, name, _spec, _conversion in string.Formatter().parse(template):
-        parts.append(literal)
-        if name is not None:
-            parts.append(values[name])
-    return "".join(parts)
-
-
-def _greeting_template(text: str) -> str:
-    if not text.strip():
-        raise ValueError("empty template")
-    template_fields(text, GREETING_PLACEHOLDERS)
-    return text
-
-
-def _merged_template(text: str) -> str:
-    fields = template_fields(text, MERGED_PLACEHOLDERS)
-    if "count" not in fields:
-        raise ValueError("the merged greeting must say how many: use {count}")
-    return text
-
-
-GreetingText = Annotated[str, StringConstraints(max_length=120), AfterValidator(_greeting_template)]
-MergedText = Annotated[str, StringConstraints(max_length=120), AfterValidator(_merged_template)]
-
-
-class _Rules(BaseModel):
+class StrictRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 # --- tiers.yaml --------------------------------------------------------------------------
 
 
-class Tier(_Rules):
+class Tier(StrictRules):
     id: TierId
     label: Label
     # Both must be met within `window_days` (spend in fen; paid, not refunded).
@@ -143,7 +69,7 @@ class Tier(_Rules):
 CutPoints = Annotated[list[int], Field(min_length=4, max_length=4)]
 
 
-class RfmWeights(_Rules):
+class RfmWeights(StrictRules):
     recency: float = Field(ge=0)
     frequency: float = Field(ge=0)
     monetary: float = Field(ge=0)
@@ -155,7 +81,7 @@ class RfmWeights(_Rules):
         return self
 
 
-class SessionWeights(_Rules):
+class SessionWeights(StrictRules):
     daily: RfmWeights
     big_promotion: RfmWeights
 
@@ -163,7 +89,7 @@ class SessionWeights(_Rules):
         return self.daily if kind == "daily" else self.big_promotion
 
 
-class RfmRules(_Rules):
+class RfmRules(StrictRules):
     """Scores 1..5 from four cut points each.
 
     recency_days: at most c[0] days since the last order scores 5, at most c[1] scores 4, …,
@@ -190,37 +116,37 @@ class RfmRules(_Rules):
                     problems.append(
                         ((name, i), f"{name}: cut points must increase ({cuts[i - 1]}, {cuts[i]})")
                     )
-        _raise_at("RfmRules", problems)
+        raise_at("RfmRules", problems)
         return self
 
 
-class NewSegment(_Rules):
+class NewSegment(StrictRules):
     label: Label = "新客"
     max_orders: int = Field(default=1, ge=1)
     max_days_since_first: int = Field(default=30, ge=1)
 
 
-class SilentSegment(_Rules):
+class SilentSegment(StrictRules):
     label: Label = "沉默"
     min_days_since_last: int = Field(default=180, ge=1)
 
 
-class VipSegment(_Rules):
+class VipSegment(StrictRules):
     label: Label = "高价值"
     min_rfm_score: float = Field(default=4.0, ge=1, le=5)
 
 
-class PotentialSegment(_Rules):
+class PotentialSegment(StrictRules):
     label: Label = "潜力活跃"
     min_rfm_score: float = Field(default=2.5, ge=1, le=5)
     min_recency_score: int = Field(default=3, ge=1, le=5)
 
 
-class RegularSegment(_Rules):
+class RegularSegment(StrictRules):
     label: Label = "普通"
 
 
-class Segments(_Rules):
+class Segments(StrictRules):
     """Tried in this fixed order, first match wins: no orders → new, silent, new, vip,
     potential, regular (the catch-all)."""
 
@@ -240,7 +166,7 @@ class Segments(_Rules):
 ChurnLevel = Literal["low", "medium", "high"]
 
 
-class LevelDays(_Rules):
+class LevelDays(StrictRules):
     """Days from which a signal counts at each risk level (leave a level out to skip it)."""
 
     low: int | None = Field(default=None, ge=1)
@@ -254,13 +180,11 @@ class LevelDays(_Rules):
         ]
         for (_low, fewer), (name, more) in pairwise(given):
             if more <= fewer:
-                _raise_at(
-                    "LevelDays", [((name,), f"{name} must be more days than the level below")]
-                )
+                raise_at("LevelDays", [((name,), f"{name} must be more days than the level below")])
         return self
 
 
-class SpendDecline(_Rules):
+class SpendDecline(StrictRules):
     """Spend in the last `window_days` at most (1 - min_drop) of the `window_days` before."""
 
     window_days: int = Field(default=90, ge=7, le=365)
@@ -268,7 +192,7 @@ class SpendDecline(_Rules):
     level: ChurnLevel = "medium"
 
 
-class ChurnRules(_Rules):
+class ChurnRules(StrictRules):
     """流失预警: a customer with orders is at risk when any of these signals says so, at the
     highest level any of them reaches.
 
@@ -291,11 +215,11 @@ class ChurnRules(_Rules):
     @model_validator(mode="after")
     def _ordered(self) -> ChurnRules:
         if self.high_ratio <= self.medium_ratio:
-            _raise_at("ChurnRules", [(("high_ratio",), "high_ratio must exceed medium_ratio")])
+            raise_at("ChurnRules", [(("high_ratio",), "high_ratio must exceed medium_ratio")])
         return self
 
 
-class TierRules(_Rules):
+class TierRules(StrictRules):
     # Spend and order counts for tiers and RFM look back this far; null = the whole history.
     window_days: int | None = Field(default=365, ge=1, le=3650)
     tiers: list[Tier] = Field(min_length=1)
@@ -336,7 +260,7 @@ class TierRules(_Rules):
                 problems.append(
                     (("tiers", i), f"tier '{tier.id}' has the same thresholds as '{prev.id}'")
                 )
-        _raise_at("TierRules", problems)
+        raise_at("TierRules", problems)
         return self
 
     def tier(self, tier_id: str) -> Tier:
@@ -365,137 +289,4 @@ class TierRules(_Rules):
         return errors
 
 
-# --- greetings.yaml ----------------------------------------------------------------------
-
-
-class GreetingTemplate(_Rules):
-    """Used for a customer whose tier is in `tiers`, segment in `segments` and 流失预警 level in
-    `churn` (empty = any; a customer not at risk matches no `churn` list).
-
-    The most specific match wins (the more of the three lists are given, the more specific),
-    then file order; a template whose placeholders cannot be filled for this customer is skipped.
-    """
-
-    tiers: list[TierId] = Field(default_factory=list)
-    segments: list[SegmentId] = Field(default_factory=list)
-    churn: list[ChurnLevel] = Field(default_factory=list)
-    text: GreetingText
-
-    @property
-    def specificity(self) -> int:
-        return int(bool(self.tiers)) + int(bool(self.segments)) + int(bool(self.churn))
-
-    @property
-    def fields(self) -> frozenset[str]:
-        return frozenset(template_fields(self.text, GREETING_PLACEHOLDERS))
-
-
-class Scene(_Rules):
-    """A talking point for the host when the customer bought one of `when_bought` before."""
-
-    when_bought: list[Annotated[str, StringConstraints(min_length=1, max_length=128)]] = Field(
-        min_length=1
-    )
-    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-
-
-class MergeRules(_Rules):
-    # One line instead of many when more customers wait than the cap allows.
-    template: MergedText = "欢迎{names}等{count}位老朋友回来"
-    names: int = Field(default=3, ge=1, le=10)
-    separator: str = Field(default="、", max_length=3)
-
-
-class QueueRules(_Rules):
-    per_minute: int = Field(default=6, ge=1, le=60)
-    # Hold the first arrival this long so a burst is ranked together (VIPs first).
-    burst_window_s: float = Field(default=2.0, ge=0, le=30)
-    max_wait_s: float = Field(default=90.0, gt=0, le=3600)
-    once_per_session: bool = True
-    # Only with once_per_session false: the least time between two greetings of one customer.
-    regreet_after_s: float = Field(default=1800.0, gt=0)
-    max_pending: int = Field(default=500, ge=1, le=10_000)
-    merge: MergeRules = Field(default_factory=MergeRules)
-    # Customers at 流失预警 risk (higher level first) are greeted before the tiers' order:
-    # winning back a sleeping customer matters more than greeting a regular one.
-    win_back_first: bool = True
-
-
-class FlagRules(_Rules):
-    # "returning after a long absence" for ops at this many days since the last order.
-    long_absence_days: int = Field(default=90, ge=1)
-    # 沉睡老客回归 for ops (instead of the two flags above) from this 流失预警 level up.
-    win_back_level: ChurnLevel = "medium"
-
-
-class GreetingRules(_Rules):
-    # Customers with fewer paid orders are not greeted as returning customers.
-    min_orders_to_greet: int = Field(default=1, ge=0)
-    max_nickname_chars: int = Field(default=16, ge=2, le=64)
-    fallback_nickname: Label = "老朋友"
-    templates: list[GreetingTemplate] = Field(min_length=1)
-    scenes: list[Scene] = Field(default_factory=list)
-    queue: QueueRules = Field(default_factory=QueueRules)
-    flags: FlagRules = Field(default_factory=FlagRules)
-    # A comment with one of these intents keeps its writer's name off the stream for the rest
-    # of the session, for this reason (ops are told why): intent id → reason.
-    do_not_greet_intents: dict[str, DoNotGreetReason] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _known_intents(self) -> GreetingRules:
-        known = sorted(Intents.model_fields)
-        _raise_at(
-            "GreetingRules",
-            [
-                (
-                    ("do_not_greet_intents", intent),
-                    f"unknown intent '{intent}'; known: " + ", ".join(known),
-                )
-                for intent in self.do_not_greet_intents
-                if intent not in known
-            ],
-        )
-        return self
-
-    @model_validator(mode="after")
-    def _has_catch_all(self) -> GreetingRules:
-        for template in self.templates:
-            if not template.specificity and template.fields <= ALWAYS_AVAILABLE:
-                return self
-        allowed = ", ".join(f"{{{p}}}" for p in sorted(ALWAYS_AVAILABLE))
-        _raise_at(
-            "GreetingRules",
-            [
-                (
-                    ("templates",),
-                    "add a default template (no tiers, segments or churn) that uses only "
-                    + allowed,
-                )
-            ],
-        )
-        return self
-
-
-def check_greeting_tiers(book: Rulebook) -> list[RuleError]:
-    """Cross-file check: every tier named in greetings.yaml exists in tiers.yaml."""
-    if TierRules not in book.documents or GreetingRules not in book.documents:
-        return []
-    known = {tier.id for tier in book.get(TierRules).tiers}
-    document = book.document(GreetingRules)
-    errors: list[RuleError] = []
-    for i, template in enumerate(book.get(GreetingRules).templates):
-        for j, tier_id in enumerate(template.tiers):
-            if tier_id not in known:
-                errors.append(
-                    document.error(
-                        ("templates", i, "tiers", j),
-                        f"templates.{i}.tiers.{j}: unknown tier '{tier_id}' "
-                        f"(tiers.yaml has {', '.join(sorted(known))})",
-                    )
-                )
-    return errors
-
-
 RULE_FILES["tiers.yaml"] = TierRules
-RULE_FILES["greetings.yaml"] = GreetingRules
-CHECKS.append(check_greeting_tiers)

@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from livedesk.rulebook.book import RULE_FILES
-from livedesk.rulebook.customers import template_fields
+from livedesk.rulebook.greetings import template_fields
 from livedesk.rulebook.lexicon import Intents
 
 When = Literal["complaint", "unused_coupon", "bought", "asked", "churn_risk", "any"]
