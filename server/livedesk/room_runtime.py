@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from livedesk.analysis.spam import SpamFilter
 from livedesk.analysis.windows import RoomWindows
 from livedesk.cues.alerts import AlertState
-from livedesk.cues.greetings import GreetingQueue
+from livedesk.cues.greeting_queue import GreetingQueue
 from livedesk.cues.hints import HintState
 from livedesk.cues.quiet import QuietList
 from livedesk.rooms import service as rooms

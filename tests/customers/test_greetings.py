@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livedesk.cues.greetings import (
-    Flag,
-    Greeting,
-    GreetingCandidate,
-    GreetingQueue,
-    Outcome,
-    greeting_candidate,
-)
+from livedesk.cues.greeting_queue import Greeting, GreetingQueue, Outcome
+from livedesk.cues.greetings import Flag, GreetingCandidate, greeting_candidate
 from livedesk.customers.do_not_greet import DoNotGreet
 from livedesk.customers.profile import ItemLine, PaidOrder, history_from_orders, profile_for
 from livedesk.rulebook.customers import TierRules

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from livedesk.cues.greetings import Flag, GreetingQueue, greeting_candidate
+from livedesk.cues.greeting_queue import GreetingQueue
+from livedesk.cues.greetings import Flag, greeting_candidate
 from livedesk.customers.churn import churn_warning
 from livedesk.customers.profile import ItemLine, PaidOrder, history_from_orders, profile_for
 from livedesk.rulebook.customers import TierRules

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.cues.greetings import GreetingQueue, greeting_candidate
+from livedesk.cues.greeting_queue import GreetingQueue
+from livedesk.cues.greetings import greeting_candidate
 from livedesk.cues.quiet import QuietList
 from livedesk.customers import service as customers
 from livedesk.customers.churn import churn_warning

@@ -16,7 +16,7 @@ from livedesk.core.tasks import yielding
 from livedesk.cues import sales
 from livedesk.cues.alerts import AlertInputs, AlertState, decide_alerts
 from livedesk.cues.greeter import Greeter
-from livedesk.cues.greetings import GreetingQueue
+from livedesk.cues.greeting_queue import GreetingQueue
 from livedesk.cues.hints import HintContext, HintState, decide_hints, rank_talking_points
 from livedesk.cues.quiet import QuietList
 from livedesk.customers.service import Identified
