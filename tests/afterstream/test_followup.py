@@ -211,3 +211,76 @@ async def test_the_follow_up_of_a_session(private_database_url, brand, room_id):
     items = {item["nickname"]: item for item in batch["data"]["items"]}
     assert set(items) == {"王姐", "李哥", "小美", "小张", "阿May"}  # not 老周
     assert items["阿May"]["route"] == "after_sales"
+
+
+async def _batches(database_url: str, room: str) -> list[dict[str, Any]]:
+    from livedesk.fulfilment.models import OutboxMessage
+
+    engine = create_engine(database_url)
+    try:
+        async with session_factory(engine)() as session:
+            rows = await session.scalars(
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.room_id == room, OutboxMessage.kind == "followup.batch")
+                .order_by(OutboxMessage.id)
+            )
+            return list(rows)
+    finally:
+        await engine.dispose()
+
+
+async def test_follow_ups_are_per_session(server, database_url, room_id):
+    """Two sessions of one room: 小周 asks in the first and buys in the second, 小吴 comes in
+    the second only. Each session's list (the newest by default, ?session=ID the other) and
+    spreadsheet have its own customers and actions; a send is per session, so 小周 is followed
+    up for each, and a second send of a session sends nobody again."""
+    tag = uuid.uuid4().hex[:6]
+    zhou, wu = f"{tag}-zhou", f"{tag}-wu"
+    auth = {"Authorization": f"Bearer {await add_operator(database_url)}"}
+    api = f"/api/v1/rooms/{room_id}"
+    async with httpx.AsyncClient(base_url=server.base_url, headers=auth) as client:
+        first = (await client.post(f"{api}/session/start")).json()["id"]
+        asked = event(room_id, "comment", zhou, content="我穿多大码", nickname="小周")
+        assert (await post_events(client, [asked])).status_code == 202
+        await _processed(database_url, room_id)
+        assert (await client.post(f"{api}/session/end")).status_code == 200
+        second = (await client.post(f"{api}/session/start")).json()["id"]
+        order = _order(room_id, zhou, "SKU-SERUM-AA30", 29900)
+        order["user"]["nickname"] = "小周"
+        bought = [
+            order,
+            event(room_id, "comment", wu, content="我穿多大码", nickname="小吴"),
+        ]
+        assert (await post_events(client, bought)).status_code == 202
+        await _processed(database_url, room_id)
+
+        def actions(answer: httpx.Response) -> dict[str, str]:
+            return {c["nickname"]: c["action"]["id"] for c in answer.json()["customers"]}
+
+        newest = await client.get(f"{api}/followup")
+        assert newest.json()["session_id"] == second
+        assert actions(newest) == {"小周": "thank_buyer", "小吴": "answer_question"}
+        earlier = await client.get(f"{api}/followup", params={"session": first})
+        assert earlier.json()["session_id"] == first
+        assert actions(earlier) == {"小周": "answer_question"}
+        sheet = await client.get(f"{api}/followup", params={"session": first, "format": "csv"})
+        assert f"followup-{room_id}-{first}.csv" in sheet.headers["content-disposition"]
+        rows = list(csv.DictReader(io.StringIO(sheet.content.decode("utf-8-sig"))))
+        assert [(r["昵称"], r["本场提问"]) for r in rows] == [("小周", "尺码咨询")]
+        retained = await client.get(f"{api}/retention", params={"session": first})
+        assert (retained.json()["session_id"], retained.json()["ended_at"]) == (
+            first,
+            earlier.json()["ended_at"],
+        )
+        missing = await client.get(f"{api}/followup", params={"session": second + 1000})
+        assert missing.status_code == 404
+
+        sent = await client.post(f"{api}/followup/send", params={"session": first})
+        assert sent.json() == {"sent": 1, "batches": 1, "already_sent": 0, "not_contacted": 0}
+        sent = await client.post(f"{api}/followup/send")
+        assert sent.json() == {"sent": 2, "batches": 1, "already_sent": 0, "not_contacted": 0}
+        again = await client.post(f"{api}/followup/send")
+        assert again.json() == {"sent": 0, "batches": 0, "already_sent": 2, "not_contacted": 0}
+    batches = await _batches(database_url, room_id)
+    assert [(b["session_id"], b["count"]) for b in batches] == [(first, 1), (second, 2)]
+    assert batches[0]["items"][0]["action"]["id"] == "answer_question"

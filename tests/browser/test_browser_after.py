@@ -131,7 +131,8 @@ async def test_the_after_page_is_per_session(
 ) -> None:
     """A room with two sessions: the page opens on the newest (opened as 老客专场) beside the
     room's first, regular, session; the kind saved is that session's; the first session is one
-    click away with its own kind, and the review link follows the session shown."""
+    click away with its own kind and follow-up list, and the review link and the spreadsheet
+    follow the session shown."""
     token = await add_operator(database_url, "ops")
     auth = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=server.base_url, headers=auth) as client:
@@ -175,4 +176,9 @@ async def test_the_after_page_is_per_session(
     assert "第 1 场" in await page.get_by_test_id("after-session-current").inner_text()
     link = page.get_by_test_id("after-session-link")
     assert "大促" in await link.inner_text()  # the second session kept its new kind
+    # The follow-up list and its spreadsheet are the first session's: u1 spoke in it.
+    assert await page.get_by_test_id("followup-row").count() == 1
+    sheet = await page.get_by_test_id("download-followup").get_attribute("href")
+    assert sheet is not None and f"session={first['id']}" in sheet
+    await page.screenshot(path="/tmp/show-shots/after-first-session.png", full_page=True)
     assert_clean(after)

@@ -129,3 +129,66 @@ async def test_a_rooms_kind_moves_onto_its_sessions(private_database_url):
     ]
     await asyncio.to_thread(command.upgrade, config, "head")
     await engine.dispose()
+
+
+async def test_follow_ups_sent_become_the_newest_sessions(private_database_url):
+    """0023: a customer sent for a room is sent for its newest session (a room never started:
+    session 0); going back keeps one row per room and customer."""
+    from sqlalchemy import text
+
+    from livedesk.core.db import create_engine
+
+    config = alembic_config(private_database_url)
+    await asyncio.to_thread(command.downgrade, config, "0022")
+    engine = create_engine(private_database_url)
+    now = datetime.now(UTC)
+    async with engine.begin() as connection:
+        for room in ("started", "never"):
+            await connection.execute(
+                text(
+                    "INSERT INTO rooms (id, platform, title, status, last_seq, viewers_now,"
+                    " promotions_paused, state, epoch, snapshot, created_at)"
+                    " VALUES (:id, 'generic', :id, 'live', 0, 0, false, '{}', 'e', '{}', :now)"
+                ),
+                {"id": room, "now": now},
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO followups_sent (room_id, customer_id, action_id, route,"
+                    " webhook_id, sent_at) VALUES (:room, 7, 'thank_buyer', 'marketing', 'w',"
+                    " :now)"
+                ),
+                {"room": room, "now": now},
+            )
+        for ended in (now, None):
+            await connection.execute(
+                text(
+                    "INSERT INTO live_sessions (room_id, started_at, started_by, ended_at)"
+                    " VALUES ('started', :now, 'ops', :ended)"
+                ),
+                {"now": now, "ended": ended},
+            )
+        newest = (await connection.execute(text("SELECT MAX(id) FROM live_sessions"))).scalar_one()
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with engine.begin() as connection:
+        rows = (
+            await connection.execute(
+                text("SELECT room_id, session_id FROM followups_sent ORDER BY room_id")
+            )
+        ).all()
+        assert [tuple(row) for row in rows] == [("never", 0), ("started", newest)]
+        # The same customer for the room's first session too: allowed now.
+        await connection.execute(
+            text(
+                "INSERT INTO followups_sent (room_id, session_id, customer_id, action_id,"
+                " route, webhook_id, sent_at) VALUES ('started', :first, 7, 'thank_buyer',"
+                " 'marketing', 'w', :now)"
+            ),
+            {"first": newest - 1, "now": now},
+        )
+    await asyncio.to_thread(command.downgrade, config, "0022")
+    async with engine.connect() as connection:
+        count = (await connection.execute(text("SELECT COUNT(*) FROM followups_sent"))).scalar()
+    assert count == 2
+    await asyncio.to_thread(command.upgrade, config, "head")
+    await engine.dispose()

@@ -152,7 +152,7 @@ async function sendFollowUp() {
   });
   if (!ok) return;
   try {
-    const answer = await postJSON(`${api}/followup/send`, {});
+    const answer = await postJSON(ofSession(`${api}/followup/send`, shownSession), {});
     toast(`已推送 ${answer.sent} 位（${answer.batches} 批），此前已推送 ${answer.already_sent} 位`, "ok");
   } catch (err) {
     toast(err.message, "error", 8000);
@@ -204,8 +204,8 @@ async function load() {
   try {
     [comparison, retention, followup] = await Promise.all([
       getJSON(ofSession(`${api}/comparison`)),
-      getJSON(`${api}/retention`),
-      getJSON(`${api}/followup`),
+      getJSON(ofSession(`${api}/retention`)),
+      getJSON(ofSession(`${api}/followup`)),
     ]);
   } catch (err) {
     const errorEl = $('[data-testid="after-error"]');
@@ -219,6 +219,8 @@ async function load() {
   $('[data-testid="after-period"]').textContent =
     `${fmtDateTime(comparison.started_at)} – ${live ? "直播中" : fmtDateTime(comparison.ended_at)}`;
   sessionPicker(shownSession);
+  // The spreadsheet is of the session on the page.
+  $('[data-testid="download-followup"]').href = ofSession(`${api}/followup?format=csv`, shownSession);
   $('[data-testid="session-kind"]').textContent = comparison.kind?.label ?? "常规";
   charts.forEach((c) => c.chart?.dispose());
   charts = [...renderComparison(comparison), ...renderRetention(retention)];

@@ -20,7 +20,7 @@ from livedesk.afterstream.schemas import (
     Retention,
     SessionKindAnswer,
 )
-from livedesk.afterstream.sessions import chosen, regular_before, tag
+from livedesk.afterstream.sessions import ShowSession, chosen, regular_before, tag
 from livedesk.afterstream.sources import session_customer_ids, session_customers
 from livedesk.auth.deps import OpsOnly
 from livedesk.core import spreadsheet
@@ -55,11 +55,13 @@ SessionParam = Annotated[
 ]
 
 
-async def _follow_ups(request: Request, session: SessionDep, room: Room) -> list[FollowUp]:
+async def _follow_ups(request: Request, session: SessionDep, this: ShowSession) -> list[FollowUp]:
+    """Each customer the session saw, with what to do next (rules/followup.yaml)."""
     rulebook = request.app.state.rulebook
     now = utcnow()
-    window = (await chosen(session, room, None)).window()
-    people = await session_customers(session, room.id, rulebook.get(TierRules), now, window)
+    room = this.room
+    tiers = rulebook.get(TierRules)
+    people = await session_customers(session, room.id, tiers, now, this.window())
     rules = rulebook.get(FollowUpRules)
     labels = rulebook.get(LexiconRules).intent_labels()
     return [decide(person, rules, labels, room.title or room.id, now) for person in people]
@@ -85,55 +87,69 @@ async def followup_list(
     session: SessionDep,
     _operator: OpsOnly,
     format: Annotated[Literal["json", "csv"], Query()] = "json",
+    session_id: SessionParam = None,
 ) -> Response:
-    """Each customer the session saw (spoke, bought, got a packet or coupon): what they asked,
-    bought, claimed and did not use, their tier, and the next action and message by
-    rules/followup.yaml. A complaint goes to after-sales; do-not-contact gets no marketing.
-    `?format=csv`: a spreadsheet (UTF-8 with BOM, Chinese headers)."""
+    """Each customer the session (the room's newest, `?session=ID` another) saw (spoke,
+    bought, got a packet or coupon): what they asked, bought, claimed and did not use, their
+    tier, and the next action and message by rules/followup.yaml. A complaint goes to
+    after-sales; do-not-contact gets no marketing. `?format=csv`: a spreadsheet (UTF-8 with
+    BOM, Chinese headers)."""
     room = await _room(session, room_id)
-    follow_ups = await _follow_ups(request, session, room)
+    this = await chosen(session, room, session_id)
+    follow_ups = await _follow_ups(request, session, this)
     if format == "csv":
+        name = f"followup-{room.id}" + (f"-{this.id}" if this.id is not None else "")
         return Response(
             export.to_csv(follow_ups),
             media_type=spreadsheet.MEDIA_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="followup-{room.id}.csv"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
         )
-    return JsonResponse({"room_id": room.id, "customers": [export.item(f) for f in follow_ups]})
+    items = [export.item(f) for f in follow_ups]
+    return JsonResponse({**this.describe(), "customers": items})
 
 
 @router.post(
     "/{room_id}/followup/send", response_model=FollowUpsSent, **AS_SHAPED, responses=RESPONSES
 )
 async def followup_send(
-    room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
+    room_id: str,
+    request: Request,
+    session: SessionDep,
+    _operator: OpsOnly,
+    session_id: SessionParam = None,
 ) -> dict[str, int]:
-    """Hand the follow-ups to the brand's tools: signed webhook batches (`followup.batch`, at
-    most 100 customers each) through the outbox to LIVEDESK_FULFILMENT_URL. Each customer of a
-    session is sent once: a second send sends only who is new since."""
+    """Hand a session's follow-ups (the room's newest, `?session=ID` another) to the brand's
+    tools: signed webhook batches (`followup.batch`, at most 100 customers each) through the
+    outbox to LIVEDESK_FULFILMENT_URL. Each customer of a session is sent once: a second send
+    sends only who is new since (the room's next session follows them up again)."""
     room = await _room(session, room_id)
-    follow_ups = await _follow_ups(request, session, room)
-    counts = await export.send(session, room.id, room.title or room.id, follow_ups)
+    this = await chosen(session, room, session_id)
+    follow_ups = await _follow_ups(request, session, this)
+    counts = await export.send(session, room.id, this.id, room.title or room.id, follow_ups)
     await commit(session)
     return counts
 
 
 @router.get("/{room_id}/retention", response_model=Retention, **AS_SHAPED, responses=RESPONSES)
 async def session_retention(
-    room_id: str, request: Request, session: SessionDep, _operator: OpsOnly
+    room_id: str,
+    request: Request,
+    session: SessionDep,
+    _operator: OpsOnly,
+    session_id: SessionParam = None,
 ) -> dict[str, Any]:
-    """Did the session's returning customers keep buying? 7- and 30-day repurchase rates and
-    留存率, overall, per tier and per segment (formulas in `formulas`), filling in as orders
-    arrive after the session; a window still running is marked incomplete."""
+    """Did the session's (the room's newest, `?session=ID` another) returning customers keep
+    buying? 7- and 30-day repurchase rates and 留存率, overall, per tier and per segment
+    (formulas in `formulas`), filling in as orders arrive after the session; a window still
+    running is marked incomplete."""
     room = await _room(session, room_id)
-    this = await chosen(session, room, None)
+    this = await chosen(session, room, session_id)
     start, end = this.span()
     ids = await session_customer_ids(session, room.id, this.window())
     tiers: TierRules = request.app.state.rulebook.get(TierRules)
     members = await retention.returners(session, room.id, ids, start, end, tiers)
     return {
-        "room_id": room.id,
-        "started_at": start.isoformat(),
-        "ended_at": end.isoformat(),
+        **this.describe(),
         **retention.report(members, end, utcnow()),
         "formulas": retention.FORMULAS,
     }

@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.afterstream.followup import ROUTE_LABELS, FollowUp
-from livedesk.afterstream.models import FollowUpSent
+from livedesk.afterstream.models import WHOLE_ROOM, FollowUpSent
 from livedesk.core import spreadsheet
 from livedesk.customers import repository as customers_repo
 from livedesk.fulfilment import outbox
@@ -95,14 +95,21 @@ def _row(follow_up: FollowUp) -> list[object]:
 
 
 async def send(
-    session: AsyncSession, room_id: str, room_title: str, follow_ups: Sequence[FollowUp]
+    session: AsyncSession,
+    room_id: str,
+    session_id: int | None,
+    room_title: str,
+    follow_ups: Sequence[FollowUp],
 ) -> dict[str, int]:
-    """Queue the follow-ups not sent before for this session as webhook batches; each
-    customer of a session goes out once, whatever the number of sends. Flushes, no commit."""
+    """Queue the follow-ups not sent before for this session (None: a room never started) as
+    webhook batches; each customer of a session goes out once, whatever the number of sends.
+    Flushes, no commit."""
+    key = session_id if session_id is not None else WHOLE_ROOM
     wanted = [f for f in follow_ups if f.action is not None]
     rows = [
         {
             "room_id": room_id,
+            "session_id": key,
             "customer_id": f.customer.customer_id,
             "action_id": f.action.id,
             "route": f.action.route,
@@ -114,7 +121,7 @@ async def send(
     fresh: set[int] = set()
     for part in customers_repo.chunks(rows):
         statement = customers_repo.insert_ignoring(
-            session, FollowUpSent, ["room_id", "customer_id"]
+            session, FollowUpSent, ["room_id", "session_id", "customer_id"]
         )
         inserted = await session.execute(statement.returning(FollowUpSent.customer_id), list(part))
         fresh.update(inserted.scalars())
@@ -129,13 +136,15 @@ async def send(
             kind=WEBHOOK_KIND,
             payload={
                 "room_id": room_id,
+                "session_id": session_id,
                 "room_title": room_title,
                 "count": len(batch),
                 "items": [item(f) for f in batch],
             },
             room_id=room_id,
         )
-        await _name_batch(session, room_id, [f.customer.customer_id for f in batch], webhook_id)
+        customer_ids = [f.customer.customer_id for f in batch]
+        await _name_batch(session, room_id, key, customer_ids, webhook_id)
         batches += 1
     await session.flush()
     return {
@@ -147,10 +156,14 @@ async def send(
 
 
 async def _name_batch(
-    session: AsyncSession, room_id: str, customer_ids: list[int], webhook_id: str
+    session: AsyncSession, room_id: str, key: int, customer_ids: list[int], webhook_id: str
 ) -> None:
     await session.execute(
         update(FollowUpSent)
-        .where(FollowUpSent.room_id == room_id, FollowUpSent.customer_id.in_(customer_ids))
+        .where(
+            FollowUpSent.room_id == room_id,
+            FollowUpSent.session_id == key,
+            FollowUpSent.customer_id.in_(customer_ids),
+        )
         .values(webhook_id=webhook_id)
     )

@@ -12,6 +12,9 @@ from livedesk.core.schemas import Answer
 
 class FollowUps(Answer):
     room_id: str
+    session_id: int | None = Field(description="The session; null: a room never started")
+    started_at: str
+    ended_at: str
     customers: list[dict[str, Any]] = Field(
         description="Each customer the session saw, with their next action, route and message"
     )
@@ -26,6 +29,7 @@ class FollowUpsSent(Answer):
 
 class Retention(Answer):
     room_id: str
+    session_id: int | None = Field(description="The session; null: a room never started")
     started_at: str
     ended_at: str
     formulas: dict[str, str]
