@@ -1,41 +1,42 @@
 """The pipeline's one entry into promotions: per room batch, keep drops on their clock, turn
 events into claims (passphrases, sightings, orders), pay or hold them through the ledger, and
 mark redemptions. Runs in the pipeline's transaction under the room lock; returns messages.
+Who could claim what is promotions.candidates', settling the claims promotions.claims'; this
+module keeps the drops' clocks, the orders (redemptions, points) and whom each audience drop
+has reached.
 
 Panels hear one progress message per campaign per batch, never one per grant.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core.db import one_of
-from livedesk.customers import repository as customer_repo
-from livedesk.customers.churn import churn_warning
-from livedesk.customers.churn import rank as churn_rank
-from livedesk.customers.models import Customer, CustomerIdentity
-from livedesk.customers.profile import profile_for, tier_rank
 from livedesk.customers.service import Identified, identify_present
-from livedesk.ingest.schemas import SIGHTINGS, Event, EventUser
-from livedesk.promotions import kinds, ledger, service
-from livedesk.promotions.abuse import ClaimSignals, abuse_reason
-from livedesk.promotions.audience import Presence, PresentViewer
+from livedesk.ingest.schemas import Event
+from livedesk.promotions import ledger, service
+from livedesk.promotions.audience import Presence
+from livedesk.promotions.candidates import (
+    Candidate,
+    candidate_for,
+    presence_event,
+    referral_candidates,
+    sighting_candidates,
+)
+from livedesk.promotions.claims import AUDIENCE_DROPS, ClaimTally, settle
 from livedesk.promotions.messages import campaign_message
-from livedesk.promotions.models import PAID_STATES, RUNNING, Campaign, Grant
+from livedesk.promotions.models import RUNNING, Campaign
 from livedesk.roomlog.messages import Message
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.promotions import CouponRules, RedPacketRules
 
-# Drops that go to the viewers present (rooms.presence), silent ones included: besides the
-# viewers who act while one runs, each batch looks at who is present, at most this often per
-# drop and this many people per batch (the rest follow in the next batches).
-AUDIENCE_DROPS = frozenset({"coupon", "blind_box"})
+# Drops that go to the viewers present (claims.AUDIENCE_DROPS): besides the viewers who act
+# while one runs, each batch looks at who is present, at most this often per drop and this
+# many people per batch (the rest follow in the next batches).
 REACH_EVERY_S = 2.0
 REACH_PER_BATCH = 500
 
@@ -47,31 +48,10 @@ class RoomView:
 
 
 @dataclass
-class Outcome:
+class Outcome(ClaimTally):
+    """A batch's messages for the room, claims by outcome and the coupons for its KPIs."""
+
     messages: list[Message] = field(default_factory=list)
-    counters: Counter[str] = field(default_factory=Counter)  # claims by outcome
-    # For the room's KPIs: coupons granted and used (核销率 is coupons only, never cash).
-    kpis: Counter[str] = field(default_factory=Counter)
-
-
-@dataclass
-class _Candidate:
-    campaign: Campaign
-    event: Event
-    identified: Identified
-    customer_id: int
-    amount_cents: int
-    points_cost: int = 0
-    # Who is paid: (platform, user id) of the payee's own account. The claimer's by default;
-    # a referral pays the inviter, whose account the order names.
-    payee: tuple[str, str] | None = None
-    # Reached as a viewer present, without acting: a claim anti-abuse would hold is not made
-    # (ops would review claims nobody made); it is, should they act themselves.
-    silent: bool = False
-
-    @property
-    def payee_account(self) -> tuple[str, str] | None:
-        return self.payee or self.event.account
 
 
 class PromotionEngine:
@@ -125,11 +105,22 @@ class PromotionEngine:
         running = [c for c in campaigns if c.state == RUNNING]
         await self._orders(session, room, events, who, now, out, touched)
         if running and not room.paused:
-            candidates = self._candidates(events, who, running, now)
-            candidates += await self._referrals(session, room, events, who, running)
+            candidates = sighting_candidates(events, who, running, now, self._tiers)
+            candidates += await referral_candidates(session, events, who, running)
             candidates += await self._present(session, room, running, candidates, now, presence)
             if candidates:
-                await self._settle(session, room, candidates, now, presence, out, touched)
+                await settle(
+                    session,
+                    room.room_id,
+                    candidates,
+                    now,
+                    presence,
+                    red=self._red,
+                    rules_version=self._rules_version,
+                    decided=self._decided.setdefault(room.room_id, {}),
+                    tally=out,
+                    touched=touched,
+                )
         if touched:
             await self._refresh(session, list(touched.values()), now, room.paused)
             redeemed = await service.redeemed_counts(session, list(touched))
@@ -185,129 +176,15 @@ class PromotionEngine:
             credits.append(ledger.Credit(outcome.customer_id, ref, points))
         await ledger.earn_points(session, credits)
 
-    # --- claims ---------------------------------------------------------------------------
-
-    def _candidates(
-        self,
-        events: Sequence[Event],
-        who: Sequence[Identified | None],
-        running: list[Campaign],
-        now: datetime,
-    ) -> list[_Candidate]:
-        found: list[_Candidate] = []
-        for event, identified in zip(events, who, strict=True):
-            if identified is None or event.test or event.type not in SIGHTINGS:
-                continue
-            for campaign in running:
-                candidate = self._candidate(campaign, event, identified, now)
-                if candidate is not None:
-                    found.append(candidate)
-        return found
-
-    def _candidate(
-        self, campaign: Campaign, event: Event, identified: Identified, now: datetime
-    ) -> _Candidate | None:
-        config = campaign.config or {}
-        person = identified.customer_id
-        kind = campaign.kind
-        if kind == "rain":
-            if event.type != "comment" or not kinds.passphrase_matches(
-                event.content or "", config.get("passphrase", "")
-            ):
-                return None
-            tier = profile_for(identified.history, self._tiers, now).tier.id
-            return _Candidate(campaign, event, identified, person, kinds.rain_amount(config, tier))
-        if kind == "points":
-            keyword = config.get("keyword") or ""
-            if event.type != "comment" or not kinds.passphrase_matches(
-                event.content or "", keyword
-            ):
-                return None
-            return _Candidate(
-                campaign,
-                event,
-                identified,
-                person,
-                int(config["amount_cents"]),
-                points_cost=int(config.get("points_cost", 0)),
-            )
-        if kind == "tiered":
-            wanted = "order" if config.get("trigger", "order") == "order" else None
-            if wanted is not None and event.type != wanted:
-                return None
-            if event.type == "order" and not (identified.order and identified.order.is_new):
-                return None
-            amount = kinds.tiered_amount(config["steps"], identified.history.order_count)
-            return (
-                None if amount is None else _Candidate(campaign, event, identified, person, amount)
-            )
-        if kind == "blind_box":
-            amount = kinds.blind_box_amount(
-                campaign.public_id, person, int(config["min_cents"]), int(config["max_cents"])
-            )
-            return _Candidate(campaign, event, identified, person, amount)
-        if kind == "coupon":
-            profile = profile_for(identified.history, self._tiers, now)
-            min_tier = config.get("min_tier")
-            min_rank = next(
-                (tier_rank(t, self._tiers) for t in self._tiers.tiers if t.id == min_tier), None
-            )
-            churn = churn_warning(identified.history, identified.seen_before_at, self._tiers, now)
-            if not kinds.in_audience(
-                config,
-                returning=identified.is_returning,
-                tier_rank=tier_rank(profile.tier, self._tiers),
-                min_tier_rank=min_rank,
-                segment=profile.segment.id,
-                churn_rank=churn_rank(churn.level if churn else None),
-                min_churn_rank=churn_rank(config.get("churn_risk")),
-            ):
-                return None
-            return _Candidate(
-                campaign, event, identified, person, int(config.get("value_cents") or 0)
-            )
-        return None  # referral packets come from `_referrals`
-
-    async def _referrals(
-        self,
-        session: AsyncSession,
-        room: RoomView,
-        events: Sequence[Event],
-        who: Sequence[Identified | None],
-        running: list[Campaign],
-    ) -> list[_Candidate]:
-        """The inviter's packet, when an invitee's first order names them as `referrer`."""
-        campaigns = [c for c in running if c.kind == "referral"]
-        found: list[_Candidate] = []
-        for event, identified in zip(events, who, strict=True):
-            order = event.order
-            if not campaigns or identified is None or order is None or not order.referrer:
-                continue
-            if event.type != "order" or event.test or identified.order is None:
-                continue
-            if not (identified.order.is_new and identified.order.is_first_order):
-                continue
-            # The inviter's account is on the platform the invitee ordered on.
-            owners = await customer_repo.identity_owners(session, event.platform, [order.referrer])
-            inviter = owners.get(order.referrer)
-            root = await customer_repo.root_customer(session, inviter) if inviter else None
-            if root is None or root.id == identified.customer_id:
-                continue  # unknown inviter, or inviting oneself
-            for campaign in campaigns:
-                amount = int(campaign.config["amount_cents"])
-                payee = (event.platform, order.referrer)
-                found.append(_Candidate(campaign, event, identified, root.id, amount, payee=payee))
-        return found
-
     async def _present(
         self,
         session: AsyncSession,
         room: RoomView,
         running: list[Campaign],
-        already: list[_Candidate],
+        already: list[Candidate],
         now: datetime,
         presence: Presence,
-    ) -> list[_Candidate]:
+    ) -> list[Candidate]:
         """Candidates among the viewers present, silent ones included, for each running
         coupon and blind-box drop: a coupon to each present viewer in its audience, a blind
         box to each who has stayed `min_dwell_s`."""
@@ -323,7 +200,7 @@ class PromotionEngine:
         viewers = await presence.present()
         acting = {(c.campaign.id, c.event.account) for c in already}
         budget = REACH_PER_BATCH
-        found: list[_Candidate] = []
+        found: list[Candidate] = []
         for campaign in due:
             min_dwell_s = int(campaign.config.get("min_dwell_s", 0))
             decided = decided_of.setdefault(campaign.id, set())
@@ -340,8 +217,10 @@ class PromotionEngine:
             )
             for viewer in waiting[:taken]:
                 identified = who.get(viewer.account)
-                event = _presence_event(viewer, room, now)
-                candidate = identified and self._candidate(campaign, event, identified, now)
+                event = presence_event(viewer, room.room_id, now)
+                candidate = identified and candidate_for(
+                    campaign, event, identified, now, self._tiers
+                )
                 if candidate:
                     candidate.silent = True
                     found.append(candidate)
@@ -353,90 +232,6 @@ class PromotionEngine:
             reach_at[campaign.id] = now + timedelta(seconds=pause_s)
         return found
 
-    async def _settle(
-        self,
-        session: AsyncSession,
-        room: RoomView,
-        candidates: list[_Candidate],
-        now: datetime,
-        presence: Presence,
-        out: Outcome,
-        touched: dict[int, Campaign],
-    ) -> None:
-        people = {c.customer_id for c in candidates}
-        taken = await _grant_counts(session, {c.campaign.id for c in candidates}, people)
-        signals = await self._signals(session, room, candidates, people, now, presence)
-        for candidate in candidates:
-            campaign = candidate.campaign
-            if campaign.kind == "blind_box":
-                watched = await signals.watch_s(candidate)
-                if watched < int(campaign.config.get("min_dwell_s", 0)):
-                    continue
-            key = (campaign.id, candidate.customer_id)
-            if campaign.kind in AUDIENCE_DROPS and candidate.event.account is not None:
-                decided = self._decided.setdefault(room.room_id, {})
-                decided.setdefault(campaign.id, set()).add(candidate.event.account)
-            if taken[key] >= campaign.per_customer:
-                continue
-            claim = ledger.Claim(
-                campaign=campaign,
-                customer_id=candidate.customer_id,
-                slot=taken[key],
-                amount_cents=candidate.amount_cents,
-                payee=candidate.payee_account,
-                points_cost=candidate.points_cost,
-                rules_version=self._rules_version,
-            )
-            reason = abuse_reason(await signals.of(candidate), self._red.abuse)
-            if reason is not None and candidate.silent:
-                continue
-            if reason is None:
-                result = await ledger.pay(session, claim, now)
-            else:
-                result = await ledger.hold(session, claim, reason, now)
-            if result in (ledger.Outcome.GRANTED, ledger.Outcome.HELD, ledger.Outcome.DUPLICATE):
-                taken[key] += 1  # this slot is held now; a later claim may take the next one
-            if result is ledger.Outcome.GRANTED:
-                out.counters["granted"] += 1
-                if campaign.kind == "coupon":
-                    out.kpis["coupons_granted"] += 1
-                signals.recent[candidate.customer_id] += 1
-                touched[campaign.id] = campaign
-            elif result is ledger.Outcome.HELD:
-                out.counters["held"] += 1
-                touched[campaign.id] = campaign
-
-    async def _signals(
-        self,
-        session: AsyncSession,
-        room: RoomView,
-        candidates: list[_Candidate],
-        people: set[int],
-        now: datetime,
-        presence: Presence,
-    ) -> _Signals:
-        loaded = await customer_repo.load_customers(session, people)
-        linked_query = (
-            select(CustomerIdentity.customer_id, func.count())
-            .where(one_of(session, CustomerIdentity.customer_id, people))
-            .group_by(CustomerIdentity.customer_id)
-        )
-        linked = {cid: int(n) for cid, n in (await session.execute(linked_query)).all()}
-        since = now - timedelta(seconds=self._red.abuse.claim_window_s)
-        recent_query = (
-            select(Grant.customer_id, func.count())
-            .where(
-                Grant.room_id == room.room_id,
-                one_of(session, Grant.customer_id, people),
-                Grant.state.in_(PAID_STATES),
-                Grant.created_at >= since,
-            )
-            .group_by(Grant.customer_id)
-        )
-        recent = Counter({cid: int(n) for cid, n in (await session.execute(recent_query)).all()})
-        burst = Counter(c.campaign.id for c in candidates if _is_new(c))
-        return _Signals(loaded, linked, recent, burst, presence, now)
-
     async def _refresh(
         self, session: AsyncSession, campaigns: list[Campaign], now: datetime, paused: bool
     ) -> None:
@@ -444,80 +239,3 @@ class PromotionEngine:
             await session.refresh(campaign)
         service.advance_all(campaigns, paused=paused, now=now)  # a used-up campaign ends now
         await session.flush()
-
-
-@dataclass
-class _Signals:
-    """What the anti-abuse rules look at, loaded once per batch for every claimer."""
-
-    customers: dict[int, Customer]
-    linked: dict[int, int]
-    recent: Counter[int]
-    burst: Counter[int]
-    presence: Presence
-    now: datetime
-
-    async def watch_s(self, candidate: _Candidate) -> int:
-        account = candidate.event.account
-        return await self.presence.dwell_s(account) if account is not None else 0
-
-    async def of(self, candidate: _Candidate) -> ClaimSignals:
-        campaign = candidate.campaign
-        customer = self.customers.get(candidate.customer_id)
-        # A standing (rules) drop has no one start: the account's age counts at the claim.
-        automatic = campaign.created_by.startswith(service.RULE_CREATOR)
-        reference = self.now if automatic else campaign.starts_at
-        first_seen = customer.first_seen_at if customer is not None else self.now
-        return ClaimSignals(
-            account_age_s=(reference - first_seen).total_seconds(),
-            watch_s=await self.watch_s(candidate),
-            linked_accounts=self.linked.get(candidate.customer_id, 1),
-            burst_new_accounts=self.burst[campaign.id],
-            is_new_account=_is_new(candidate),
-            recent_grants=self.recent[candidate.customer_id],
-        )
-
-
-def _presence_event(viewer: PresentViewer, room: RoomView, now: datetime) -> Event:
-    """The sighting a present viewer stands for when a drop reaches them without acting."""
-    platform, user_id = viewer.account
-    return Event(
-        id=f"presence:{platform}:{user_id}",
-        type="enter",
-        room_id=room.room_id,
-        ts=now,
-        user=EventUser(id=user_id),
-    ).on(platform)
-
-
-def _is_new(candidate: _Candidate) -> bool:
-    """The claimer's account was first seen in this very batch."""
-    return candidate.campaign.kind != "referral" and candidate.identified.is_new_customer
-
-
-async def _grant_counts(
-    session: AsyncSession, campaign_ids: set[int], people: set[int]
-) -> Counter[tuple[int, int]]:
-    """How many slots each person already holds in each campaign (a pre-filter; the unique
-    key is the guarantee). Grants made to a customer since merged into one of `people` (a
-    second platform account linked later) count for that person: the unique key cannot see
-    them, as they carry the old customer id."""
-    root_of = {person: person for person in people}
-    merged = select(Customer.id, Customer.merged_into).where(
-        one_of(session, Customer.merged_into, people)
-    )
-    for cid, root in (await session.execute(merged)).all():
-        if root is not None:
-            root_of[cid] = root
-    query = (
-        select(Grant.campaign_id, Grant.customer_id, func.count())
-        .where(
-            one_of(session, Grant.campaign_id, campaign_ids),
-            one_of(session, Grant.customer_id, root_of),
-        )
-        .group_by(Grant.campaign_id, Grant.customer_id)
-    )
-    counts: Counter[tuple[int, int]] = Counter()
-    for cid, pid, n in (await session.execute(query)).all():
-        counts[(cid, root_of[pid])] += int(n)
-    return counts
