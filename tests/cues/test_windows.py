@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -290,23 +289,6 @@ def test_stats_serialise_for_panels() -> None:
     assert data["top_keywords"] == [["贵", 1]]
     assert orjson.loads(orjson.dumps(data))["intent_counts"] == {"price_objection": 1}
     assert set(data) == set(WindowStats.__dataclass_fields__)
-
-
-def test_a_comment_costs_microseconds() -> None:
-    # The live path takes ~1,000 comments/s per room; keep a wide margin for a shared CI box.
-    windows = RoomWindows()
-    start = time.perf_counter()
-    for i in range(20_000):
-        windows.add_comment(
-            T0 + timedelta(milliseconds=i * 5),
-            f"u{i % 3000}",
-            0.6,
-            ("price_objection",),
-            ("价格",),
-            is_spam=i % 5 == 0,
-        )
-    elapsed_s = time.perf_counter() - start
-    assert elapsed_s < 1.0, f"20k comments took {elapsed_s:.2f} s"
 
 
 def test_negative_cut_matches_the_sentiment_labels() -> None:

