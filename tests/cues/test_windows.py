@@ -10,12 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livedesk.analysis.windows import (
-    DEFAULT_NEGATIVE_BELOW,
-    MAX_WINDOW_S,
-    RoomWindows,
-    WindowStats,
-)
+from livedesk.analysis.buckets import MAX_WINDOW_S
+from livedesk.analysis.window_stats import WindowStats
+from livedesk.analysis.windows import DEFAULT_NEGATIVE_BELOW, RoomWindows
 
 # A 10-second bucket boundary, so tests can reason about bucket edges.
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from livedesk.analysis.windows import MAX_WINDOW_S, RoomWindows
+from livedesk.analysis.buckets import MAX_WINDOW_S
+from livedesk.analysis.windows import RoomWindows
 from livedesk.rulebook.cues import HintRules, IntentHintRule, template_fields
 
 
