@@ -227,6 +227,39 @@ async def test_identify_batch_follows_the_events_in_order(sessions):
     assert refunded.history.order_count == 1 and refunded.history.total_spent_cents == 100
 
 
+async def test_identify_batch_stores_orders_up_front_only_before_a_refund(sessions):
+    """identify_batch stores a batch's paid orders in one statement before applying them in
+    order, but only those before the batch's first refund: a refund recomputes its buyer's
+    history from the stored orders, which must not hold an order that comes after it (it
+    would then be counted twice). One by one or in one batch, the same history."""
+    t = tag()
+    buyer = f"buyer-{t}"
+    async with sessions() as session:
+        await identify(session, "douyin", event("order", buyer, T0, order=order(f"A-{t}", 100)), T0)
+        await commit(session)
+    batch = [
+        event("order", buyer, T0 + timedelta(seconds=1), order=order(f"B-{t}", 200)),
+        event("order", buyer, T0 + timedelta(seconds=1), order=order(f"B-{t}", 200)),
+        event("refund", buyer, T0 + timedelta(seconds=2), order=order(f"A-{t}", 100)),
+        event("order", buyer, T0 + timedelta(seconds=3), order=order(f"C-{t}", 400)),
+        event("order", buyer, T0 + timedelta(seconds=4), order=order(f"C-{t}", 400)),
+    ]
+    async with sessions() as session:
+        answers = await identify_batch(session, [e.on("douyin") for e in batch], T0)
+        await commit(session)
+    outcomes = [a.order for a in answers if a is not None]
+    assert [o.is_new for o in outcomes if o is not None] == [True, False, True, True, False]
+    last = answers[-1]
+    assert last is not None
+    assert last.history.order_count == 2 and last.history.total_spent_cents == 600
+    async with sessions() as session:
+        customer = await session.get(Customer, last.customer_id)
+        assert customer is not None
+        stored = await repo.paid_orders_of(session, customer.id)
+        assert customer.order_count == len(stored) == 2
+        assert customer.total_spent_cents == sum(o.amount_cents for o in stored) == 600
+
+
 async def test_identify_batch_links_a_new_account_to_a_known_customer(sessions):
     t = tag()
     async with sessions() as session:

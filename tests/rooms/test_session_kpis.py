@@ -153,3 +153,40 @@ async def test_session_kpis_by_hand(server, database_url, room_id):
     assert len(scores) == 3
     assert abs(kpis["sentiment_index"] - sum(scores) / 3) < 0.001
     assert abs(kpis["sentiment_index"] - scores[-1]) > 0.01  # not the last minute's (c's)
+
+
+async def test_two_orders_of_one_buyer_in_one_batch(server, database_url, room_id):
+    """The batch's orders are counted in one go (two statements, not two per order): a buyer
+    whose first and second order of the session come in the same batch is one buyer who
+    bought again, as if the orders had come in two batches, and the cart before them
+    converted once."""
+    token = await add_operator(database_url)
+    buyer = f"k{uuid.uuid4().hex[:6]}-g"
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        await _processed(
+            client,
+            database_url,
+            [
+                event(room_id, "enter", buyer),
+                event(room_id, "cart", buyer),
+                _order(room_id, buyer, 10000),
+                _order(room_id, buyer, 20000),
+            ],
+        )
+        expected = {
+            "orders": 2,
+            "buyers": 1,
+            "carters": 1,
+            "cart_conversion": 1.0,
+            "repurchase_rate_session": 1.0,
+        }
+
+        async def live() -> bool:
+            got = (
+                await client.get(
+                    f"/api/v1/rooms/{room_id}/kpis", headers={"Authorization": f"Bearer {token}"}
+                )
+            ).json()
+            return {k: got.get(k) for k in expected} == expected
+
+        await eventually(live, what="the live KPIs")

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import insert_for
@@ -133,13 +133,16 @@ async def apply_order(
     at: datetime,
     item_names: Mapping[str, str] | None = None,
     locked: bool = False,
+    stored: bool | None = None,
 ) -> OrderOutcome:
     """Record a paid order once per (platform, order_id); a redelivery changes nothing.
 
     An `order` event whose status is `refunded` is a refund; any other status than `paid`
     (created, cancelled…) is not a purchase and is not recorded. `locked`: the caller holds
     the customer's row lock and read it under that lock (`identify_batch` locks every buyer
-    of a batch at once), so its values are current and need no fresh read here.
+    of a batch at once), so its values are current and need no fresh read here. `stored`:
+    the caller already inserted the row with `store_paid_orders` (True: inserted then, False:
+    it was there before); None: inserted here.
     """
     if order.status == REFUNDED:
         return await apply_refund(
@@ -149,7 +152,9 @@ async def apply_order(
         return _unchanged("order", order, customer)
     paid = paid_order_from_event(order, at, item_names or {})
     names = [line.name for line in paid.items]
-    if not await _insert_once(session, customer, order, platform, room_id, at, names):
+    if stored is None:
+        stored = await _insert_once(session, customer, order, platform, room_id, at, names)
+    if not stored:
         # Seen before (maybe already refunded), or its refund came first and waits for it.
         return await _complete_early_refund(
             session, customer, order, paid, platform=platform, room_id=room_id
@@ -273,6 +278,51 @@ def _item_rows(paid: PaidOrder, order: Order) -> list[dict[str, Any]]:
     ]
 
 
+@dataclass(frozen=True)
+class PaidOrderEvent:
+    """A paid order as an event brings it, to store with `store_paid_orders`."""
+
+    customer_id: int
+    order: Order
+    platform: str
+    room_id: str | None
+    at: datetime
+
+
+async def store_paid_orders(
+    session: AsyncSession,
+    orders: Sequence[PaidOrderEvent],
+    item_names: Mapping[str, str] | None = None,
+) -> set[tuple[str, str]]:
+    """Insert many paid orders once per (platform, order_id) in one executemany statement
+    (one cached statement whatever their number, where an INSERT per order was the
+    pipeline's most frequent statement): the (platform, order_id) keys inserted now; the
+    others were there before. The caller then applies each with `apply_order(stored=…)`,
+    in event order."""
+    if not orders:
+        return set()
+    names = item_names or {}
+    rows = [
+        _order_values(
+            entry.customer_id,
+            entry.order,
+            entry.platform,
+            entry.room_id,
+            entry.at,
+            [names.get(item.sku, item.sku) for item in entry.order.items],
+        )
+        for entry in orders
+    ]
+    table = cast(Table, CustomerOrder.__table__)
+    statement = (
+        insert_for(session, table)
+        .on_conflict_do_nothing(index_elements=["platform", "order_id"])
+        .returning(table.c.platform, table.c.order_id)
+    )
+    inserted = await session.execute(statement, rows)
+    return {(platform, order_id) for platform, order_id in inserted}
+
+
 async def _insert_once(
     session: AsyncSession,
     customer: Customer,
@@ -287,29 +337,45 @@ async def _insert_once(
     """Store the order once per (platform, order_id): paid, or a refund that came before its
     order (`early_refund`: it takes its amount when the order comes). False when it was there
     before."""
+    values = _order_values(
+        customer.id, order, platform, room_id, at, names, early_refund=early_refund
+    )
     inserted = await session.execute(
         insert_for(session, CustomerOrder)
-        .values(
-            platform=platform,
-            order_id=order.order_id,
-            customer_id=customer.id,
-            room_id=room_id,
-            amount_cents=order.amount_cents,
-            items=[
-                {"sku": item.sku, "name": name, "qty": item.qty, "price_cents": item.price_cents}
-                for item, name in zip(order.items, names, strict=True)
-            ],
-            coupon_id=order.coupon_id,
-            status=EARLY_REFUND if early_refund else PAID,
-            ordered_at=at,
-            refunded_at=at if early_refund else None,
-            refunded_cents=order.amount_cents if early_refund else 0,
-            source="stream",
-        )
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["platform", "order_id"])
         .returning(CustomerOrder.id)
     )
     return inserted.scalar_one_or_none() is not None
+
+
+def _order_values(
+    customer_id: int,
+    order: Order,
+    platform: str,
+    room_id: str | None,
+    at: datetime,
+    names: Sequence[str],
+    *,
+    early_refund: bool = False,
+) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "order_id": order.order_id,
+        "customer_id": customer_id,
+        "room_id": room_id,
+        "amount_cents": order.amount_cents,
+        "items": [
+            {"sku": item.sku, "name": name, "qty": item.qty, "price_cents": item.price_cents}
+            for item, name in zip(order.items, names, strict=True)
+        ],
+        "coupon_id": order.coupon_id,
+        "status": EARLY_REFUND if early_refund else PAID,
+        "ordered_at": at,
+        "refunded_at": at if early_refund else None,
+        "refunded_cents": order.amount_cents if early_refund else 0,
+        "source": "stream",
+    }
 
 
 # --- helpers -----------------------------------------------------------------------------

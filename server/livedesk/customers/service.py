@@ -14,7 +14,16 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.customers import repository as repo
-from livedesk.customers.history import OrderOutcome, apply_order, apply_refund, history_of
+from livedesk.customers.history import (
+    PAID,
+    REFUNDED,
+    OrderOutcome,
+    PaidOrderEvent,
+    apply_order,
+    apply_refund,
+    history_of,
+    store_paid_orders,
+)
 from livedesk.customers.identity import Sighting, resolve_many, seen_before
 from livedesk.customers.models import Customer
 from livedesk.customers.profile import PurchaseHistory
@@ -104,6 +113,18 @@ async def identify_batch(
         # with the same two buyers in opposite orders would deadlock on PostgreSQL.
         await session.flush()  # the fresh read below must not overwrite pending changes
         await session.execute(repo.lock_customers(buyers))
+    first_paid = _paid_orders_up_front(events)
+    stored = await store_paid_orders(
+        session,
+        [
+            PaidOrderEvent(
+                customers[event.account].id, order, event.platform, event.room_id, event.ts
+            )
+            for event in first_paid.values()
+            if event.account is not None and (order := event.order) is not None
+        ],
+        item_names,
+    )
     histories: dict[int, PurchaseHistory] = {}
     answers: list[Identified | None] = []
     for event in events:
@@ -113,6 +134,7 @@ async def identify_batch(
         customer = customers[event.account]
         outcome: OrderOutcome | None = None
         if event.order is not None and event.type in ("order", "refund"):
+            key = (event.platform, event.order.order_id)
             if event.type == "order":
                 outcome = await apply_order(
                     session,
@@ -123,6 +145,7 @@ async def identify_batch(
                     at=event.ts,
                     item_names=item_names,
                     locked=True,  # every buyer was locked above
+                    stored=(key in stored) if first_paid.get(key) is event else None,
                 )
             else:
                 outcome = await apply_refund(
@@ -195,6 +218,24 @@ async def do_not_greet_of(session: AsyncSession, customer_ids: Sequence[int]) ->
         if reason:
             reasons[customer_id] = reason
     return reasons
+
+
+def _paid_orders_up_front(events: Sequence[Event]) -> dict[tuple[str, str], Event]:
+    """The paid orders that can be stored before the batch is applied, by (platform,
+    order_id): those before the batch's first refund (a refund recomputes its customer's
+    history from the stored orders, which must not yet hold the orders after it), each
+    order's first event only (a redelivery in the same batch then finds it stored, as it
+    would one by one)."""
+    first: dict[tuple[str, str], Event] = {}
+    for event in events:
+        order = event.order
+        if order is None or event.type not in ("order", "refund"):
+            continue
+        if event.type == "refund" or order.status == REFUNDED:
+            break
+        if order.status == PAID and event.account is not None:
+            first.setdefault((event.platform, order.order_id), event)
+    return first
 
 
 async def _survivor(session: AsyncSession, customer: Customer) -> Customer:

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from livedesk.core.db import insert_for
+from livedesk.core.db import insert_for, one_of
 from livedesk.customers.models import CustomerOrder
 from livedesk.customers.service import Identified
 from livedesk.ingest.schemas import Event
@@ -31,12 +31,24 @@ async def tally(
     events: Sequence[Event],
     who: Sequence[Identified | None],
 ) -> Counter[str]:
-    """Counter increments for this batch's carts and new paid orders."""
+    """Counter increments for this batch's carts and new paid orders.
+
+    A batch's orders take two statements whatever their number (the open carts of their
+    buyers, their paid orders in the session), plus one executemany UPDATE when carts were
+    converted; the batch is then walked in order in memory."""
     counts: Counter[str] = Counter()
-    since: datetime | None = None  # the open session's start (orders before it: another's)
-    if any(e.type == "order" for e in events):
-        live = await records.latest(session, room_id)
-        since = live.started_at if live is not None and live.ended_at is None else None
+    orders = [
+        (event, identified)
+        for event, identified in zip(events, who, strict=True)
+        if identified is not None and _new_order(event, identified)
+    ]
+    buyers = {_buyer(identified) for _event, identified in orders}
+    open_carts = await _open_carts(session, room_id, buyers)
+    paid_here = await _paid_in_session(session, room_id, buyers) if buyers else {}
+    # The buyer's paid orders in the session up to each order: the batch's own are stored
+    # already (customers.identify_batch), so count back from the total.
+    still_to_come = Counter(_buyer(identified) for _event, identified in orders)
+    converted: dict[int, datetime] = {}
     for event, identified in zip(events, who, strict=True):
         if identified is None:
             continue
@@ -44,54 +56,82 @@ async def tally(
             insert = insert_for(session, RoomCart).values(
                 room_id=room_id, customer_id=identified.customer_id, carted_at=event.ts
             )
-            added = await session.execute(insert.on_conflict_do_nothing())
-            counts["carters"] += _rowcount(added)
-        elif (
-            event.type == "order"
-            and identified.order is not None
-            and identified.order.is_new
-            and identified.order.kind == "order"  # not an order event that is a refund
-        ):
-            await _order(session, room_id, event, identified, counts, since)
+            added = _rowcount(await session.execute(insert.on_conflict_do_nothing()))
+            counts["carters"] += added
+            if added:
+                open_carts[identified.customer_id] = event.ts
+        elif _new_order(event, identified):
+            customer_id = _buyer(identified)  # the order's owner (linked accounts: one)
+            carted_at = open_carts.get(customer_id)
+            if carted_at is not None and carted_at <= event.ts:
+                del open_carts[customer_id]
+                converted[customer_id] = event.ts
+                counts["carters_ordered"] += 1
+            paid_so_far = paid_here.get(customer_id, 0) - still_to_come[customer_id] + 1
+            still_to_come[customer_id] -= 1
+            if paid_so_far == 1:
+                counts["buyers"] += 1
+                counts["buyers_returning"] += int(identified.is_returning)
+            elif paid_so_far == 2:
+                counts["buyers_repeat"] += 1
+    if converted:
+        carts = cast(Table, RoomCart.__table__)  # Core executemany: one prepared UPDATE
+        await session.execute(
+            update(carts)
+            .where(carts.c.room_id == room_id, carts.c.customer_id == bindparam("customer"))
+            .values(ordered_at=bindparam("ordered_at")),
+            [{"customer": c, "ordered_at": at} for c, at in sorted(converted.items())],
+        )
     return counts
 
 
-async def _order(
-    session: AsyncSession,
-    room_id: str,
-    event: Event,
-    identified: Identified,
-    counts: Counter[str],
-    since: datetime | None,
-) -> None:
-    assert identified.order is not None
-    customer_id = identified.order.customer_id  # the order's owner (linked accounts: one)
-    converted = await session.execute(
-        update(RoomCart)
-        .where(
-            RoomCart.room_id == room_id,
-            RoomCart.customer_id == customer_id,
-            RoomCart.ordered_at.is_(None),
-            RoomCart.carted_at <= event.ts,
-        )
-        .values(ordered_at=event.ts)
+def _new_order(event: Event, identified: Identified) -> bool:
+    order = identified.order
+    return (
+        event.type == "order"
+        and order is not None
+        and order.is_new
+        and order.kind == "order"  # not an order event that is a refund
     )
-    counts["carters_ordered"] += _rowcount(converted)
-    # The order is stored (customers.identify_batch flushed it): the buyer's paid orders in
-    # this room's session, this one included, say whether they are a new or a repeat buyer.
-    query = select(func.count()).where(
-        CustomerOrder.customer_id == customer_id,
-        CustomerOrder.room_id == room_id,
-        CustomerOrder.status == "paid",
+
+
+def _buyer(identified: Identified) -> int:
+    assert identified.order is not None
+    return identified.order.customer_id
+
+
+async def _open_carts(
+    session: AsyncSession, room_id: str, customer_ids: set[int]
+) -> dict[int, datetime]:
+    """When each of these customers added to cart in the room, if they have not ordered since."""
+    if not customer_ids:
+        return {}
+    query = select(RoomCart.customer_id, RoomCart.carted_at).where(
+        RoomCart.room_id == room_id,
+        one_of(session, RoomCart.customer_id, customer_ids),
+        RoomCart.ordered_at.is_(None),
+    )
+    return {customer_id: at for customer_id, at in (await session.execute(query)).all()}
+
+
+async def _paid_in_session(
+    session: AsyncSession, room_id: str, customer_ids: set[int]
+) -> dict[int, int]:
+    """Each buyer's paid orders in this room's open session (all of them when none is open)."""
+    live = await records.latest(session, room_id)
+    since = live.started_at if live is not None and live.ended_at is None else None
+    query = (
+        select(CustomerOrder.customer_id, func.count())
+        .where(
+            one_of(session, CustomerOrder.customer_id, customer_ids),
+            CustomerOrder.room_id == room_id,
+            CustomerOrder.status == "paid",
+        )
+        .group_by(CustomerOrder.customer_id)
     )
     if since is not None:
         query = query.where(CustomerOrder.ordered_at >= since)
-    paid_here = await session.scalar(query)
-    if paid_here == 1:
-        counts["buyers"] += 1
-        counts["buyers_returning"] += int(identified.is_returning)
-    elif paid_here == 2:
-        counts["buyers_repeat"] += 1
+    return {customer_id: n for customer_id, n in (await session.execute(query)).all()}
 
 
 def _rowcount(result: Any) -> int:
