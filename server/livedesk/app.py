@@ -78,7 +78,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     logs.configure(settings.log_format, settings.log_level)
     rulebook = load_rulebook(settings.rules_dir)  # a bad rule file stops start-up, with its line
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+    )
     # An unmigrated database: say so once and answer /readyz 503 with the fix, rather than
     # start loops that fail on missing tables every second.
     app.state.schema_problem = await schema_problem(engine, settings.database_url)

@@ -125,7 +125,11 @@ async def serve_pipeline(settings: Settings) -> None:
     logs.configure(settings.log_format, settings.log_level)
     os.nice(settings.pipeline_nice)
     rulebook = load_rulebook(settings.rules_dir)
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+    )
     bus = create_bus(settings.redis_url)
     books = RuleBooks(session_factory(engine), bus, rulebook)
     delivery = DeliveryBoard(None, bus)  # answers no webhook: it only reads the others' figures

@@ -59,6 +59,9 @@ class RedisServer:
             [
                 self.binary,
                 *("--port", str(self.port), "--bind", *self._addresses),
+                # No password on a throwaway: let the LAN's hosts in (protected mode refuses
+                # every connection from outside the loopback then).
+                *("--protected-mode", "no" if len(self._addresses) > 1 else "yes"),
                 *("--save", "", "--appendonly", "no", "--dir", str(self.workdir)),
             ],
             stdout=log,

@@ -117,13 +117,23 @@ AfterCommit = Callable[[], Awaitable[None]]
 JSON_CODEC: dict[str, Any] = {"json_serializer": dumps_str, "json_deserializer": loads}
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(
+    url: str, *, pool_size: int = 10, idle_in_transaction_timeout_s: float | None = None
+) -> AsyncEngine:
+    """`idle_in_transaction_timeout_s` (PostgreSQL): the server ends a session idle inside a
+    transaction this long, so a client gone silent (a partitioned host) cannot hold its locks
+    forever; for the serving processes (settings.db_idle_in_transaction_timeout_s)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, connect_args={"timeout": sqlite.LOCK_TIMEOUT_S}, **JSON_CODEC
         )
         sqlite.configure(engine.sync_engine)
         return engine
+    # JIT off: it only slows the short OLTP statements livedesk runs.
+    server_settings = {"jit": "off"}
+    if idle_in_transaction_timeout_s is not None:
+        limit_ms = int(idle_in_transaction_timeout_s * 1000)
+        server_settings["idle_in_transaction_session_timeout"] = str(limit_ms)
     return create_async_engine(
         url,
         **JSON_CODEC,
@@ -131,8 +141,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=5,
-        # JIT off: it only slows the short OLTP statements livedesk runs.
-        connect_args={"server_settings": {"jit": "off"}, "timeout": 5, "command_timeout": 30},
+        connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
     )
 
 

@@ -274,6 +274,7 @@ async def set_do_not_contact(
 )
 async def import_customers(
     request: Request,
+    session: SessionDep,
     _operator: OpsOnly,
     dry_run: Annotated[
         bool, Query(description="Check and count everything, store nothing.")
@@ -284,6 +285,9 @@ async def import_customers(
     Bad rows are reported (the first 100, with `error_count` for all) and never stop good
     ones; a re-run of the same file stores nothing twice.
     """
+    # No transaction held (the sign-in check's) while the upload arrives and the import runs
+    # in transactions of its own: the server ends one left idle that long.
+    await session.rollback()
     with tempfile.TemporaryDirectory(prefix="livedesk-import-") as directory:
         path = Path(directory) / "upload.csv"
         name = await _receive(request, path)
