@@ -27,6 +27,7 @@ from livedesk.core.deps import refuse_unstorable_input
 from livedesk.core.errors import install_error_handlers
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.migrations import schema_problem
+from livedesk.core.schemas import Readiness
 from livedesk.core.settings import Settings
 from livedesk.cues.hint_endpoints import router as hints_router
 from livedesk.cues.threshold_endpoints import router as thresholds_router
@@ -198,7 +199,13 @@ def _health_router() -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", responses={503: {"description": "A backend is unavailable"}})
+    @router.get(
+        "/readyz",
+        responses={
+            200: {"model": Readiness, "description": "Every backend is ok"},
+            503: {"model": Readiness, "description": "A backend is unavailable"},
+        },
+    )
     async def readyz(request: Request) -> Response:
         problem = getattr(request.app.state, "schema_problem", None)
         if problem:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 # A figure as computed: an int stays an int in the answer (a float field would write 12.0).
 Number = int | float
@@ -21,3 +21,13 @@ AS_SHAPED: dict[str, Any] = {"response_model_exclude_unset": True}
 
 class Answer(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class Readiness(BaseModel):
+    """/readyz: each backend's state, "ok" or why not (503 unless all are ok)."""
+
+    database: str
+    redis: str | None = Field(default=None, description="Only when LIVEDESK_REDIS_URL is set")
+    webhooks: str | None = Field(
+        default=None, description="Whether webhooks are being taken now (absent: unmigrated)"
+    )

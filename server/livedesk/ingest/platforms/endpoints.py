@@ -29,6 +29,12 @@ from livedesk.ingest.intake import (
     within_write_bound,
 )
 from livedesk.ingest.platforms import doudian, douyin_open, kuaishou, wechat_crypto, wechat_shop
+from livedesk.ingest.platforms.answers import (
+    DoudianTaken,
+    DouyinOpenChallenge,
+    DouyinOpenTaken,
+    KuaishouTaken,
+)
 from livedesk.ingest.platforms.secrets import secrets_for
 from livedesk.ingest.signing import SignatureError
 
@@ -84,7 +90,7 @@ def _kuaishou_failures() -> Iterator[None]:
 
 @router.post(
     "/kuaishou",
-    responses={200: {"description": 'Stored: `{"result": 1}`'}, **_REFUSALS},
+    responses={200: {"model": KuaishouTaken, "description": "Stored"}, **_REFUSALS},
 )
 async def kuaishou_push(
     request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
@@ -145,7 +151,10 @@ async def _accept_notices(
 @router.post(
     "/douyin_open",
     responses={
-        200: {"description": 'Stored, or `{"challenge": N}` for the URL check'},
+        200: {
+            "model": DouyinOpenTaken | DouyinOpenChallenge,
+            "description": "Stored, or the challenge of Douyin's URL check",
+        },
         **_REFUSALS,
     },
 )
@@ -178,7 +187,7 @@ async def douyin_open_webhook(
 
 @router.post(
     "/doudian",
-    responses={200: {"description": 'Stored: `{"code": 0, "msg": "success"}`'}, **_REFUSALS},
+    responses={200: {"model": DoudianTaken, "description": "Stored"}, **_REFUSALS},
 )
 async def doudian_push(
     request: Request, session: SessionDep, bus: BusDep, settings: SettingsDep
