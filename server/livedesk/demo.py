@@ -29,6 +29,7 @@ from livedesk.fulfilment.receiver import PATH as RECEIVER_PATH
 
 console = Console()
 ROOM_ID = "demo-room"
+DEMO_TITLE = "春季美妆专场（演示）"
 HOST, PORT = "127.0.0.1", 8000
 RECEIVER_PORT = 8001
 DEMO_DATABASE_URL = "sqlite+aiosqlite:///./livedesk-demo.db"
@@ -167,8 +168,10 @@ def _run() -> None:
                 rate_per_s=25,
                 duration_s=None,
                 seed=7,
-                # As ops: more CRM members, and viewers who react to rains and coupons.
+                # As ops: more CRM members, and viewers who react to rains and coupons; and
+                # 开播 before the first viewer, with the rundown of what it pitches.
                 ops_token=tokens["ops"],
+                show_title=DEMO_TITLE,
             )
         )
     finally:

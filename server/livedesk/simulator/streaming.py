@@ -26,6 +26,7 @@ from livedesk.simulator.sender import (
     wait_until_up,
 )
 from livedesk.simulator.session import SessionSimulator
+from livedesk.simulator.show import ShowRunner
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ async def simulate(
     ops_token: str | None = None,
     synthetic_members: int = crm.SYNTHETIC_MEMBERS,
     on_note: Callable[[str], None] | None = None,
+    show_title: str | None = None,
 ) -> SendStats:
     """Stream a simulated live session into `room_id` until `duration_s` (or cancellation).
 
@@ -62,7 +64,9 @@ async def simulate(
     it imports `synthetic_members` more CRM members (0: none) so that returning customers come
     back in a believable share, and it follows the room's live channel and grants list so that
     viewers type a rain's passphrase while it pours and pay with the coupons and packets they
-    were given. `on_note` hears what that link does (imported, connected, refused).
+    were given. `on_note` hears what that link does (imported, connected, refused). With a
+    `show_title` too, it runs the show (show.py): 开播 of a session of that title before the
+    first event, and the rundown of the products it pitches, each put on as it comes.
     """
     if customers is None:
         customers = load_demo_customers(default_customers_file())
@@ -100,7 +104,13 @@ async def simulate(
         )
         if record is not None:
             batches = recorded(batches, record)
+        follow: asyncio.Task[None] | None = None
         try:
+            if ops_token and show_title:
+                show = ShowRunner(base_url, room_id, ops_token, http, on_note=note)
+                skus = [product.sku for product in simulator.catalogue]
+                if await show.open(skus, title=show_title, platform=platform):
+                    follow = asyncio.create_task(show.follow(simulator), name=f"show:{room_id}")
             return await send_batches(
                 base_url,
                 secret,
@@ -111,11 +121,14 @@ async def simulate(
                 on_progress=on_progress,
             )
         finally:
-            if link is not None:
-                link.cancel()
-                # The link is an extra: its failure is logged, never the stream's result.
+            # The show and the link are extras: their failure is logged, never the stream's
+            # result.
+            for extra in (follow, link):
+                if extra is None:
+                    continue
+                extra.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     try:
-                        await link
+                        await extra
                     except Exception:
-                        log.exception("the simulator's live link failed")
+                        log.exception("the simulator's %s failed", extra.get_name())
