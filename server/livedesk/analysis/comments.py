@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping, Sequence
 from typing import Any
 
-from livedesk.analysis.intents import IntentMatcher
+from livedesk.analysis.intents import RECENT_TEXTS, IntentMatcher
 from livedesk.analysis.normalize import normalize_text
 from livedesk.analysis.sentiment import SentimentEngine
 from livedesk.analysis.spam import SpamFilter
@@ -30,6 +30,18 @@ class CommentReader:
         self._matcher = matcher
         self._sentiment = sentiment
         self._compliance = compliance
+        self._recent_flags: dict[str, list[str]] = {}
+
+    def _flagged(self, text: str) -> list[str]:
+        """Sensitive words of a comment; those of recent texts remembered, as danmaku repeat
+        (the scan is a large alternation run over every comment)."""
+        flagged = self._recent_flags.get(text)
+        if flagged is None:
+            flagged = self._compliance.flag_comment(text)
+            if len(self._recent_flags) >= RECENT_TEXTS:
+                del self._recent_flags[next(iter(self._recent_flags))]  # the oldest first
+            self._recent_flags[text] = flagged
+        return list(flagged)  # the item's own list
 
     async def read(
         self,
@@ -86,7 +98,7 @@ class CommentReader:
             "intent_labels": [self._matcher.labels.get(i, i) for i in intents],
             "spam": is_spam,
         }
-        flagged = self._compliance.flag_comment(event.content or "")
+        flagged = self._flagged(event.content or "")
         if flagged:
             item["flagged"] = flagged
         return item

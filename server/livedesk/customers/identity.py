@@ -190,7 +190,7 @@ async def merge(session: AsyncSession, customer_ids: Collection[int]) -> Custome
     ids = set(customer_ids)
     await session.flush()
     while True:
-        rows = list((await session.execute(repo.lock_customers(ids))).scalars())
+        rows = list((await session.execute(repo.lock_customers(session, ids))).scalars())
         moved = {c.merged_into for c in rows if c.merged_into is not None}
         if not moved:
             break

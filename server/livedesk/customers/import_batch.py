@@ -228,7 +228,7 @@ async def _insert_orders(
     # (Customers created in this transaction are invisible to everyone else: no lock needed.)
     ids = {customers[member_id].id for member_id, _order in new} - created
     for part in repo.chunks(sorted(ids)):
-        await session.execute(repo.lock_customers(part))
+        await session.execute(repo.lock_customers(session, part))
     for member_id, order in new:
         add_paid(customers[member_id], order)
     await session.flush()

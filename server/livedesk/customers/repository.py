@@ -209,14 +209,16 @@ async def root_customer(session: AsyncSession, customer_id: int) -> Customer | N
     return root_of(customer, loaded) if customer else None
 
 
-def lock_customers(ids: Collection[int]) -> Select[Customer]:
-    """Row locks in id order (no deadlock between two merges), fresh values."""
-    query = select(Customer).where(Customer.id.in_(sorted(ids))).order_by(Customer.id)
+def lock_customers(session: AsyncSession, ids: Collection[int]) -> Select[Customer]:
+    """Row locks in id order (no deadlock between two merges), fresh values; one statement
+    text whatever the number of ids (`one_of`)."""
+    query = select(Customer).where(one_of(session, Customer.id, sorted(ids)))
+    query = query.order_by(Customer.id)
     return query.with_for_update().execution_options(populate_existing=True)
 
 
 async def lock_customer(session: AsyncSession, customer_id: int) -> Customer:
-    return (await session.execute(lock_customers([customer_id]))).scalar_one()
+    return (await session.execute(lock_customers(session, [customer_id]))).scalar_one()
 
 
 def paid_order_of(row: CustomerOrder) -> PaidOrder:

@@ -112,7 +112,7 @@ async def identify_batch(
         # Lock every buyer now, in id order: taken one by one in event order, two rooms' batches
         # with the same two buyers in opposite orders would deadlock on PostgreSQL.
         await session.flush()  # the fresh read below must not overwrite pending changes
-        await session.execute(repo.lock_customers(buyers))
+        await session.execute(repo.lock_customers(session, buyers))
     first_paid = _paid_orders_up_front(events)
     stored = await store_paid_orders(
         session,

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -126,6 +127,11 @@ _REQUIRED_BY_TYPE: dict[str, str] = {
 }
 
 
+# Validation context of records read back from the inbox: they passed every check on receipt.
+_FROM_INBOX = "from_inbox"
+_INBOX_CONTEXT = {_FROM_INBOX: True}
+
+
 class Event(_Strict):
     id: Id
     type: EventType
@@ -161,8 +167,11 @@ class Event(_Strict):
 
     @model_validator(mode="before")
     @classmethod
-    def _storable_text(cls, data: object) -> object:
+    def _storable_text(cls, data: object, info: ValidationInfo) -> object:
         # Every string field at once, nested ones too (see core.text): one rule for all.
+        # An inbox record passed it when it was received (`from_record`): not again per batch.
+        if info.context is not None and info.context.get(_FROM_INBOX):
+            return data
         if problem := unstorable(data):
             raise PydanticCustomError("unstorable_text", problem)
         return data
@@ -220,7 +229,8 @@ class Event(_Strict):
 
     @classmethod
     def from_record(cls, record: dict[str, Any], platform: str | None = None) -> Event:
-        event = cls.model_validate(record)
+        """An event from its inbox record (`to_record`), which was validated on receipt."""
+        event = cls.model_validate(record, context=_INBOX_CONTEXT)
         event._platform = platform
         return event
 
