@@ -137,3 +137,35 @@ async def test_kinds_and_the_comparison_are_per_session(private_database_url):
         assert (await client.post(f"/api/v1/rooms/{other}/session/start")).json()[
             "kind"
         ] == "regular"
+
+
+async def test_a_session_is_never_its_own_baseline(private_database_url):
+    """A regular session that ended the instant it started ends at its own start: it is not
+    the baseline it is compared with, while an earlier regular one of its room is."""
+    from datetime import UTC, datetime, timedelta
+
+    from livedesk.afterstream.sessions import chosen, regular_before
+    from livedesk.onair.models import LiveSession
+    from livedesk.rooms import service as rooms
+    from livedesk.rooms.models import Room
+
+    engine = create_engine(private_database_url)
+    at = datetime.now(UTC).replace(microsecond=0)
+    try:
+        async with session_factory(engine)() as session:
+            await rooms.ensure_room(session, "instant", "generic")
+            earlier = LiveSession(
+                room_id="instant",
+                started_at=at - timedelta(hours=2),
+                started_by="ops",
+                ended_at=at - timedelta(hours=1),
+            )
+            instant = LiveSession(room_id="instant", started_at=at, started_by="ops", ended_at=at)
+            session.add_all([earlier, instant])
+            await session.flush()
+            room = await session.get(Room, "instant")
+            assert room is not None
+            this = await chosen(session, room, instant.id)
+            assert [other.id for other in await regular_before(session, this)] == [earlier.id]
+    finally:
+        await engine.dispose()

@@ -97,6 +97,8 @@ async def regular_before(session: AsyncSession, this: ShowSession) -> list[ShowS
             LiveSession.kind == REGULAR,
             LiveSession.ended_at.is_not(None),
             LiveSession.ended_at <= start,
+            # Never itself (a session ended the instant it started ends at its own start).
+            LiveSession.id != (this.id if this.id is not None else 0),
         )
         .order_by(LiveSession.ended_at.desc())
         .limit(BASELINE_SESSIONS)
