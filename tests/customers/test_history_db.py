@@ -233,7 +233,7 @@ async def test_identify_batch_stores_orders_up_front_only_before_a_refund(sessio
     history from the stored orders, which must not hold an order that comes after it (it
     would then be counted twice). One by one or in one batch, the same history."""
     t = tag()
-    buyer = f"buyer-{t}"
+    buyer, other = f"buyer-{t}", f"other-{t}"
     async with sessions() as session:
         await identify(session, "douyin", event("order", buyer, T0, order=order(f"A-{t}", 100)), T0)
         await commit(session)
@@ -241,6 +241,9 @@ async def test_identify_batch_stores_orders_up_front_only_before_a_refund(sessio
         event("order", buyer, T0 + timedelta(seconds=1), order=order(f"B-{t}", 200)),
         event("order", buyer, T0 + timedelta(seconds=1), order=order(f"B-{t}", 200)),
         event("refund", buyer, T0 + timedelta(seconds=2), order=order(f"A-{t}", 100)),
+        # Another buyer's refund before its order: the order completes it, counts nothing.
+        event("refund", other, T0 + timedelta(seconds=2), order=order(f"D-{t}", 50)),
+        event("order", other, T0 + timedelta(seconds=3), order=order(f"D-{t}", 50)),
         event("order", buyer, T0 + timedelta(seconds=3), order=order(f"C-{t}", 400)),
         event("order", buyer, T0 + timedelta(seconds=4), order=order(f"C-{t}", 400)),
     ]
@@ -248,7 +251,11 @@ async def test_identify_batch_stores_orders_up_front_only_before_a_refund(sessio
         answers = await identify_batch(session, [e.on("douyin") for e in batch], T0)
         await commit(session)
     outcomes = [a.order for a in answers if a is not None]
-    assert [o.is_new for o in outcomes if o is not None] == [True, False, True, True, False]
+    new = [True, False, True, True, True, True, False]
+    assert [o.is_new for o in outcomes if o is not None] == new
+    late = answers[4]
+    assert late is not None and late.order is not None and late.order.order_refunded
+    assert late.history.order_count == 0
     last = answers[-1]
     assert last is not None
     assert last.history.order_count == 2 and last.history.total_spent_cents == 600

@@ -8,7 +8,7 @@ A rollback drops them, so nothing is announced that was not stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from sqlalchemy import (
     MetaData,
     any_,
     func,
+    inspect,
     literal,
     select,
 )
@@ -36,6 +37,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.types import TypeDecorator
 
 from livedesk.core import sqlite
@@ -86,6 +88,19 @@ def one_of(session: AsyncSession, column: Any, values: Iterable[Any]) -> ColumnE
     if is_postgres(session):
         return column == any_(literal(list(values), ARRAY(column.type)))
     return column.in_(list(values))
+
+
+def write_together(rows: Iterable[Any], columns: Sequence[str]) -> None:
+    """Mark `columns` changed on every changed row of `rows`, so the next flush writes them
+    all in one executemany UPDATE. The ORM groups dirty rows by the set of columns they
+    changed, in row order, and sends one statement per run: rows that changed different
+    columns cost a statement each. Only for rows the caller may write whole (`columns` read
+    under its lock, or owned by it)."""
+    for row in rows:
+        state = inspect(row)
+        if state.persistent and state.modified:
+            for name in columns:
+                flag_modified(row, name)
 
 
 # JSONB on PostgreSQL, JSON text elsewhere.

@@ -63,6 +63,19 @@ class OrderOutcome:
     over_refund_cents: int = 0
 
 
+# The customer columns a purchase history sets (store_history, add_paid).
+HISTORY_COLUMNS = (
+    "order_count",
+    "total_spent_cents",
+    "first_order_at",
+    "last_order_at",
+    "last_items",
+    "recent_orders",
+    "bought_skus",
+    "first_seen_at",
+)
+
+
 def history_of(customer: Customer) -> PurchaseHistory:
     """The customer row's aggregates as the pure profile functions take them."""
     recent = [_decode(entry) for entry in customer.recent_orders or []]

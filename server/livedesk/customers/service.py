@@ -13,8 +13,10 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from livedesk.core.db import write_together
 from livedesk.customers import repository as repo
 from livedesk.customers.history import (
+    HISTORY_COLUMNS,
     PAID,
     REFUNDED,
     OrderOutcome,
@@ -113,7 +115,7 @@ async def identify_batch(
         # with the same two buyers in opposite orders would deadlock on PostgreSQL.
         await session.flush()  # the fresh read below must not overwrite pending changes
         await session.execute(repo.lock_customers(session, buyers))
-    first_paid = _paid_orders_up_front(events)
+    first_paid = await _paid_orders_up_front(session, events, customers)
     stored = await store_paid_orders(
         session,
         [
@@ -176,6 +178,9 @@ async def identify_batch(
                 seen_before_at=seen_before(customer, event.room_id),
             )
         )
+    # The buyers were read under their locks: their history columns are this batch's to
+    # write, in one UPDATE for all of them.
+    write_together({c for c in customers.values() if c.id in buyers}, HISTORY_COLUMNS)
     await session.flush()
     return answers
 
@@ -220,21 +225,40 @@ async def do_not_greet_of(session: AsyncSession, customer_ids: Sequence[int]) ->
     return reasons
 
 
-def _paid_orders_up_front(events: Sequence[Event]) -> dict[tuple[str, str], Event]:
-    """The paid orders that can be stored before the batch is applied, by (platform,
-    order_id): those before the batch's first refund (a refund recomputes its customer's
-    history from the stored orders, which must not yet hold the orders after it), each
-    order's first event only (a redelivery in the same batch then finds it stored, as it
-    would one by one)."""
-    first: dict[tuple[str, str], Event] = {}
+async def _paid_orders_up_front(
+    session: AsyncSession,
+    events: Sequence[Event],
+    customers: Mapping[tuple[str, str], Customer],
+) -> dict[tuple[str, str], Event]:
+    """The paid orders that can be stored before the batch is applied in order, by
+    (platform, order_id), each order's first event (a redelivery in the same batch then
+    finds it stored, as it would one by one). Not those a refund of the batch names (a
+    refund before its order leaves an early-refund row for the order to complete), nor
+    those of a customer whose stored order a refund of the batch takes back: that refund
+    recomputes their history from the stored orders, which must not yet hold a later one."""
+    refunded: set[tuple[str, str]] = set()
+    refund_customers: set[int] = set()
     for event in events:
         order = event.order
-        if order is None or event.type not in ("order", "refund"):
+        if order is not None and (event.type == "refund" or order.status == REFUNDED):
+            refunded.add((event.platform, order.order_id))
+            if event.account is not None:
+                refund_customers.add(customers[event.account].id)
+    if refunded:
+        refund_customers.update((await repo.order_owners(session, refunded)).values())
+    first: dict[tuple[str, str], Event] = {}
+    seen: set[tuple[str, str]] = set()
+    for event in events:
+        order = event.order
+        if event.type != "order" or order is None or order.status != PAID:
             continue
-        if event.type == "refund" or order.status == REFUNDED:
-            break
-        if order.status == PAID and event.account is not None:
-            first.setdefault((event.platform, order.order_id), event)
+        key = (event.platform, order.order_id)
+        if key in seen or key in refunded or event.account is None:
+            seen.add(key)
+            continue
+        seen.add(key)
+        if customers[event.account].id not in refund_customers:
+            first[key] = event
     return first
 
 

@@ -18,15 +18,14 @@ pipeline's transaction; this object caches only which platforms send enter/leave
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import flag_modified
 
-from livedesk.core.db import insert_for, one_of
+from livedesk.core.db import insert_for, one_of, write_together
 from livedesk.ingest.schemas import Event, viewer_key
 from livedesk.rooms.models import RoomEnterPlatform, RoomViewer
 
@@ -93,7 +92,8 @@ class PresentViewer:
     estimated: bool  # counted present from activity, their platform sends no enter/leave
 
 
-# What a batch may change in a viewer's row.
+# What a batch may change in a viewer's row: all written together (core.db.write_together),
+# one UPDATE for the batch's rows. They are the room owner's to write (lease and row lock).
 _CHANGING = (
     "present",
     "is_returning",
@@ -103,18 +103,6 @@ _CHANGING = (
     "estimated",
     "interacted",
 )
-
-
-def _write_together(rows: Iterable[RoomViewer]) -> None:
-    """Mark every changed column of every changed row as changed: the ORM then writes the
-    batch's rows in one executemany UPDATE. It groups rows by the set of columns they
-    change, in row order, so rows that changed different columns (a sign of life, a leave,
-    a first interaction) took one statement per run: ~8 a batch of 150 events."""
-    for row in rows:
-        state = inspect(row)
-        if state.persistent and state.modified:
-            for name in _CHANGING:
-                flag_modified(row, name)
 
 
 class RoomPresence:
@@ -170,7 +158,7 @@ class RoomPresence:
                 rows[key] = self._sign(session, rows.get(key), key, event.ts, is_returning, change)
             elif event.type in INTERACTING:
                 self._interacted(rows.get(key), change)
-        _write_together(rows.values())
+        write_together(rows.values(), _CHANGING)
         await self._sweep(session, now, change)
         return change
 
@@ -301,7 +289,7 @@ class RoomPresence:
         swept = list((await session.execute(query)).scalars())
         for row in swept:
             self._leave(row, row.last_seen_at, change)
-        _write_together(swept)
+        write_together(swept, _CHANGING)
 
     async def _learn_enter_platforms(
         self, session: AsyncSession, events: Sequence[Event], now: datetime
