@@ -71,7 +71,8 @@ async def test_start_creates_the_room_and_its_first_events_count_in_the_session(
         assert listed[0]["title"] == "周五老客专场"
         assert listed[0]["session"]["state"] == "live"
         assert listed[0]["last_event_at"] is None
-        for path in ("kpis", "rundown", "products", "report", "sessions"):
+        views = ("kpis", "rundown", "products", "report", "sessions")
+        for path in (*views, "comparison", "retention", "followup"):
             answer = await client.get(f"/api/v1/rooms/{room_id}/{path}")
             assert answer.status_code == 200, (path, answer.text)
         row = await _room_row(database_url, room_id)
