@@ -79,10 +79,12 @@ async def test_start_creates_the_room_and_its_first_events_count_in_the_session(
         assert row is not None and row.platform == ""  # named by its first event
 
         # The stream's first viewers: counted in the session; the room takes their platform.
+        # Their own user ids: "a" of another test in this database has orders, so is returning.
+        a, b = f"a-{room_id}", f"b-{room_id}"
         first = [
-            event(room_id, "enter", "a"),
-            event(room_id, "comment", "a", content="来了来了"),
-            event(room_id, "enter", "b"),
+            event(room_id, "enter", a),
+            event(room_id, "comment", a, content="来了来了"),
+            event(room_id, "enter", b),
         ]
         assert (await post_events(client, first)).status_code == 202
         await _processed(database_url, room_id)
