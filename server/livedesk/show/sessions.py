@@ -14,7 +14,7 @@ from livedesk.core.errors import ApiError
 from livedesk.onair import records
 from livedesk.onair.kinds import REGULAR
 from livedesk.onair.models import LiveSession, RoomKind
-from livedesk.rooms.kpis import tallies
+from livedesk.rooms.kpis import product_figures, tallies
 from livedesk.rooms.models import Room, RoomCart, RoomViewer
 
 # Counters that are a state of the room now, not a tally of the session: kept across 开播.
@@ -85,10 +85,7 @@ def _fresh_figures(room: Room) -> dict[str, Any]:
         **(state.kpi or {}),
         **tallies(counters),
         "viewers_now": room.viewers_now,
-        "products": {
-            sku: {"sold": 0, "sales_cents": 0, "stock": left}
-            for sku, left in sorted(state.stock.items())
-        },
+        "products": product_figures(counters, state.stock),  # none sold yet: stock only
     }
     # kpi_at 0: the next batch sends a fresh frame whatever the cadence.
     room.state = state.with_(counters=counters, kpi=kpi, kpi_at=0.0, greetings=None, known={})
