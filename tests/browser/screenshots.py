@@ -9,6 +9,7 @@ Chromium, streams a simulated session with returning
 customers through the signed webhook while an operator drops a coupon and a red-packet rain
 (the simulated viewers follow the live channel: they type the passphrase and pay with what they
 were granted), then captures each page as the people using it would see it at that moment.
+Debian's fonts-noto-cjk and fonts-noto-color-emoji make the Chinese and the viewers' emoji show.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from browser_support import CHROMIUM, CHROMIUM_ARGS, import_customers, session_c
 from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
 
 from livedesk.auth import service as auth  # noqa: E402
+from livedesk.core.http import retry_after_s  # noqa: E402
 from livedesk.core.migrations import upgrade  # noqa: E402
 from livedesk.simulator.crm import synthetic_members  # noqa: E402
 from livedesk.simulator.live import LiveLink, import_members  # noqa: E402
@@ -91,6 +93,9 @@ async def _stream(client: httpx.AsyncClient, simulator: SessionSimulator, second
     sent = 0
     async for batch in paced_batches(simulator, rate_per_s=RATE_PER_S, duration_s=seconds):
         response = await post_events(client, batch)
+        while response.status_code == 503:  # busy (fast refusal): retry, as platforms do
+            await asyncio.sleep(retry_after_s(response) or 1.0)
+            response = await post_events(client, batch)
         response.raise_for_status()
         sent += len(batch)
         if sent % 500 < len(batch):
@@ -117,15 +122,16 @@ async def _operator_actions(client: httpx.AsyncClient, seconds: float) -> None:
     rundown = ["SKU-SERUM-AA30", "SKU-CREAM-50", "SKU-MASK-10", "SKU-WHITE-30", "SKU-COFFEE-M1"]
     (await client.put(f"{api}/rundown", json={"skus": rundown})).raise_for_status()
     (await client.post(f"{api}/rundown/next")).raise_for_status()
-    # A coupon early enough for viewers to claim it before the shot; ¥30 × 150 stays under
-    # the approval threshold (rules/coupons.yaml), so it runs at once.
+    # A coupon early enough for viewers to claim it before the shot; ¥20 × 100 and the rain's
+    # ¥500 stay under the approval thresholds (rules/coupons.yaml, and the ¥3,000 an operator
+    # may drop in a session without a second one, rules/red_packets.yaml): both run at once.
     await until(seconds * 0.35)
     coupon = {
         "title": "老粉专享券",
         "audience": "returning",
         "threshold_cents": 19900,
-        "value_cents": 3000,
-        "quantity": 150,
+        "value_cents": 2000,
+        "quantity": 100,
         "duration_s": 600,
     }
     await money("coupons", coupon)
