@@ -82,7 +82,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+        silent_client_timeout_s=settings.db_silent_client_timeout_s,
     )
     # An unmigrated database: say so once and answer /readyz 503 with the fix, rather than
     # start loops that fail on missing tables every second.

@@ -128,7 +128,7 @@ async def serve_pipeline(settings: Settings) -> None:
     engine = create_engine(
         settings.database_url,
         pool_size=settings.db_pool_size,
-        idle_in_transaction_timeout_s=settings.db_idle_in_transaction_timeout_s,
+        silent_client_timeout_s=settings.db_silent_client_timeout_s,
     )
     bus = create_bus(settings.redis_url)
     books = RuleBooks(session_factory(engine), bus, rulebook)

@@ -1,6 +1,6 @@
-"""A serving process's connection left idle inside a transaction (its host cut off the network
+"""A serving process's connection whose client went silent (its host cut off the network
 mid-batch: no reset ever reaches the database) is ended by PostgreSQL after
-`idle_in_transaction_timeout_s`, and the row locks it held go with it; without the bound the
+`silent_client_timeout_s`, and the row locks it held go with it; without the bound the
 others' heartbeats and batches waited on them for good (tests/faults/test_two_hosts.py)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from livedesk.core.clock import utcnow
@@ -22,7 +22,7 @@ async def test_a_transaction_left_idle_is_ended_and_its_locks_released(private_d
     if private_database_url.startswith("sqlite"):
         pytest.skip("SQLite is one process: no other host to wait on its locks")
     room_id = f"idle-{uuid.uuid4().hex[:8]}"
-    silent = create_engine(private_database_url, idle_in_transaction_timeout_s=1.0)
+    silent = create_engine(private_database_url, silent_client_timeout_s=1.0)
     other = create_engine(private_database_url)
     try:
         async with session_factory(other)() as session:
@@ -51,3 +51,32 @@ async def test_a_transaction_left_idle_is_ended_and_its_locks_released(private_d
     finally:
         await silent.dispose()
         await other.dispose()
+
+
+async def test_a_silent_connection_is_also_found_by_tcp(private_database_url):
+    """Silent in the middle of a command, or not acknowledging: TCP keepalives and
+    tcp_user_timeout, set on every connection of the serving processes."""
+    if private_database_url.startswith("sqlite"):
+        pytest.skip("SQLite has no connections to lose")
+    engine = create_engine(private_database_url, silent_client_timeout_s=10)
+    try:
+        async with engine.connect() as connection:
+            shown = {
+                name: await connection.scalar(text(f"SHOW {name}"))
+                for name in (
+                    "idle_in_transaction_session_timeout",
+                    "tcp_keepalives_idle",
+                    "tcp_keepalives_interval",
+                    "tcp_keepalives_count",
+                    "tcp_user_timeout",
+                )
+            }
+    finally:
+        await engine.dispose()
+    assert shown == {
+        "idle_in_transaction_session_timeout": "10s",
+        "tcp_keepalives_idle": "5",
+        "tcp_keepalives_interval": "1",
+        "tcp_keepalives_count": "5",
+        "tcp_user_timeout": "10000",  # shown in ms, unlike the others
+    }

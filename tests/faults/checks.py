@@ -183,6 +183,21 @@ async def pipeline_owners(url: str) -> dict[str, str]:
         await engine.dispose()
 
 
+async def busy_sessions(url: str) -> list[str]:
+    """What every session of the database not idle is doing (who, state, wait, for how long,
+    the statement): for the message of a test that waited for something in vain."""
+    connection = await asyncpg.connect(url.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(
+            "SELECT client_addr, state, wait_event_type, wait_event, now() - state_change AS age, "
+            "left(query, 80) AS query FROM pg_stat_activity "
+            "WHERE datname = current_database() AND state <> 'idle' AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [" ".join(str(value) for value in row.values()) for row in rows]
+
+
 async def windows_comments(url: str, room_id: str) -> tuple[int, int]:
     """(comments the saved windows counted, comments the room's counters counted): the
     windows are the owner's in-memory state, saved with every batch and loaded by the next

@@ -71,7 +71,11 @@ async def test_a_room_owner_killed_mid_stream(fault_db, redis_server, tmp_path, 
     assert "took room" in log and "exited (-9)" in log
     print(f"rooms taken over: {victims_rooms}; {latency_summary(stream.answers)}")
     assert not stream.abandoned and not stream.rejected
-    after_kill = stream.answers_in("after kill")
-    assert all(a.status == 202 for a in after_kill), Counter(
-        (a.status, a.error) for a in after_kill
+    # Accepted, or on a loaded machine refused fast with a Retry-After (issue 13 point 4, a
+    # webhook not stored within LIVEDESK_WEBHOOK_WRITE_TIMEOUT_S) and accepted when posted
+    # again: 43 of 335 were, in one make test-faults.
+    answered = Counter(
+        (a.status, a.error, a.retry_after is not None) for a in stream.answers_in("after kill")
     )
+    assert set(answered) <= {(202, None, False), (503, None, True)}, answered
+    assert answered[(202, None, False)], answered

@@ -14,7 +14,7 @@ new owner, counted every comment exactly once, as the room row's counters did).
 
 Or one host is cut off the network (its cable pulled: no reset reaches anyone, its processes
 live on with their transactions open on the database server). PostgreSQL ends those after
-LIVEDESK_DB_IDLE_IN_TRANSACTION_TIMEOUT_S (without it their row locks held the other host's
+LIVEDESK_DB_SILENT_CLIENT_TIMEOUT_S (without it their row locks held the other host's
 heartbeat and batches for good, and nothing was ever taken over), the other host takes the
 rooms over, and when the cable is back the cut-off pipeline finds its tokens gone, writes
 nothing beside its successor, and takes its share back with the next tokens.
@@ -41,6 +41,7 @@ import httpx
 import pytest
 from checks import (
     assert_exactly_once,
+    busy_sessions,
     comments_stored,
     leases,
     pipeline_owners,
@@ -326,7 +327,10 @@ async def test_a_host_cut_off_mid_stream(brand: Brand, fault_db, background):
     # flight to it times out and is posted again to the other.
     stream.targets.remove(cut.base_url)
     taken_over = partial(_all_owned_by, fault_db, room_ids, owners["host-a"])
-    await eventually(taken_over, 90, "the cut-off host's rooms taken over")
+    try:
+        await eventually(taken_over, 90, "the cut-off host's rooms taken over")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; sessions: {await busy_sessions(fault_db)}") from None
     takeover_s = time.monotonic() - cut_at
     stream.mark("taken over")
     await asyncio.sleep(3)  # host-a alone, host-b still holding its stale state

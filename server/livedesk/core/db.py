@@ -133,11 +133,11 @@ JSON_CODEC: dict[str, Any] = {"json_serializer": dumps_str, "json_deserializer":
 
 
 def create_engine(
-    url: str, *, pool_size: int = 10, idle_in_transaction_timeout_s: float | None = None
+    url: str, *, pool_size: int = 10, silent_client_timeout_s: float | None = None
 ) -> AsyncEngine:
-    """`idle_in_transaction_timeout_s` (PostgreSQL): the server ends a session idle inside a
-    transaction this long, so a client gone silent (a partitioned host) cannot hold its locks
-    forever; for the serving processes (settings.db_idle_in_transaction_timeout_s)."""
+    """`silent_client_timeout_s` (PostgreSQL, for the serving processes): how long the server
+    keeps a session whose client went silent, so that a host cut off the network cannot hold
+    its row locks for good (settings.db_silent_client_timeout_s)."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
             url, connect_args={"timeout": sqlite.LOCK_TIMEOUT_S}, **JSON_CODEC
@@ -146,9 +146,8 @@ def create_engine(
         return engine
     # JIT off: it only slows the short OLTP statements livedesk runs.
     server_settings = {"jit": "off"}
-    if idle_in_transaction_timeout_s is not None:
-        limit_ms = int(idle_in_transaction_timeout_s * 1000)
-        server_settings["idle_in_transaction_session_timeout"] = str(limit_ms)
+    if silent_client_timeout_s is not None:
+        server_settings.update(silent_client_limits(silent_client_timeout_s))
     return create_async_engine(
         url,
         **JSON_CODEC,
@@ -158,6 +157,22 @@ def create_engine(
         pool_timeout=5,
         connect_args={"server_settings": server_settings, "timeout": 5, "command_timeout": 30},
     )
+
+
+def silent_client_limits(timeout_s: float) -> dict[str, str]:
+    """PostgreSQL session settings that end a silent client's session within about
+    `timeout_s`, whichever way it went silent: idle inside its transaction (the server waits
+    for its next command), in the middle of a command (the server waits for the rest of it:
+    TCP keepalives find the peer gone) or not acknowledging what the server sent
+    (tcp_user_timeout)."""
+    timeout_ms = int(timeout_s * 1000)
+    return {
+        "idle_in_transaction_session_timeout": str(timeout_ms),
+        "tcp_keepalives_idle": str(max(1, int(timeout_s / 2))),
+        "tcp_keepalives_interval": str(max(1, int(timeout_s / 10))),
+        "tcp_keepalives_count": "5",
+        "tcp_user_timeout": str(timeout_ms),
+    }
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -49,11 +49,12 @@ class Settings(BaseSettings):
     webhook_write_timeout_s: float = Field(default=1.0, gt=0, le=10)
 
     db_pool_size: int = 10
-    # PostgreSQL ends a session left idle inside a transaction this long, releasing its row
-    # locks: a host cut off the network mid-batch keeps its transactions open on the server
-    # (no reset ever comes), and the other hosts' batches and heartbeats would wait on them
-    # for hours. livedesk's own transactions never idle that long between statements.
-    db_idle_in_transaction_timeout_s: float = Field(default=10.0, ge=1.0, le=3600.0)
+    # PostgreSQL ends a serving process's session whose client went silent this long (idle
+    # inside a transaction, or its connection unanswered), releasing its row locks: a host cut
+    # off the network mid-batch keeps its transactions open on the server (no reset ever
+    # comes), and the other hosts' batches and heartbeats would wait on them for hours.
+    # livedesk's own transactions never idle that long between statements.
+    db_silent_client_timeout_s: float = Field(default=10.0, ge=1.0, le=3600.0)
     # Pipeline: how many inbox events one room transaction takes at most, and how often idle
     # workers look for stranded work when no doorbell rang.
     pipeline_batch_size: int = 500
