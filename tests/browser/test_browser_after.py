@@ -14,6 +14,7 @@ import httpx
 import pytest
 from browser_support import OpenPage, assert_clean
 
+from livedesk.afterstream.comparison import BASELINE_SESSIONS
 from livedesk.customers.csv_format import COLUMNS
 from support import LiveServer, add_operator, event, eventually, post_events
 
@@ -150,6 +151,12 @@ async def test_the_after_page_is_per_session(
         assert (await client.post(f"{api}/session/end")).status_code == 200
         second = await client.post(f"{api}/session/start", json={"kind": "returning_special"})
         assert second.status_code == 201
+        # The baseline is the brand's regular sessions of any room (other tests' too, on this
+        # shared database): the second session's holds the first one on top of the first's.
+        query = f"{api}/comparison?session="
+        before_first = (await client.get(f"{query}{first['id']}")).json()["baseline_sessions"]
+        before_second = (await client.get(f"{query}{second.json()['id']}")).json()
+        assert before_second["baseline_sessions"] == min(before_first + 1, BASELINE_SESSIONS)
 
     after = await open_page(
         f"/rooms/{room_id}/after", role="ops", token=token, viewport=(1440, 1000)
@@ -158,7 +165,8 @@ async def test_the_after_page_is_per_session(
     await page.wait_for_function("() => window.__livedesk && window.__livedesk.loaded")
     assert "老客专场" in await page.get_by_test_id("session-kind").inner_text()
     assert "直播中" in await page.get_by_test_id("after-period").inner_text()
-    assert "此前 1 场" in await page.get_by_test_id("baseline-note").inner_text()
+    note = await page.get_by_test_id("baseline-note").inner_text()
+    assert f"此前 {before_second['baseline_sessions']} 场" in note
     current = page.get_by_test_id("after-session-current")
     assert "第 2 场" in await current.inner_text() and "老客专场" in await current.inner_text()
     review = await page.get_by_test_id("link-review").get_attribute("href")
@@ -166,13 +174,13 @@ async def test_the_after_page_is_per_session(
     await page.get_by_test_id("kind-select").select_option("big_promotion")
     await page.get_by_test_id("btn-save-kind").click()
     await page.get_by_test_id("session-kind").filter(has_text="大促").wait_for(timeout=5000)
-    await page.screenshot(path="/tmp/show-shots/after-sessions.png")
 
     await page.get_by_test_id("after-session-link").click()
     await page.wait_for_url(f"**/after?session={first['id']}")
     await page.wait_for_function("() => window.__livedesk && window.__livedesk.loaded")
     assert "常规" in await page.get_by_test_id("session-kind").inner_text()
-    assert "还没有此前的常规场" in await page.get_by_test_id("baseline-note").inner_text()
+    note = await page.get_by_test_id("baseline-note").inner_text()
+    assert (f"此前 {before_first} 场" if before_first else "还没有此前的常规场") in note
     assert "第 1 场" in await page.get_by_test_id("after-session-current").inner_text()
     link = page.get_by_test_id("after-session-link")
     assert "大促" in await link.inner_text()  # the second session kept its new kind
@@ -180,5 +188,4 @@ async def test_the_after_page_is_per_session(
     assert await page.get_by_test_id("followup-row").count() == 1
     sheet = await page.get_by_test_id("download-followup").get_attribute("href")
     assert sheet is not None and f"session={first['id']}" in sheet
-    await page.screenshot(path="/tmp/show-shots/after-first-session.png", full_page=True)
     assert_clean(after)

@@ -6,6 +6,7 @@ in it)."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 
@@ -18,8 +19,7 @@ from support import LiveServer, add_operator, event, eventually, post_events
 pytestmark = pytest.mark.browser
 
 SERUM, MASK = "SKU-SERUM-AA30", "SKU-MASK-10"
-SHOTS = Path("/tmp/show-shots")
-SHOTS.mkdir(exist_ok=True)
+SHOTS = os.environ.get("LIVEDESK_SCREENSHOTS")  # where to keep screenshots, when set
 
 
 def _order(room: str, user: str, cents: int) -> dict[str, object]:
@@ -161,14 +161,16 @@ async def test_ops_open_a_room_before_its_first_event(
     await form.get_by_test_id("open-room-platform").select_option("douyin")
     await form.get_by_test_id("open-room-title").fill("周五老客专场")
     await form.get_by_test_id("open-room-kind").select_option("returning_special")
-    await page.screenshot(path=str(SHOTS / "overview-open-room.png"))
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / "overview-open-room.png"))
     await form.get_by_test_id("btn-open-room-start").click()
     await page.wait_for_url(f"**/ops/{fresh}")
     await page.locator('[data-testid="on-air-timer"][data-state="live"]').wait_for()
     assert "下播" in await page.get_by_test_id("btn-session").inner_text()
     await page.get_by_test_id("product-tab-rundown").click()
     assert await page.locator('[data-testid="rundown-add-sku"] option').count() > 0
-    await page.screenshot(path=str(SHOTS / "ops-opened-before-first-event.png"))
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / "ops-opened-before-first-event.png"))
 
     await page.goto(f"{server.base_url}/")
     card = page.locator(f'[data-testid="room-card"][data-room-id="{fresh}"]')
@@ -176,7 +178,8 @@ async def test_ops_open_a_room_before_its_first_event(
     assert "周五老客专场" in await card.inner_text()
     assert "还没有平台推送" in await card.inner_text()
     assert "老客专场 · " in await card.get_by_test_id("room-session").inner_text()
-    await page.screenshot(path=str(SHOTS / "overview-opened-room.png"))
+    if SHOTS:
+        await page.screenshot(path=str(Path(SHOTS) / "overview-opened-room.png"))
 
     console = await open_page(f"/ops/{direct}", role="ops", token=token, viewport=(1440, 900))
     await console.until_connected()
