@@ -18,10 +18,12 @@ import orjson
 import uvicorn
 import websockets
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, select
 from websockets.asyncio.client import ClientConnection
 
 from livedesk.auth import service as auth
 from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.signing import sign_standard
 
 PG_URL = os.environ.get("LIVEDESK_TEST_DATABASE_URL")
@@ -261,3 +263,22 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 30.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what or check}")
         await asyncio.sleep(0.05)
+
+
+async def wait_processed(database_url: str, room_id: str, timeout_s: float = 30) -> None:
+    """Until every event stored for the room has been through the pipeline."""
+    engine = create_engine(database_url)
+
+    async def done() -> bool:
+        async with session_factory(engine)() as session:
+            left = await session.scalar(
+                select(func.count()).where(
+                    InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None)
+                )
+            )
+        return not left
+
+    try:
+        await eventually(done, timeout_s, "the pipeline to process the room's events")
+    finally:
+        await engine.dispose()

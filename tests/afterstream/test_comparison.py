@@ -11,13 +11,19 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
-from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import Grant
-from support import add_operator, event, eventually, post_events, run_server, settings_for
+from support import (
+    add_operator,
+    event,
+    post_events,
+    run_server,
+    settings_for,
+    wait_processed,
+)
 
 
 def _crm(tag: str) -> str:
@@ -52,24 +58,6 @@ def _order(room: str, user: str, cents: int, **extra: Any) -> dict[str, Any]:
         **extra,
     }
     return event(room, "order", user, order=body)
-
-
-async def _processed(database_url: str, room: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what="processed")
-    finally:
-        await engine.dispose()
 
 
 async def _grant_of(database_url: str, room: str, user_key: str) -> str:
@@ -116,7 +104,7 @@ async def test_a_returning_customers_session_beside_a_regular_one(private_databa
             _order(regular, c, 5000),
         ]
         assert (await post_events(client, first)).status_code == 202
-        await _processed(db, regular)
+        await wait_processed(db, regular)
         # The 老客专场: all three come back (c is returning now); six comments; a coupon
         # to everyone, claimed by a and b; a buys ¥300 with it, b ¥200 without.
         second = [
@@ -125,7 +113,7 @@ async def test_a_returning_customers_session_beside_a_regular_one(private_databa
             event(special, "enter", c),
         ]
         assert (await post_events(client, second)).status_code == 202
-        await _processed(db, special)
+        await wait_processed(db, special)
         tagged = await client.put(
             f"/api/v1/rooms/{special}/kind", json={"kind": "returning_special"}
         )
@@ -147,7 +135,7 @@ async def test_a_returning_customers_session_beside_a_regular_one(private_databa
             event(special, "comment", b, content="买"),
         ]
         assert (await post_events(client, talk)).status_code == 202
-        await _processed(db, special)
+        await wait_processed(db, special)
         coupon = await _grant_of(db, special, a)
         buy = [
             _order(special, a, 30000, coupon_id=coupon),
@@ -155,7 +143,7 @@ async def test_a_returning_customers_session_beside_a_regular_one(private_databa
             event(special, "comment", c, content="看看"),
         ]
         assert (await post_events(client, buy)).status_code == 202
-        await _processed(db, special)
+        await wait_processed(db, special)
         answer = await client.get(f"/api/v1/rooms/{special}/comparison")
     assert answer.status_code == 200, answer.text
     report = answer.json()

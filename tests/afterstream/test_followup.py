@@ -13,13 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.core.spreadsheet import BOM
 from livedesk.customers.csv_format import COLUMNS
 from livedesk.fulfilment.receiver import PATH, Receiver, create_app
-from livedesk.ingest.models import InboxEvent
 from support import (
     DEMO_SECRET,
     add_operator,
@@ -30,6 +29,7 @@ from support import (
     run_server,
     serving,
     settings_for,
+    wait_processed,
 )
 
 # nickname, user, (orders, yuan each), do_not_contact
@@ -89,24 +89,6 @@ async def brand() -> Any:
         yield receiver, f"http://127.0.0.1:{port}{PATH}"
 
 
-async def _processed(database_url: str, room: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what="the room processed")
-    finally:
-        await engine.dispose()
-
-
 async def test_the_follow_up_of_a_session(private_database_url, brand, room_id):
     receiver, url = brand
     settings = settings_for(
@@ -140,7 +122,7 @@ async def test_the_follow_up_of_a_session(private_database_url, brand, room_id):
             event(room_id, "enter", u["lg"]),
         ]
         assert (await post_events(client, session)).status_code == 202
-        await _processed(private_database_url, room_id)
+        await wait_processed(private_database_url, room_id)
         drop = await client.post(
             f"/api/v1/rooms/{room_id}/coupons",
             json={
@@ -158,7 +140,7 @@ async def test_the_follow_up_of_a_session(private_database_url, brand, room_id):
         assert (
             await post_events(client, event(room_id, "comment", u["lg"], content="来了"))
         ).status_code == 202
-        await _processed(private_database_url, room_id)
+        await wait_processed(private_database_url, room_id)
 
         listed = await client.get(f"/api/v1/rooms/{room_id}/followup")
         assert listed.status_code == 200
@@ -242,7 +224,7 @@ async def test_follow_ups_are_per_session(server, database_url, room_id):
         first = (await client.post(f"{api}/session/start")).json()["id"]
         asked = event(room_id, "comment", zhou, content="我穿多大码", nickname="小周")
         assert (await post_events(client, [asked])).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
         assert (await client.post(f"{api}/session/end")).status_code == 200
         second = (await client.post(f"{api}/session/start")).json()["id"]
         order = _order(room_id, zhou, "SKU-SERUM-AA30", 29900)
@@ -252,7 +234,7 @@ async def test_follow_ups_are_per_session(server, database_url, room_id):
             event(room_id, "comment", wu, content="我穿多大码", nickname="小吴"),
         ]
         assert (await post_events(client, bought)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
 
         def actions(answer: httpx.Response) -> dict[str, str]:
             return {c["nickname"]: c["action"]["id"] for c in answer.json()["customers"]}

@@ -11,12 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
-from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
-from livedesk.ingest.models import InboxEvent
-from support import add_operator, event, eventually, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 def _rows(tag: str, orders: dict[str, list[tuple[datetime, int]]]) -> str:
@@ -41,24 +38,6 @@ def _rows(tag: str, orders: dict[str, list[tuple[datetime, int]]]) -> str:
                 }
             )
     return out.getvalue()
-
-
-async def _processed(database_url: str, room: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what="processed")
-    finally:
-        await engine.dispose()
 
 
 async def test_retention_fills_in_as_orders_arrive(server, database_url, room_id):
@@ -90,7 +69,7 @@ async def test_retention_fills_in_as_orders_arrive(server, database_url, room_id
         await crm(_rows(tag, history))
         said = [event(room_id, "comment", f"{tag}-{u}", content="来了") for u in "abcdef"]
         assert (await post_events(client, said)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
         first = (await client.get(f"/api/v1/rooms/{room_id}/retention")).json()
         assert first["overall"]["returning"] == 5 and first["overall"]["active_before"] == 3
         assert first["overall"]["repurchase_rate_7d"] == 0.0
@@ -108,7 +87,7 @@ async def test_retention_fills_in_as_orders_arrive(server, database_url, room_id
         assert (
             await post_events(client, event(later, "order", f"{tag}-c", order=order))
         ).status_code == 202
-        await _processed(database_url, later)
+        await wait_processed(database_url, later)
         await crm(
             _rows(
                 tag,

@@ -10,11 +10,16 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.ingest.models import InboxEvent
-from support import add_operator, event, eventually, post_events, run_server, settings_for
+from support import (
+    add_operator,
+    event,
+    post_events,
+    run_server,
+    settings_for,
+    wait_processed,
+)
 
 
 def _order(room: str, user: str, cents: int) -> dict[str, Any]:
@@ -25,24 +30,6 @@ def _order(room: str, user: str, cents: int) -> dict[str, Any]:
         "status": "paid",
     }
     return event(room, "order", user, order=body)
-
-
-async def _processed(database_url: str, room: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what="processed")
-    finally:
-        await engine.dispose()
 
 
 async def test_kinds_and_the_comparison_are_per_session(private_database_url):
@@ -68,7 +55,7 @@ async def test_kinds_and_the_comparison_are_per_session(private_database_url):
             event(room, "leave", b),
         ]
         assert (await post_events(client, events)).status_code == 202
-        await _processed(db, room)
+        await wait_processed(db, room)
         assert (await client.post(f"{api}/session/end")).status_code == 200
         # The 老客专场, tagged at 开播: both come back, four comments, a buys ¥300.
         started = await client.post(f"{api}/session/start", json={"kind": "returning_special"})
@@ -83,7 +70,7 @@ async def test_kinds_and_the_comparison_are_per_session(private_database_url):
             _order(room, a, 30000),
         ]
         assert (await post_events(client, events)).status_code == 202
-        await _processed(db, room)
+        await wait_processed(db, room)
 
         report = (await client.get(f"{api}/comparison")).json()
         assert (report["session_id"], report["kind"]["label"]) == (second["id"], "老客专场")
@@ -127,7 +114,7 @@ async def test_kinds_and_the_comparison_are_per_session(private_database_url):
         # session then opened is of that kind, and the room keeps no tag of its own.
         other = f"{tag}-other"
         assert (await post_events(client, [event(other, "enter", a)])).status_code == 202
-        await _processed(db, other)
+        await wait_processed(db, other)
         before = await client.put(f"/api/v1/rooms/{other}/kind", json={"kind": "returning_special"})
         assert before.json()["session_id"] is None
         opened = (await client.post(f"/api/v1/rooms/{other}/session/start")).json()

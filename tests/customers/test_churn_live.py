@@ -12,14 +12,13 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
-from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import Campaign, Grant
 from livedesk.roomlog.models import RoomLogEntry
-from support import add_operator, event, eventually, post_events
+from support import add_operator, event, eventually, post_events, wait_processed
 
 
 def _crm(tag: str) -> str:
@@ -58,19 +57,6 @@ async def _rows(database_url: str, statement: Any) -> list[Any]:
         await engine.dispose()
 
 
-async def _processed(database_url: str, room: str) -> None:
-    async def done() -> bool:
-        left = await _rows(
-            database_url,
-            select(func.count()).where(
-                InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-            ),
-        )
-        return left[0][0] == 0
-
-    await eventually(done, what="the room processed")
-
-
 async def test_a_coupon_to_customers_at_risk_and_the_win_back_greeting(
     server, database_url, room_id
 ):
@@ -89,7 +75,7 @@ async def test_a_coupon_to_customers_at_risk_and_the_win_back_greeting(
             event(room_id, "enter", f"{tag}-lin", nickname="lin"),
         ]
         assert (await post_events(client, arrive)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
         drop = await client.post(
             f"/api/v1/rooms/{room_id}/coupons",
             json={
@@ -107,7 +93,7 @@ async def test_a_coupon_to_customers_at_risk_and_the_win_back_greeting(
             event(room_id, "comment", f"{tag}-lin", content="来了"),
         ]
         assert (await post_events(client, said)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
 
     granted = await _rows(
         database_url,

@@ -11,13 +11,12 @@ from typing import Any
 
 import httpx
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
-from livedesk.ingest.models import InboxEvent
 from livedesk.roomlog.models import RoomLogEntry
-from support import add_operator, event, eventually, post_events
+from support import add_operator, event, eventually, post_events, wait_processed
 
 
 def _members(tag: str, n: int) -> str:
@@ -57,24 +56,6 @@ async def _log(database_url: str, room: str, kind: str) -> list[dict[str, Any]]:
         await engine.dispose()
 
 
-async def _processed(database_url: str, room: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what=f"room {room} processed")
-    finally:
-        await engine.dispose()
-
-
 async def _customer_of(client: httpx.AsyncClient, room: str, user: str, database_url: str) -> int:
     """The customer id the pipeline gave a viewer (from the comment stream)."""
     for frame in await _log(database_url, room, "comment"):
@@ -102,7 +83,7 @@ async def test_ops_set_and_clear_do_not_greet(server, database_url, room_id):
             client,
             [event(warmup, "comment", f"{tag}-u{i}", content="你好") for i in range(2)],
         )
-        await _processed(database_url, warmup)
+        await wait_processed(database_url, warmup)
         quiet_one = await _customer_of(client, warmup, f"{tag}-u0", database_url)
         refused = await client.put(
             f"/api/v1/customers/{quiet_one}/do-not-greet", json={"reason": "maybe"}
@@ -118,7 +99,7 @@ async def test_ops_set_and_clear_do_not_greet(server, database_url, room_id):
         await post_events(
             client, [event(room_id, "enter", f"{tag}-u{i}", nickname=f"x{i}") for i in range(2)]
         )
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
 
         async def greeted() -> bool:
             return bool(await _log(database_url, room_id, "greeting"))
@@ -139,7 +120,7 @@ async def test_ops_set_and_clear_do_not_greet(server, database_url, room_id):
         # Another session greets her again.
         later = f"{room_id}-later"
         await post_events(client, event(later, "enter", f"{tag}-u0", nickname="x0"))
-        await _processed(database_url, later)
+        await wait_processed(database_url, later)
 
         async def greeted_later() -> bool:
             return bool(await _log(database_url, later, "greeting"))
@@ -171,7 +152,7 @@ async def test_a_complaint_keeps_the_name_off_the_stream_for_the_session(
             event(room_id, "comment", f"{tag}-u2", nickname="小二", content="主播好"),
         ]
         assert (await post_events(client, batch)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
 
         async def greeted() -> bool:
             return bool(await _log(database_url, room_id, "greeting"))
@@ -186,7 +167,7 @@ async def test_a_complaint_keeps_the_name_off_the_stream_for_the_session(
                 event(room_id, "comment", f"{tag}-u0", content="好的谢谢"),
             ],
         )
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
     assert [g["nickname"] for g in await _log(database_url, room_id, "greeting")] == ["老客2"]
     quiet = {
         a["title"]: a

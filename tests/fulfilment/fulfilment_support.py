@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import uvicorn
-from sqlalchemy import func, select
+from sqlalchemy import select
 from starlette.types import Message, Receive, Scope, Send
 
 from livedesk.core.clock import utcnow
@@ -23,8 +23,7 @@ from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.fulfilment import outbox
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.fulfilment.receiver import PATH, Receiver, create_app
-from livedesk.ingest.models import InboxEvent
-from support import DEMO_SECRET, eventually, free_port, serving
+from support import DEMO_SECRET, free_port, serving
 
 SECRET = DEMO_SECRET  # any whsec_ secret; the sender and the receiver share it
 
@@ -170,24 +169,6 @@ async def seed_viewers(database_url: str, user_ids: list[str]) -> None:
                     )
                 )
             await commit(session)
-    finally:
-        await engine.dispose()
-
-
-async def wait_processed(database_url: str, room_id: str, timeout_s: float = 30) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return not left
-
-    try:
-        await eventually(done, timeout_s, "the pipeline to process the room's events")
     finally:
         await engine.dispose()
 

@@ -19,7 +19,6 @@ from fulfilment_support import (
     seed_viewers,
     serve,
     start_rain,
-    wait_processed,
 )
 from sqlalchemy import select
 
@@ -35,6 +34,7 @@ from support import (
     run_server,
     scrape,
     settings_for,
+    wait_processed,
 )
 
 PASSPHRASE = "老铁666"

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.fulfilment.models import OutboxMessage
-from livedesk.ingest.models import InboxEvent
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
 from livedesk.roomlog.models import RoomLogEntry
 
@@ -114,24 +112,6 @@ async def ledger_of(database_url: str, campaign_id: str) -> Ledger:
             # Every paid grant has exactly one outgoing webhook, and nothing else has one.
             assert sorted(m.webhook_id for m in outbox) == sorted(paid)
             return Ledger(campaign, grants, outbox)
-    finally:
-        await engine.dispose()
-
-
-async def wait_processed(database_url: str, room_id: str, timeout_s: float = 30) -> None:
-    engine = create_engine(database_url)
-    try:
-        for _ in range(int(timeout_s / 0.1)):
-            async with session_factory(engine)() as session:
-                left = await session.scalar(
-                    select(func.count()).where(
-                        InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None)
-                    )
-                )
-            if not left:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("events left unprocessed")
     finally:
         await engine.dispose()
 

@@ -9,11 +9,11 @@ import uuid
 
 import httpx
 import pytest
-from promo_support import ops, wait_processed
+from promo_support import ops
 
 from livedesk.rulebook.book import load_rulebook
 from livedesk.rulebook.loader import RulesInvalid
-from support import REPO, add_operator, event, post_events
+from support import REPO, add_operator, event, post_events, wait_processed
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from promo_support import ops, rain_body, wait_processed
+from promo_support import ops, rain_body
 
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 async def test_audit_lists_manual_actions_newest_first(server, database_url, room_id):

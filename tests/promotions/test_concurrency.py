@@ -12,14 +12,14 @@ from typing import Any
 
 import httpx
 import pytest
-from promo_support import ledger_of, seed_viewers, start_rain, wait_processed
+from promo_support import ledger_of, seed_viewers, start_rain
 from sqlalchemy import select
 from workers_support import needs_scale_out, start_workers
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.models import Customer
 from livedesk.promotions.models import PAID_STATES
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 pytestmark = [pytest.mark.slow, needs_scale_out]
 PASSPHRASE = "老铁666"

@@ -12,7 +12,7 @@ import uuid
 import httpx
 import pytest
 from ledger_support import add_people, log_count, outbox_count, paid_grants, running_campaign
-from promo_support import ledger_of, seed_viewers, start_rain, wait_processed
+from promo_support import ledger_of, seed_viewers, start_rain
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,7 +23,7 @@ from livedesk.promotions import ledger
 from livedesk.promotions.models import Campaign
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 @pytest.fixture

@@ -7,20 +7,13 @@ import uuid
 
 import httpx
 import pytest
-from promo_support import (
-    ledger_of,
-    ops,
-    rain_body,
-    seed_viewers,
-    start_rain,
-    wait_processed,
-)
+from promo_support import ledger_of, ops, rain_body, seed_viewers, start_rain
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.promotions.schemas import RedPacketIn
 from livedesk.rooms.models import AuditEntry
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 async def _room(client: httpx.AsyncClient, room_id: str) -> None:

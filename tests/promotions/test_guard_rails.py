@@ -9,12 +9,12 @@ import uuid
 from typing import Any
 
 import httpx
-from promo_support import ops, rain_body, wait_processed
+from promo_support import ops, rain_body
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.rooms.models import AuditEntry
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 async def _rain(client: httpx.AsyncClient, room: str, token: str, **body: Any) -> httpx.Response:

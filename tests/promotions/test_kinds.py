@@ -10,14 +10,14 @@ import uuid
 from typing import Any
 
 import httpx
-from promo_support import ledger_of, ops, seed_viewers, start_rain, wait_processed
+from promo_support import ledger_of, ops, seed_viewers, start_rain
 from sqlalchemy import func, select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.models import Customer, CustomerIdentity
 from livedesk.promotions import kinds
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant, PointsEntry
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 PAID = {"status": "paid"}
 

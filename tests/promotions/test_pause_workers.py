@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from promo_support import ledger_of, ops, seed_viewers, start_rain, wait_processed
+from promo_support import ledger_of, ops, seed_viewers, start_rain
 from workers_support import needs_scale_out, start_workers
 
-from support import Panel, add_operator, event, open_panel, post_events
+from support import Panel, add_operator, event, open_panel, post_events, wait_processed
 
 pytestmark = [pytest.mark.slow, needs_scale_out]
 PASSPHRASE = "老铁666"

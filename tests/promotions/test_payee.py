@@ -9,12 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
-from promo_support import ledger_of, ops, seed_viewers, wait_processed
+from promo_support import ledger_of, ops, seed_viewers
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.promotions.models import Campaign
-from support import add_operator, event, post_events
+from support import add_operator, event, post_events, wait_processed
 
 
 def _order(room_id: str, user: str, **order: Any) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import orjson
-from promo_support import ledger_of, ops, seed_viewers, wait_processed
+from promo_support import ledger_of, ops, seed_viewers
 from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.models import CustomerIdentity
 from livedesk.ingest.signing import sign_douyin
 from livedesk.promotions.models import PAID_STATES
-from support import DOUYIN_SECRET, add_operator, event, eventually, post_events
+from support import DOUYIN_SECRET, add_operator, event, eventually, post_events, wait_processed
 
 
 def _people(prefix: str, n: int) -> list[str]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from promo_support import ledger_of, ops, seed_viewers, start_rain, wait_processed
+from promo_support import ledger_of, ops, seed_viewers, start_rain
 
-from support import add_operator, event, eventually, post_events
+from support import add_operator, event, eventually, post_events, wait_processed
 
 
 async def test_redemption_rate_counts_coupons_only(server, database_url, room_id):

@@ -8,12 +8,10 @@ from __future__ import annotations
 import uuid
 
 import httpx
-from sqlalchemy import func, select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.ingest.models import InboxEvent
 from livedesk.rooms.models import Room
-from support import add_operator, event, eventually, open_panel, post_events
+from support import add_operator, event, eventually, open_panel, post_events, wait_processed
 
 
 async def _room_row(database_url: str, room_id: str) -> Room | None:
@@ -21,24 +19,6 @@ async def _room_row(database_url: str, room_id: str) -> Room | None:
     try:
         async with session_factory(engine)() as session:
             return await session.get(Room, room_id)
-    finally:
-        await engine.dispose()
-
-
-async def _processed(database_url: str, room_id: str) -> None:
-    engine = create_engine(database_url)
-
-    async def done() -> bool:
-        async with session_factory(engine)() as session:
-            left = await session.scalar(
-                select(func.count()).where(
-                    InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None)
-                )
-            )
-        return left == 0
-
-    try:
-        await eventually(done, what="processed")
     finally:
         await engine.dispose()
 
@@ -87,7 +67,7 @@ async def test_start_creates_the_room_and_its_first_events_count_in_the_session(
             event(room_id, "enter", b),
         ]
         assert (await post_events(client, first)).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
 
         async def counted() -> bool:
             kpis = (await client.get(f"/api/v1/rooms/{room_id}/kpis")).json()
@@ -113,7 +93,7 @@ async def test_the_platform_given_at_start_is_the_rooms(server, database_url):
         )
         assert started.status_code == 201, started.text
         assert (await post_events(client, [event(room_id, "enter", "a")])).status_code == 202
-        await _processed(database_url, room_id)
+        await wait_processed(database_url, room_id)
         row = await _room_row(database_url, room_id)
         assert row is not None and (row.platform, row.title) == ("douyin", room_id)
 
