@@ -27,13 +27,12 @@ from livedesk.core import spreadsheet
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.deps import SessionDep
-from livedesk.core.errors import ApiError
 from livedesk.core.jsonutil import JsonResponse
 from livedesk.core.schemas import AS_SHAPED
 from livedesk.customers import retention
 from livedesk.onair.kinds import KIND_DESCRIPTION, SESSION_KINDS, KindId, labelled
 from livedesk.promotions.report import drops
-from livedesk.rooms.models import Room
+from livedesk.rooms.lookup import room_or_404
 from livedesk.rulebook.customers import TierRules
 from livedesk.rulebook.followup import FollowUpRules
 from livedesk.rulebook.lexicon import LexiconRules
@@ -67,13 +66,6 @@ async def _follow_ups(request: Request, session: SessionDep, this: ShowSession) 
     return [decide(person, rules, labels, room.title or room.id, now) for person in people]
 
 
-async def _room(session: SessionDep, room_id: str) -> Room:
-    room = await session.get(Room, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
-    return room
-
-
 @router.get(
     "/{room_id}/followup",
     responses={
@@ -94,7 +86,7 @@ async def followup_list(
     tier, and the next action and message by rules/followup.yaml. A complaint goes to
     after-sales; do-not-contact gets no marketing. `?format=csv`: a spreadsheet (UTF-8 with
     BOM, Chinese headers)."""
-    room = await _room(session, room_id)
+    room = await room_or_404(session, room_id)
     this = await chosen(session, room, session_id)
     follow_ups = await _follow_ups(request, session, this)
     if format == "csv":
@@ -122,7 +114,7 @@ async def followup_send(
     tools: signed webhook batches (`followup.batch`, at most 100 customers each) through the
     outbox to LIVEDESK_FULFILMENT_URL. Each customer of a session is sent once: a second send
     sends only who is new since (the room's next session follows them up again)."""
-    room = await _room(session, room_id)
+    room = await room_or_404(session, room_id)
     this = await chosen(session, room, session_id)
     follow_ups = await _follow_ups(request, session, this)
     counts = await export.send(session, room.id, this.id, room.title or room.id, follow_ups)
@@ -142,7 +134,7 @@ async def session_retention(
     buying? 7- and 30-day repurchase rates and 留存率, overall, per tier and per segment
     (formulas in `formulas`), filling in as orders arrive after the session; a window still
     running is marked incomplete."""
-    room = await _room(session, room_id)
+    room = await room_or_404(session, room_id)
     this = await chosen(session, room, session_id)
     start, end = this.span()
     ids = await session_customer_ids(session, room.id, this.window())
@@ -172,7 +164,7 @@ async def set_session_kind(
     """Tag a session (老客专场, 常规, 大促, 新品首发): the room's newest, `?session=ID` another
     (a room never started: all it saw, until its first 开播 takes the tag). Untagged sessions
     are regular, the baseline every other kind is compared with."""
-    room = await _room(session, room_id)
+    room = await room_or_404(session, room_id)
     this = await chosen(session, room, session_id)
     await tag(session, this, body.kind, operator.name)
     await commit(session)
@@ -192,7 +184,7 @@ async def session_comparison(
     latest 10 that ended before it started, of any room, pooled): returning share, AOV
     (客单价提升率 for returning customers), interaction rate, comments per viewer, coupon
     redemption and ROI, with each formula; and each drop's ROI."""
-    room = await _room(session, room_id)
+    room = await room_or_404(session, room_id)
     this = await chosen(session, room, session_id)
     baseline = await regular_before(session, this)
     return {

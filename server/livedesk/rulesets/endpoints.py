@@ -21,7 +21,7 @@ from livedesk.core.db import after_commit, commit
 from livedesk.core.deps import BusDep, SessionDep, SettingsDep
 from livedesk.core.errors import ApiError
 from livedesk.core.settings import Settings
-from livedesk.rooms.models import Room
+from livedesk.rooms.lookup import room_or_404
 from livedesk.rulebook.book import (
     HASH_SHOWN,
     MANIFEST,
@@ -241,8 +241,7 @@ async def preview_rules(
     or the files sent) into a throwaway database: who would be greeted, what granted, the cost
     against budgets, beside the rules in force and what actually happened. Nothing real is
     touched. Runs `livedesk dry-run` in a process of its own, at a lower CPU priority."""
-    if await session.get(Room, room_id) is None:  # before a process is started for nothing
-        raise ApiError(404, f"no room {room_id!r}")
+    await room_or_404(session, room_id)  # before a process is started for nothing
     await session.rollback()  # no transaction held while the replay runs
     try:
         book = _candidate(body, settings.rules_dir)

@@ -14,7 +14,6 @@ from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import commit
 from livedesk.core.deps import BusDep, SessionDep
-from livedesk.core.errors import ApiError
 from livedesk.core.schemas import AS_SHAPED, Answer
 from livedesk.onair import records
 from livedesk.onair.kinds import KIND_DESCRIPTION, KindId
@@ -22,6 +21,7 @@ from livedesk.onair.models import Rundown
 from livedesk.onair.schemas import SessionOut
 from livedesk.roomlog.messages import Message
 from livedesk.rooms import service as rooms
+from livedesk.rooms.lookup import locked_room_or_404, room_or_404
 from livedesk.rooms.models import Room
 from livedesk.rulebook.products import Product, ProductRules
 from livedesk.show import rundown as rundowns
@@ -62,20 +62,13 @@ def _catalogue(request: Request) -> dict[str, Product]:
     return by_sku
 
 
-async def _locked(session: AsyncSession, room_id: str) -> Room:
-    room = await rooms.lock_room(session, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
-    return room
-
-
 async def _locked_or_opened(session: AsyncSession, room_id: str, wanted: StartIn) -> Room:
     """The room, locked; created first when no event has yet (as ingest would create it)."""
     room = await rooms.lock_room(session, room_id)
     if room is None:
         platform = wanted.platform or rooms.PLATFORM_UNKNOWN
         await rooms.ensure_room(session, room_id, platform, title=wanted.title)
-        room = await _locked(session, room_id)
+        room = await locked_room_or_404(session, room_id)
     elif wanted.platform is not None:
         rooms.adopt_platform(room, wanted.platform)
     return room
@@ -143,7 +136,7 @@ async def end_session(
 ) -> dict[str, Any]:
     """下播: close the room's session now, its figures kept as they stand for the review.
     Events after it are still stored and processed (orders keep arriving), outside it."""
-    room = await _locked(session, room_id)
+    room = await locked_room_or_404(session, room_id)
     live = await sessions.end(session, room, operator.name, utcnow())
     data = records.to_dict(live)
     await rooms.tell(session, bus, room, [Message("session", data)])
@@ -157,8 +150,7 @@ async def list_sessions(
 ) -> dict[str, Any]:
     """The room's sessions, newest first, and its state now: live (直播中), ended (已下播) or
     not_started (未开播)."""
-    if await session.get(Room, room_id) is None:
-        raise ApiError(404, f"no room {room_id!r}")
+    await room_or_404(session, room_id)
     every = await records.of_room(session, room_id)
     return {
         "room_id": room_id,
@@ -199,9 +191,7 @@ async def get_rundown(
 ) -> dict[str, Any]:
     """The rundown: items in order (name, price, stock left) and `current`, the index of the
     product on now (null before the first)."""
-    room = await session.get(Room, room_id)
-    if room is None:
-        raise ApiError(404, f"no room {room_id!r}")
+    room = await room_or_404(session, room_id)
     found = await session.get(Rundown, room_id)
     if found is None:
         return {"items": [], "current": None, "updated_by": None}
@@ -221,7 +211,7 @@ async def put_rundown(
     where it is still listed."""
     catalogue = _catalogue(request)
     rundowns.check_skus(body.skus, catalogue)
-    room = await _locked(session, room_id)
+    room = await locked_room_or_404(session, room_id)
     found = await _rundown_of(session, room_id, operator.name)
     rundowns.reorder(found, list(body.skus))
     return await _changed(session, bus, room, found, operator.name, catalogue, card=False)
@@ -235,7 +225,7 @@ async def next_product(
 ) -> dict[str, Any]:
     """Advance the rundown: the next product goes on (the first, before any), and onto the
     host's product card."""
-    room = await _locked(session, room_id)
+    room = await locked_room_or_404(session, room_id)
     found = await _rundown_of(session, room_id, operator.name)
     rundowns.advance(found)
     return await _changed(session, bus, room, found, operator.name, _catalogue(request), card=True)
@@ -251,7 +241,7 @@ async def go_to_product(
     operator: OpsOnly,
 ) -> dict[str, Any]:
     """Put the rundown's product at `index` on now (going back, or skipping ahead)."""
-    room = await _locked(session, room_id)
+    room = await locked_room_or_404(session, room_id)
     found = await _rundown_of(session, room_id, operator.name)
     rundowns.go_to(found, body.index)
     return await _changed(session, bus, room, found, operator.name, _catalogue(request), card=True)
