@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
+from livedesk.afterstream.comparison import SessionFigures
 from livedesk.core.db import create_engine, session_factory
 from livedesk.customers.csv_format import COLUMNS
 from livedesk.promotions.models import Grant
+from livedesk.rooms.kpis import interactors, whole_session
 from support import (
     add_operator,
     event,
@@ -170,3 +172,20 @@ async def test_a_returning_customers_session_beside_a_regular_one(private_databa
     assert (coupon_row["claimed"], coupon_row["redeemed"], coupon_row["roi"]) == (2, 1, 15.0)
     assert "客单价提升率" in report["formulas"]["aov_uplift"]
     assert "不含现金红包" in report["formulas"]["redemption_rate"]
+
+
+def test_the_after_page_and_the_review_count_interaction_alike():
+    """互动率 has one definition: viewers who came in by enter and interacted, over those who
+    came in by enter. A viewer counted from a comment alone (no enter event) is in neither,
+    on the after page as in the review."""
+    counters = {"viewers_seen": 10, "viewers_seen_estimated": 4, "viewers_interacted": 3}
+    figures = SessionFigures(
+        viewers_seen=10, viewers_estimated=4, interactors=interactors(counters)
+    )
+    assert figures.rates()["interaction_rate"] == whole_session(counters)["interaction_rate"]
+    assert figures.rates()["interaction_rate"] == 0.5
+    # A session from before the count has no 互动率, not 0 %.
+    assert (
+        SessionFigures(viewers_seen=10, interactors=interactors({})).rates()["interaction_rate"]
+        is None
+    )

@@ -22,7 +22,8 @@ FORMULAS: dict[str, str] = {
     "aov_new_cents": "新客客单价 = 新客付款金额 ÷ 新客付款订单数",
     "aov_uplift": "客单价提升率 = 本场老客客单价 ÷ 常规场老客客单价 − 1",
     "interaction_rate": (
-        "互动率 = 有过弹幕、点赞、送礼、分享、关注、加购或下单的观众 ÷ 本场出现的观众"
+        "互动率 = 有过弹幕、点赞、送礼、分享、关注、加购或下单的观众 ÷ 本场进场的观众"
+        "（不含只凭互动估算出的观众）"
     ),
     "comments_per_viewer": "人均评论数 = 弹幕条数 ÷ 本场出现的观众",
     "redemption_rate": "核销率 = 已核销的优惠券 ÷ 已发放的优惠券（只算优惠券，不含现金红包）",
@@ -35,6 +36,8 @@ class SessionFigures:
     """One session's totals (or several sessions' pooled totals)."""
 
     viewers_seen: int = 0
+    # Of viewers_seen, those counted from activity alone (no enter event): not in 互动率.
+    viewers_estimated: int = 0
     returning_seen: int = 0
     # Viewers who did anything (None: a session from before livedesk counted them).
     interactors: int | None = 0
@@ -72,7 +75,7 @@ class SessionFigures:
             "aov_new_cents": _avg(self.gmv_new_cents, self.orders_new),
             "interaction_rate": None
             if self.interactors is None
-            else _ratio(self.interactors, self.viewers_seen),
+            else _ratio(self.interactors, self.viewers_seen - self.viewers_estimated),
             "comments_per_viewer": _ratio(self.comments, self.viewers_seen),
             "redemption_rate": _ratio(self.coupons_redeemed, self.coupons_granted),
             "roi": _ratio(self.drop_gmv_cents, self.drop_cost_cents),

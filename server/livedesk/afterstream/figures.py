@@ -28,6 +28,7 @@ async def figures_of(session: AsyncSession, this: ShowSession) -> SessionFigures
     rows = (await drops(session, room.id, window))["drops"]
     return SessionFigures(
         viewers_seen=counters.get("viewers_seen", 0),
+        viewers_estimated=counters.get("viewers_seen_estimated", 0),
         returning_seen=counters.get("returning_seen", 0),
         interactors=interactors(counters),  # 互动率's numerator (rooms.kpis)
         comments=counters.get("comments", 0),

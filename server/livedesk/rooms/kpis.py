@@ -43,12 +43,10 @@ def session_figures(counters: Mapping[str, int]) -> dict[str, Any]:
 
 
 def interactors(counters: Mapping[str, int]) -> int | None:
-    """Viewers who commented, liked, gifted or ordered in the session, out of `viewers_seen`;
-    None when some viewers were estimated from activity (they interacted by definition) or
-    the session predates the count."""
-    if counters.get("viewers_seen_estimated") or "viewers_interacted" not in counters:
-        return None
-    return counters["viewers_interacted"]
+    """Viewers who came in by enter and then commented, liked, gifted or ordered: 互动率's
+    numerator, over `viewers_seen − viewers_seen_estimated` (a viewer counted from activity
+    alone interacted by definition and is in neither). None: the session predates the count."""
+    return counters.get("viewers_interacted")
 
 
 def whole_session(counters: Mapping[str, int]) -> dict[str, Any]:
