@@ -4,7 +4,9 @@
 
 Feeds the simulator's stream-night mix into one room of a throwaway database, processes it in
 batches of `--batch` events (75 is what a 2-worker server takes per batch at 1,000 events/s),
-and counts every statement the pipeline sends after a warm-up, by statement text.
+and counts every statement the pipeline sends after a warm-up, by statement text. Each batch
+covers 100 ms of the stream; `--warm-up 600` counts in a room that has been live for a minute
+(its rolling windows full of that minute's users), as on a stream night.
 """
 
 from __future__ import annotations
@@ -30,10 +32,8 @@ from livedesk.rulebook.book import load_rulebook
 from livedesk.simulator.session import SessionSimulator
 from livedesk.stages import RoomStages
 
-WARM_UP = 30
 
-
-async def count(batch: int, batches: int) -> tuple[Counter[str], float, float]:
+async def count(batch: int, batches: int, warm_up: int) -> tuple[Counter[str], float, float]:
     async with pg_database("stmts") as url:
         await asyncio.to_thread(upgrade, url)
         engine = create_engine(url)
@@ -53,7 +53,7 @@ async def count(batch: int, batches: int) -> tuple[Counter[str], float, float]:
         simulator = SessionSimulator("statements", seed=1)
         now_ms, busy_s, cpu_s = int(time.time() * 1000), 0.0, 0.0
         try:
-            for n in range(WARM_UP + batches):
+            for n in range(warm_up + batches):
                 events, _rejected = parse_batch(
                     {"events": simulator.next_batch(batch, now_ms + n * 100, span_ms=100)}
                 )
@@ -62,7 +62,7 @@ async def count(batch: int, batches: int) -> tuple[Counter[str], float, float]:
                         session, "generic", [e.to_record() for e in events]
                     )
                     await session.commit()
-                counting = n >= WARM_UP
+                counting = n >= warm_up
                 started, started_cpu = time.perf_counter(), time.process_time()
                 await pipeline.process_room("statements")
                 if counting:
@@ -80,9 +80,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=75, help="events per batch")
     parser.add_argument("--batches", type=int, default=30, help="batches counted")
+    parser.add_argument("--warm-up", type=int, default=30, help="batches before counting")
     parser.add_argument("--top", type=int, default=12, help="statements listed")
     args = parser.parse_args()
-    statements, batch_s, cpu_s = asyncio.run(count(args.batch, args.batches))
+    statements, batch_s, cpu_s = asyncio.run(count(args.batch, args.batches, args.warm_up))
     total = sum(statements.values())
     console = Console()
     console.print(

@@ -16,7 +16,8 @@ from livedesk.rooms.models import (
     RoomCart,
     RoomEnterPlatform,
     RoomViewer,
-    RoomWindowsState,
+    RoomWindowBucket,
+    RoomWindowUser,
 )
 from livedesk.rulesets.models import RoomRulesEntry, RulesApply, RulesVersion
 
@@ -47,7 +48,8 @@ __all__ = [
     "RoomLogEntry",
     "RoomRulesEntry",
     "RoomViewer",
-    "RoomWindowsState",
+    "RoomWindowBucket",
+    "RoomWindowUser",
     "RulesApply",
     "RulesVersion",
     "Rundown",

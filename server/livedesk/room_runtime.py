@@ -4,13 +4,14 @@ database.
 The room's owner (the pipeline process holding its lease) keeps this state in memory between
 batches and saves it in each batch's transaction: the decision state (greeting queue, hint
 cooldowns, open alerts, counters, …) in the room row (`rooms.state`, livedesk.rooms.state),
-the rolling windows in a row of their own (they run to hundreds of kilobytes) whenever they
-moved. So the next owner, after a hand-over or a crash, loads exactly what the last committed
-batch left, and the figures carry on without a jump.
+the rolling windows as a journal of what the batch moved (livedesk.rooms.window_store: they
+run to hundreds of kilobytes). So the next owner, after a hand-over or a crash, loads exactly
+what the last committed batch left, and the figures carry on without a jump.
 """
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,7 +22,7 @@ from livedesk.cues.alerts import AlertState
 from livedesk.cues.greeting_queue import GreetingQueue
 from livedesk.cues.hints import HintState
 from livedesk.cues.quiet import QuietList
-from livedesk.rooms import service as rooms
+from livedesk.rooms import window_store
 from livedesk.rooms.models import Room
 from livedesk.rooms.presence import RoomPresence
 from livedesk.rulebook.greetings import GreetingRules
@@ -41,8 +42,7 @@ class RoomRuntime:
     alerts: AlertState
     greetings: GreetingQueue
     spam: SpamFilter
-    windows_saved_at: float = 0.0
-    windows_saved_revision: int = 0  # the windows' revision at that save
+    windows_stamp: str | None = None  # the room state's windows_stamp these windows are at
     counters: dict[str, int] = field(default_factory=dict)
     stock: dict[str, int] = field(default_factory=dict)
     # Returning customers already looked at this session: tier label and VIP flag for the
@@ -75,15 +75,14 @@ class RoomRuntimes:
         if cached is not None and cached.seq == room.last_seq:
             return cached
         state = room.state
-        windows = await self._windows(session, room.id, cached)
-        kept = cached is not None and cached.windows is windows
+        if cached is not None and cached.windows_stamp == state.windows_stamp:
+            windows = cached.windows  # nobody saved them since (e.g. an ops action moved seq)
+        else:
+            windows = await window_store.load(session, room.id, state.windows_head)
         runtime = RoomRuntime(
             seq=room.last_seq,
             windows=windows,
-            windows_saved_at=cached.windows_saved_at if cached and kept else 0.0,
-            windows_saved_revision=cached.windows_saved_revision
-            if cached and kept
-            else windows.revision,
+            windows_stamp=state.windows_stamp,
             hints=HintState.from_dict(state.hints),
             alerts=AlertState.from_dict(state.alerts),
             greetings=GreetingQueue.from_dict(state.greetings, self._greeting_rules)
@@ -101,25 +100,11 @@ class RoomRuntimes:
         self._runtimes[room.id] = runtime
         return runtime
 
-    async def _windows(
-        self, session: AsyncSession, room_id: str, cached: RoomRuntime | None
-    ) -> RoomWindows:
-        """The room's rolling windows: this process's own when no other process saved them
-        since (an ops action such as a pause also moves the seq: nothing to reload then);
-        else the saved row."""
-        saved_at = await rooms.windows_saved_at(session, room_id)
-        if cached is not None and (
-            saved_at is None or saved_at.timestamp() <= cached.windows_saved_at
-        ):
-            return cached.windows
-        saved = await rooms.load_windows(session, room_id)
-        return RoomWindows.from_dict(saved) if saved else RoomWindows()
-
     async def save(
         self, session: AsyncSession, room: Room, runtime: RoomRuntime, *, appended: int
     ) -> None:
         """Write the runtime into the batch's transaction: the room row's state, the windows'
-        row when they moved. `appended`: the messages this batch appends to the room log."""
+        journal when they moved. `appended`: the messages this batch appends to the room log."""
         # Copies: the runtime keeps changing its own dicts, the saved state must not.
         state = room.state.with_(
             hints=runtime.hints.to_dict(),
@@ -130,10 +115,11 @@ class RoomRuntimes:
             known=dict(runtime.known),
             quiet=runtime.quiet.to_dict(),
         )
-        if runtime.windows.revision != runtime.windows_saved_revision:
-            saved_at = await rooms.save_windows(session, room.id, runtime.windows.to_dict())
-            runtime.windows_saved_at = saved_at.timestamp()
-            runtime.windows_saved_revision = runtime.windows.revision
+        journal = runtime.windows.take_journal()
+        if journal is not None:
+            await window_store.save(session, room.id, journal)
+            runtime.windows_stamp = secrets.token_hex(8)
+            state = state.with_(windows_head=journal.head, windows_stamp=runtime.windows_stamp)
         if state != room.state:
             room.state = state
         # rooms.append will advance last_seq by the messages appended in this transaction.

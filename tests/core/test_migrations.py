@@ -48,7 +48,7 @@ async def test_windows_saved_in_the_room_row_move_to_their_own_table(private_dat
             ),
             {"state": state, "now": datetime.now(UTC)},
         )
-    await asyncio.to_thread(command.upgrade, config, "head")
+    await asyncio.to_thread(command.upgrade, config, "0006")
     async with engine.connect() as connection:
         body = (await connection.execute(text("SELECT body FROM room_windows"))).scalar_one()
         room_state = (await connection.execute(text("SELECT state FROM rooms"))).scalar_one()
@@ -63,6 +63,87 @@ async def test_windows_saved_in_the_room_row_move_to_their_own_table(private_dat
     if isinstance(room_state, str):
         room_state = orjson.loads(room_state)
     assert room_state == {"counters": {"comments": 3}, "windows": windows}
+    await engine.dispose()
+
+
+async def test_windows_saved_whole_become_the_journals_rows(private_database_url):
+    """0024: windows saved whole (version 2, and version 1's users per bucket) are split into
+    the head in the room state, a row per bucket and a row per user, restoring the same
+    figures; going back saves them whole again."""
+    from sqlalchemy import text
+
+    from livedesk.core.db import create_engine, session_factory
+    from livedesk.rooms import window_store
+    from livedesk.rooms.models import Room
+
+    config = alembic_config(private_database_url)
+    await asyncio.to_thread(command.downgrade, config, "0023")
+    engine = create_engine(private_database_url)
+    now = datetime.now(UTC)
+    newest = int(now.timestamp()) // 10
+    bucket = {"index": newest, "comments": 3, "sentiment_sum": 1.5, "sentiment_n": 3}
+    old_bucket = {"index": newest - 2, "comments": 1}
+    v2 = {
+        "v": 2,
+        "negative_below": 0.4,
+        "newest": newest,
+        "buckets": [bucket, old_bucket],
+        "commented": {"a": newest, "b": newest - 2},
+        "active": {"a": newest, "b": newest - 2, "c": newest},
+        "totals": {"comments": 4, "likes": 2},
+    }
+    v1 = {
+        "v": 1,
+        "negative_below": 0.4,
+        "newest": newest,
+        "buckets": [{**bucket, "commenters": ["a", "b"], "interactors": ["c"]}],
+        "totals": {"comments": 3},
+    }
+    async with engine.begin() as connection:
+        for room_id, body in (("two", v2), ("one", v1)):
+            await connection.execute(
+                text(
+                    "INSERT INTO rooms (id, platform, title, status, last_seq, viewers_now,"
+                    " promotions_paused, state, epoch, snapshot, created_at) VALUES (:id,"
+                    " 'generic', :id, 'live', 0, 0, false, :state, 'e', '{}', :now)"
+                ),
+                {"id": room_id, "state": '{"counters": {"comments": 4}}', "now": now},
+            )
+            await connection.execute(
+                text("INSERT INTO room_windows (room_id, body, saved_at) VALUES (:id, :b, :now)"),
+                {"id": room_id, "b": orjson.dumps(body).decode(), "now": now},
+            )
+    await asyncio.to_thread(command.upgrade, config, "head")
+    async with session_factory(engine)() as session:
+        two = await session.get(Room, "two")
+        one = await session.get(Room, "one")
+        assert two is not None and one is not None
+        assert two.state.counters == {"comments": 4}
+        restored_two = await window_store.load(session, "two", two.state.windows_head)
+        restored_one = await window_store.load(session, "one", one.state.windows_head)
+    stats = restored_two.stats(now, 60)
+    assert (stats.comments, stats.unique_commenters, stats.interacting_users) == (4, 2, 3)
+    assert restored_two.stats(now, 10).unique_commenters == 1
+    assert (restored_two.totals.comments, restored_two.totals.likes) == (4, 2)
+    stats = restored_one.stats(now, 10)
+    assert (stats.comments, stats.unique_commenters, stats.interacting_users) == (3, 2, 3)
+    assert restored_one.take_journal() is None
+
+    await asyncio.to_thread(command.downgrade, config, "0023")
+    async with engine.connect() as connection:
+        rows = dict(
+            (await connection.execute(text("SELECT room_id, body FROM room_windows"))).all()
+        )
+        state = (
+            await connection.execute(text("SELECT state FROM rooms WHERE id = 'two'"))
+        ).scalar_one()
+    back = orjson.loads(rows["two"])
+    assert sorted(back.pop("buckets"), key=lambda b: b["index"]) == [old_bucket, bucket]
+    assert back == {k: v for k, v in v2.items() if k != "buckets"}
+    if isinstance(state, str):
+        state = orjson.loads(state)
+    assert state == {"counters": {"comments": 4}}
+    await asyncio.to_thread(command.upgrade, config, "head")
     await engine.dispose()
 
 

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livedesk.analysis.buckets import MAX_WINDOW_S
+from livedesk.analysis.buckets import MAX_BUCKETS, MAX_WINDOW_S
 from livedesk.analysis.window_stats import WindowStats
-from livedesk.analysis.windows import DEFAULT_NEGATIVE_BELOW, RoomWindows
+from livedesk.analysis.windows import (
+    DEFAULT_NEGATIVE_BELOW,
+    RoomWindows,
+    SavedUser,
+    WindowsJournal,
+)
 
 # A 10-second bucket boundary, so tests can reason about bucket edges.
 T0 = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
@@ -45,9 +51,13 @@ Event = tuple[int, int, str, float | None, list[str], list[str], bool, list[str]
 
 def feed(events: list[Event]) -> RoomWindows:
     windows = RoomWindows(negative_below=0.35)
-    for offset, _jitter, user, sentiment, intents, keywords, spam, skus in sorted(
-        events, key=lambda e: e[0] + e[1]
-    ):
+    feed_into(windows, sorted(events, key=lambda e: e[0] + e[1]))
+    return windows
+
+
+def feed_into(windows: RoomWindows, events: list[Event]) -> None:
+    """Feed events in the order given (the arrival order)."""
+    for offset, _jitter, user, sentiment, intents, keywords, spam, skus in events:
         windows.add_comment(
             T0 + timedelta(milliseconds=offset),
             user,
@@ -57,7 +67,6 @@ def feed(events: list[Event]) -> RoomWindows:
             is_spam=spam,
             interest_skus=skus,
         )
-    return windows
 
 
 @settings(max_examples=150, deadline=None)
@@ -147,9 +156,131 @@ def test_distinct_users_are_counted_at_their_newest_sighting(
     }
     assert stats.unique_commenters == len(users)
     assert stats.interacting_users == len(users)
-    # Saved and restored (another worker), the count is the same.
-    restored = RoomWindows.from_dict(orjson.loads(orjson.dumps(windows.to_dict())))
-    assert restored.stats(T0 + timedelta(milliseconds=now_ms), window_buckets * 10) == stats
+
+
+class SavedWindows:
+    """What livedesk.rooms.window_store keeps, in memory: journals applied as it applies them
+    (the head replaced, each bucket in its ring slot, users upserted, expired users deleted),
+    through JSON as in the database."""
+
+    def __init__(self) -> None:
+        self.head: dict[str, Any] | None = None
+        self.buckets: dict[int, dict[str, Any]] = {}
+        self.users: dict[str, SavedUser] = {}
+
+    def apply(self, journal: WindowsJournal | None) -> None:
+        if journal is None:
+            return
+        self.head = orjson.loads(orjson.dumps(journal.head))
+        if journal.forget_before is not None:
+            forget_before = journal.forget_before
+            self.users = {u: e for u, e in self.users.items() if e[2] >= forget_before}
+        for raw in journal.buckets:
+            self.buckets[raw["index"] % MAX_BUCKETS] = orjson.loads(orjson.dumps(raw))
+        for entry in journal.users:
+            self.users[entry[0]] = entry
+
+    def restore(self) -> RoomWindows:
+        return RoomWindows.restore(self.head, self.buckets.values(), self.users.values())
+
+
+def same_figures(a: RoomWindows, b: RoomWindows, newest_ms: int) -> None:
+    assert a.totals == b.totals
+    for now_ms in range(newest_ms - 1_000_000, newest_ms + 40_000, 7_000):
+        now = T0 + timedelta(milliseconds=now_ms)
+        for window_buckets in (1, 6, 30, 90):
+            assert a.stats(now, window_buckets * 10) == b.stats(now, window_buckets * 10)
+        assert a.interest_counts(now) == b.interest_counts(now)
+        for intent in INTENTS:
+            assert a.intent_count(now, intent, 60) == b.intent_count(now, intent, 60)
+
+
+Like = tuple[int, str]  # offset from T0 in ms, user
+like = st.tuples(st.integers(0, 1_200_000), st.sampled_from([f"u{i}" for i in range(12)]))
+
+
+def feed_mixed(windows: RoomWindows, comments: list[Event], likes: list[Like]) -> None:
+    """Comments and likes in arrival order (a like makes its user active, not a commenter)."""
+    for item in sorted([*comments, *likes], key=lambda e: e[0] + (e[1] if len(e) == 8 else 0)):
+        if len(item) == 8:
+            feed_into(windows, [item])  # type: ignore[list-item]
+        else:
+            windows.add_viewer_event(T0 + timedelta(milliseconds=item[0]), "like", item[1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    events=st.lists(comment, min_size=1, max_size=200),
+    likes=st.lists(like, max_size=60),
+    cuts=st.lists(st.integers(0, 1_200_000), max_size=8),
+    more=st.lists(comment, max_size=50),
+)
+def test_windows_restored_from_their_journals_are_the_same(
+    events: list[Event], likes: list[Like], cuts: list[int], more: list[Event]
+) -> None:
+    # A batch saves what it moved; the next owner restores from all the journals so far and
+    # carries on: every figure as if one process had counted everything.
+    windows, saved = RoomWindows(negative_below=0.35), SavedWindows()
+    start = -1
+    for cut in [*sorted(cuts), 2_000_000]:  # a batch: what arrived up to its cut
+        feed_mixed(
+            windows,
+            [e for e in events if start < e[0] + e[1] <= cut],
+            [e for e in likes if start < e[0] <= cut],
+        )
+        saved.apply(windows.take_journal())
+        start = max(start, cut)
+    assert windows.take_journal() is None  # nothing moved since
+    restored = saved.restore()
+    assert restored.take_journal() is None
+    newest_ms = max(e[0] for e in [*events, *likes])
+    same_figures(windows, restored, newest_ms)
+
+    later = [(e[0] + newest_ms // 2, *e[1:]) for e in more]
+    feed_mixed(windows, later, [])  # type: ignore[arg-type]
+    feed_mixed(restored, later, [])  # type: ignore[arg-type]
+    newest_ms = max([newest_ms, *(e[0] for e in later)])
+    same_figures(windows, restored, newest_ms)
+    saved.apply(restored.take_journal())
+    same_figures(windows, saved.restore(), newest_ms)
+
+
+def test_a_comment_that_left_the_retention_stays_forgotten_after_a_restore() -> None:
+    # u1 commented, then liked 500 s later, saved in one journal; 15 minutes after the comment
+    # it has left the retention, the like has not. Restored, u1 is no commenter of a window
+    # reaching back to the comment, as in the windows that forgot it.
+    windows, saved = RoomWindows(), SavedWindows()
+    windows.add_comment(T0, "u1", 0.5)
+    windows.add_viewer_event(T0 + timedelta(seconds=500), "like", "u1")
+    saved.apply(windows.take_journal())
+    windows.add_comment(T0 + timedelta(seconds=1000), "u2", 0.5)
+    saved.apply(windows.take_journal())
+    restored = saved.restore()
+    back = T0 + timedelta(seconds=600)
+    assert windows.stats(back, 900).unique_commenters == 0
+    assert restored.stats(back, 900) == windows.stats(back, 900)
+    assert restored.stats(back, 900).interacting_users == 1
+    same_figures(windows, restored, 1_000_000)
+
+
+def test_the_journal_holds_only_what_moved() -> None:
+    windows = RoomWindows()
+    for n in range(100):
+        windows.add_comment(T0 + timedelta(seconds=1), f"u{n}", 0.5)
+    first = windows.take_journal()
+    assert first is not None and len(first.users) == 100 and len(first.buckets) == 1
+    windows.add_comment(T0 + timedelta(seconds=12), "u1", 0.5)
+    windows.add_viewer_event(T0 + timedelta(seconds=13), "like", "u2")
+    second = windows.take_journal()
+    assert second is not None
+    assert [b["index"] for b in second.buckets] == [bucket_of(12_000)]
+    assert second.users == [
+        ("u1", bucket_of(12_000), bucket_of(12_000)),
+        ("u2", bucket_of(1_000), bucket_of(13_000)),
+    ]
+    assert first.forget_before == bucket_of(1_000) - 89
+    assert second.forget_before == bucket_of(12_000) - 89  # the retention moved on a bucket
+    assert second.head["totals"]["comments"] == 101
 
 
 def test_a_user_seen_again_later_counts_in_the_later_window_only() -> None:
@@ -229,7 +360,8 @@ def test_retention_is_bounded_and_old_events_are_dropped() -> None:
     for second in range(0, 3600, 2):
         windows.add_comment(T0 + timedelta(seconds=second), "u", 0.5, ["shipping"])
     now = T0 + timedelta(seconds=3598)
-    assert len([b for b in windows.to_dict()["buckets"]]) <= 90
+    journal = windows.take_journal()
+    assert journal is not None and len(journal.buckets) <= 90 and len(journal.users) == 1
     assert windows.stats(now, 900).comments == 450
     # An hour-old comment is past the 15-minute retention: refused, counted nowhere.
     assert not windows.add_comment(T0, "late", 0.1, ["shipping"])
@@ -238,8 +370,8 @@ def test_retention_is_bounded_and_old_events_are_dropped() -> None:
     assert windows.totals.comments == 1801
 
 
-def test_round_trip_through_json_keeps_every_figure() -> None:
-    windows = RoomWindows(negative_below=0.3)
+def test_journals_restored_keep_every_figure() -> None:
+    windows, saved = RoomWindows(negative_below=0.3), SavedWindows()
     for i in range(300):
         at = T0 + timedelta(seconds=i * 2.5)
         windows.add_comment(
@@ -253,8 +385,11 @@ def test_round_trip_through_json_keeps_every_figure() -> None:
         )
         windows.add_viewer_event(at, "like", f"v{i % 5}", count=2)
         windows.record_viewers(at, 1000 + i)
+        if i % 40 == 39:  # a batch's save
+            saved.apply(windows.take_journal())
+    saved.apply(windows.take_journal())
     now = T0 + timedelta(seconds=750)
-    restored = RoomWindows.from_dict(orjson.loads(orjson.dumps(windows.to_dict())))
+    restored = saved.restore()
     for window_s in (60, 300, 900):
         assert restored.stats(now, window_s) == windows.stats(now, window_s)
     assert restored.totals == windows.totals

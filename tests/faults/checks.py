@@ -15,14 +15,15 @@ import asyncpg
 import orjson
 from sqlalchemy import func, select
 
-from livedesk.analysis.windows import RoomWindows
+from livedesk.analysis.buckets import MAX_WINDOW_S
+from livedesk.core.clock import utcnow
 from livedesk.core.db import create_engine, session_factory
 from livedesk.fulfilment.models import OutboxMessage
 from livedesk.ingest.models import InboxEvent
 from livedesk.ownership.models import PipelineOwner, RoomLease
 from livedesk.promotions.models import PAID_STATES, Campaign, Grant
 from livedesk.roomlog.models import RoomLogEntry
-from livedesk.rooms import service as rooms_service
+from livedesk.rooms import window_store
 from livedesk.rooms.models import Room, RoomViewer
 
 
@@ -204,17 +205,19 @@ async def busy_sessions(url: str) -> list[str]:
 
 async def windows_comments(url: str, room_id: str) -> tuple[int, int]:
     """(comments the saved windows counted, comments the room's counters counted): the
-    windows are the owner's in-memory state, saved with every batch and loaded by the next
-    owner; after a hand-over they must still have counted every comment exactly once."""
+    windows are the owner's in-memory state, journaled with every batch and restored by the
+    next owner; after a hand-over they must still have counted every comment exactly once."""
     engine = create_engine(url)
     try:
         async with session_factory(engine)() as session:
-            saved = await rooms_service.load_windows(session, room_id)
             room = await session.get(Room, room_id)
+            assert room is not None and room.state.windows_head is not None
+            windows = await window_store.load(session, room_id, room.state.windows_head)
     finally:
         await engine.dispose()
-    assert saved is not None and room is not None
-    return RoomWindows.from_dict(saved).totals.comments, room.state.counters.get("comments", 0)
+    # The buckets (rows of their own) hold the stream's comments too, all from the last minutes.
+    assert windows.stats(utcnow(), MAX_WINDOW_S).comments == windows.totals.comments, room_id
+    return windows.totals.comments, room.state.counters.get("comments", 0)
 
 
 def comments_stored(facts: Facts, room_id: str) -> int:

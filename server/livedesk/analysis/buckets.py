@@ -128,14 +128,20 @@ class Bucket:
 
 
 class LastSeen:
-    """Each user's newest bucket (see the module docstring)."""
+    """Each user's newest bucket (see the module docstring), and which users' entries moved
+    since the owner last saved them (`take_changed`)."""
 
     def __init__(self, newest_by_user: dict[str, int] | None = None) -> None:
         self._newest_by_user: dict[str, int] = newest_by_user or {}
+        self._changed: set[str] = set()
 
     def see(self, user_id: str, index: int) -> None:
         if self._newest_by_user.get(user_id, index - 1) < index:
             self._newest_by_user[user_id] = index
+            self._changed.add(user_id)
+
+    def get(self, user_id: str) -> int | None:
+        return self._newest_by_user.get(user_id)
 
     def count_since(self, index: int, until: int) -> int:
         return sum(1 for seen in self._newest_by_user.values() if index <= seen <= until)
@@ -143,5 +149,7 @@ class LastSeen:
     def forget_before(self, index: int) -> None:
         self._newest_by_user = {u: i for u, i in self._newest_by_user.items() if i >= index}
 
-    def to_dict(self) -> dict[str, int]:
-        return dict(self._newest_by_user)
+    def take_changed(self) -> set[str]:
+        """The users seen later since the last call (forgotten ones included)."""
+        changed, self._changed = self._changed, set()
+        return changed

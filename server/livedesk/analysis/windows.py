@@ -10,9 +10,14 @@ retention (90 buckets behind the newest event seen) are dropped.
 
 Distinct users (unique commenters, interacting users) are kept as each user's newest bucket,
 not as a set per bucket: one entry per user instead of one per user and bucket, so counting
-them is one pass over users and saving the windows stays small. For a window ending at or after
-the newest event that count is exact; for a window further back it counts only those whose
-newest sighting falls in it (a lower bound — nothing asks for those).
+them is one pass over users. For a window ending at or after the newest event that count is
+exact; for a window further back it counts only those whose newest sighting falls in it (a
+lower bound — nothing asks for those).
+
+Saving is a journal (`take_journal`): what moved since the last save — the small head (newest
+bucket, session totals), the buckets fed since and the users seen since — so a batch writes
+a few rows however long the room has been live; `restore` rebuilds the same windows from the
+saved head, buckets and users (livedesk.rooms.window_store keeps them).
 
 Sentiment follows snownlp's scale: 0.0 very negative, 0.5 neutral, 1.0 very positive.
 
@@ -48,6 +53,7 @@ DEFAULT_NEGATIVE_BELOW = 0.4
 ViewerEventKind = Literal["enter", "leave", "like", "gift", "order", "refund"]
 VIEWER_EVENT_KINDS: frozenset[str] = frozenset(get_args(ViewerEventKind))
 _INTERACTING_KINDS = frozenset({"like", "gift", "order"})
+HEAD_VERSION = 3  # 1 and 2 were the windows saved whole (migrated by revision 0024)
 
 
 @dataclass
@@ -66,6 +72,23 @@ class SessionTotals:
     refund_amount_cents: int = 0
 
 
+# A user's saved entry: (user id, newest bucket commented in or None, newest bucket active in).
+SavedUser = tuple[str, int | None, int]
+
+
+@dataclass(frozen=True)
+class WindowsJournal:
+    """What moved in a room's windows since their last save: the head whole (newest bucket,
+    totals: small), the buckets fed since (whole, each replacing its ring slot's), the users
+    whose newest sighting moved, and `forget_before`: users last seen before this bucket have
+    left the retention (None: the retention did not move since the last save)."""
+
+    head: dict[str, Any]
+    buckets: list[dict[str, Any]]
+    users: list[SavedUser]
+    forget_before: int | None
+
+
 class RoomWindows:
     """Rolling per-room counters; feed it events, ask it for windows (see module docstring)."""
 
@@ -77,13 +100,16 @@ class RoomWindows:
         # Commenters, and everyone who commented, liked, gifted or ordered.
         self._commented = LastSeen()
         self._active = LastSeen()
-        # Bumped by every feed: the owner saves the windows when it moved since the last save.
-        self.revision = 0
+        # What moved since the last journal: anything at all, the ring slots fed; and the
+        # retention's start at the last journal (the users before it are deleted once).
+        self._moved = False
+        self._fed_slots: set[int] = set()
+        self._journaled_horizon: int | None = None
 
     # -- feeding ---------------------------------------------------------------------------
 
     def _bucket_for(self, at: datetime) -> Bucket | None:
-        self.revision += 1
+        self._moved = True
         index = bucket_index(at)
         newest = self._newest
         if newest is not None and index <= newest - MAX_BUCKETS:
@@ -96,6 +122,7 @@ class RoomWindows:
         bucket = self._slots[slot]
         if bucket is None or bucket.index != index:
             bucket = self._slots[slot] = Bucket(index)
+        self._fed_slots.add(slot)
         return bucket
 
     def add_comment(
@@ -257,37 +284,66 @@ class RoomWindows:
 
     # -- persistence -----------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe state, so a room can move to another worker process."""
-        return {
-            "v": 2,
+    def _horizon(self) -> int | None:
+        """The oldest bucket still kept (None before the first event)."""
+        return None if self._newest is None else self._newest - MAX_BUCKETS + 1
+
+    def take_journal(self) -> WindowsJournal | None:
+        """What moved since the last call (None: nothing), for the owner to save in the batch's
+        transaction; the next call reports only what moves after this one."""
+        if not self._moved:
+            return None
+        buckets = [
+            bucket.to_dict()
+            for bucket in (self._slots[slot] for slot in sorted(self._fed_slots))
+            if bucket is not None
+        ]
+        users: list[SavedUser] = []
+        for user_id in sorted(self._active.take_changed() | self._commented.take_changed()):
+            active = self._active.get(user_id)
+            if active is not None:  # else forgotten since: `forget_before` covers them
+                users.append((user_id, self._commented.get(user_id), active))
+        horizon = self._horizon()
+        moved_on = horizon is not None and horizon != self._journaled_horizon
+        self._moved, self._fed_slots, self._journaled_horizon = False, set(), horizon
+        head = {
+            "v": HEAD_VERSION,
             "negative_below": self.negative_below,
             "newest": self._newest,
-            "buckets": [b.to_dict() for b in self._slots if b is not None],
-            "commented": self._commented.to_dict(),
-            "active": self._active.to_dict(),
             "totals": asdict(self.totals),
         }
+        return WindowsJournal(head, buckets, users, horizon if moved_on else None)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RoomWindows:
-        version = data.get("v")
-        if version not in (1, 2):
-            raise ValueError(f"unknown RoomWindows state version {version!r}")
-        windows = cls(negative_below=float(data["negative_below"]))
-        newest = data.get("newest")
+    def restore(
+        cls,
+        head: Mapping[str, Any] | None,
+        buckets: Iterable[Mapping[str, Any]],
+        users: Iterable[SavedUser],
+    ) -> RoomWindows:
+        """The windows as the journals saved them: the last head, each slot's last bucket,
+        each user's last entry (entries older than the retention were forgotten)."""
+        if head is None:
+            return cls()
+        if head.get("v") != HEAD_VERSION:
+            raise ValueError(f"unknown RoomWindows head version {head.get('v')!r}")
+        windows = cls(negative_below=float(head["negative_below"]))
+        newest = head.get("newest")
         windows._newest = int(newest) if newest is not None else None
-        for raw in data.get("buckets", ()):
+        for raw in buckets:
             bucket = Bucket.from_dict(raw)
             windows._slots[bucket.index % MAX_BUCKETS] = bucket
-            # Version 1 kept each bucket's users (saved by livedesk before 2026-12-03).
-            for user_id in raw.get("commenters", ()):
-                windows._commented.see(str(user_id), bucket.index)
-                windows._active.see(str(user_id), bucket.index)
-            for user_id in raw.get("interactors", ()):
-                windows._active.see(str(user_id), bucket.index)
-        if version == 2:
-            windows._commented = LastSeen({str(u): int(i) for u, i in data["commented"].items()})
-            windows._active = LastSeen({str(u): int(i) for u, i in data["active"].items()})
-        windows.totals = SessionTotals(**{k: int(v) for k, v in data.get("totals", {}).items()})
+        horizon = windows._horizon()
+        if horizon is not None:
+            # Users who left the retention were deleted with the journal that moved it past
+            # them; a commenter's comment may have left it while their later like has not.
+            active: dict[str, int] = {}
+            commented: dict[str, int] = {}
+            for user_id, commented_in, active_in in users:
+                active[user_id] = active_in
+                if commented_in is not None and commented_in >= horizon:
+                    commented[user_id] = commented_in
+            windows._commented, windows._active = LastSeen(commented), LastSeen(active)
+        windows.totals = SessionTotals(**{k: int(v) for k, v in head.get("totals", {}).items()})
+        windows._journaled_horizon = horizon
         return windows

@@ -32,25 +32,42 @@ class Room(Base):
     viewers_now: Mapped[int] = mapped_column(Integer, default=0)
     promotions_paused: Mapped[bool] = mapped_column(Boolean, default=False)
     # What the room's owner keeps in memory and saves with every batch (rooms.state); the
-    # bulky rolling windows live in `room_windows`.
+    # rolling windows' buckets and users have tables of their own (rooms.window_store).
     state: Mapped[RoomState] = mapped_column(RoomStateColumn, default=RoomState)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
-class RoomWindowsState(Base):
-    """A room's rolling windows (livedesk.analysis.windows), saved every few seconds so another
-    worker can take the room over. Its own row, because it runs to hundreds of kilobytes in a
-    busy room: in the room row it would be read and rewritten with every batch."""
+class RoomWindowBucket(Base):
+    """One ring slot of a room's rolling windows (livedesk.analysis.windows): the newest
+    10-second bucket fed into it, rewritten by the batch that fed it (livedesk.rooms.window_store).
+    At most 90 rows a room."""
 
-    __tablename__ = "room_windows"
+    __tablename__ = "room_window_buckets"
 
     room_id: Mapped[str] = mapped_column(
         String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
     )
-    # RoomWindows.to_dict() as orjson text.
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # Bucket.to_dict() as orjson text (its index says which 10 seconds it holds).
     body: Mapped[str] = mapped_column(Text)
-    saved_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RoomWindowUser(Base):
+    """A user's newest sightings in a room's rolling windows (distinct commenters and
+    interacting users): written by the batches that saw them, deleted once they leave the
+    15-minute retention (livedesk.rooms.window_store)."""
+
+    __tablename__ = "room_window_users"
+
+    room_id: Mapped[str] = mapped_column(
+        String(128), ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # Bucket indices (unix seconds // 10): the newest a comment of theirs fell in (None: no
+    # comment within the retention), the newest they commented, liked, gifted or ordered in.
+    commented: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[int] = mapped_column(Integer)
 
 
 class RoomViewer(Base):

@@ -8,8 +8,6 @@ move with the lock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,11 +16,10 @@ from livedesk.core import sqlite
 from livedesk.core.bus import Bus
 from livedesk.core.clock import utcnow
 from livedesk.core.db import insert_for
-from livedesk.core.jsonutil import dumps_str, loads
 from livedesk.roomlog import log as roomlog
 from livedesk.roomlog import snapshot as snapshots
 from livedesk.roomlog.messages import LogMessage, Message, new_epoch
-from livedesk.rooms.models import Room, RoomWindowsState
+from livedesk.rooms.models import Room
 from livedesk.rooms.state import RoomState
 
 # The platform of a room ops opened (开播) before its first event without naming one: its
@@ -55,34 +52,6 @@ def adopt_platform(room: Room, platform: str) -> None:
     """A room opened before its first event without a platform takes its first event's."""
     if room.platform == PLATFORM_UNKNOWN:
         room.platform = platform
-
-
-async def save_windows(session: AsyncSession, room_id: str, state: dict[str, Any]) -> datetime:
-    """Upsert a room's rolling windows (`RoomWindows.to_dict()`); returns the saved_at written."""
-    body = dumps_str(state)
-    saved_at = utcnow()
-    values = {"room_id": room_id, "body": body, "saved_at": saved_at}
-    await session.execute(
-        insert_for(session, RoomWindowsState)
-        .values(values)
-        .on_conflict_do_update(
-            index_elements=["room_id"], set_={"body": body, "saved_at": saved_at}
-        )
-    )
-    return saved_at
-
-
-async def load_windows(session: AsyncSession, room_id: str) -> dict[str, Any] | None:
-    body = await session.scalar(
-        select(RoomWindowsState.body).where(RoomWindowsState.room_id == room_id)
-    )
-    return loads(body) if body is not None else None
-
-
-async def windows_saved_at(session: AsyncSession, room_id: str) -> datetime | None:
-    return await session.scalar(
-        select(RoomWindowsState.saved_at).where(RoomWindowsState.room_id == room_id)
-    )
 
 
 async def lock_room(

@@ -1,7 +1,7 @@
 """A room's saved state, typed: what its owner keeps in memory while it processes the room and
 writes back with every batch, so the next owner (another pipeline process, another host)
-starts from exactly where this one stopped. The bulky rolling windows have a row of their own
-(`room_windows`).
+starts from exactly where this one stopped. The rolling windows' head is here; their buckets
+and users, the bulk, have tables of their own (livedesk.rooms.window_store).
 
 Stored as JSON in `rooms.state`; `version` says which shape. Rows written before the state had
 a version (the string-keyed blob) read as version 1: the keys are the same. (The panels'
@@ -50,6 +50,11 @@ class RoomState:
     thresholds: dict[str, float] = field(default_factory=dict)
     # The rules version the room runs under (rulesets.switching.RoomRules as a dict).
     rules: Json | None = None
+    # The rolling windows' head (RoomWindows' newest bucket and totals: WindowsJournal.head)
+    # and a stamp new with every save of the windows: an owner whose last save carries the
+    # stamp still found in the row knows nobody else saved them since.
+    windows_head: Json | None = None
+    windows_stamp: str | None = None
 
     def with_(self, **changes: Any) -> RoomState:
         return replace(self, **changes)
