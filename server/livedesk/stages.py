@@ -56,6 +56,9 @@ class Batch:
     events: Sequence[Event]
     now: datetime
     viewers_before: int
+    # The room's viewer count as the batch goes: the room row gets it with the batch's other
+    # changes, in one UPDATE (set mid-batch, the next query's autoflush wrote it on its own).
+    viewers_now: int
     comments: dict[str, dict[str, Any]] = field(default_factory=dict)  # analysis: by event id
     who: list[Identified | None] = field(default_factory=list)  # customers: one per event
 
@@ -128,12 +131,21 @@ class RoomStages:
         timer: metrics.StageTimer | None = None,
     ) -> list[Message]:
         state = await self._runtimes.load(session, room)
-        batch = Batch(session, room, events, now, viewers_before=room.viewers_now)
+        batch = Batch(
+            session,
+            room,
+            events,
+            now,
+            viewers_before=room.viewers_now,
+            viewers_now=room.viewers_now,
+        )
         messages: list[Message] = []
         lap = timer.lap if timer is not None else _no_lap
         for stage in self._stages:
             messages.extend(await stage.run(batch, state))
             lap(stage.lap)
+        if room.viewers_now != batch.viewers_now:
+            room.viewers_now = batch.viewers_now
         await self._runtimes.save(session, room, state, appended=len(messages))
         lap(self._stages[-1].lap)  # saving counts as the last stage's
         return messages

@@ -5,6 +5,7 @@ session (the review used to copy the last live frame's, over its last minutes)."
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
@@ -187,6 +188,28 @@ async def test_two_orders_of_one_buyer_in_one_batch(server, database_url, room_i
                     f"/api/v1/rooms/{room_id}/kpis", headers={"Authorization": f"Bearer {token}"}
                 )
             ).json()
+            return {k: got.get(k) for k in expected} == expected
+
+        await eventually(live, what="the live KPIs")
+
+
+async def test_a_buyer_before_the_session_is_a_new_buyer_of_it(server, database_url, room_id):
+    """复购率 within the session counts the session's orders only: a buyer who bought in the
+    room before 开播 and buys again on air is one buyer of the session, not one who bought
+    again (the open session's start is read inside the statement counting their orders)."""
+    token = await add_operator(database_url)
+    buyer = f"k{uuid.uuid4().hex[:6]}-s"
+    ops = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.base_url, headers=ops) as client:
+        await _processed(client, database_url, [_order(room_id, buyer, 10000)])
+        started = await client.post(f"/api/v1/rooms/{room_id}/session/start")
+        assert started.status_code == 201, started.text
+        await asyncio.sleep(0.01)  # the order's ts (ms) after the start (µs)
+        await _processed(client, database_url, [_order(room_id, buyer, 20000)])
+        expected = {"orders": 1, "buyers": 1, "repurchase_rate_session": 0.0}
+
+        async def live() -> bool:
+            got = (await client.get(f"/api/v1/rooms/{room_id}/kpis")).json()
             return {k: got.get(k) for k in expected} == expected
 
         await eventually(live, what="the live KPIs")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.clock import utcnow
@@ -25,6 +25,19 @@ async def latest(session: AsyncSession, room_id: str) -> LiveSession | None:
         .limit(1)
     )
     return (await session.execute(query)).scalar_one_or_none()
+
+
+def open_since(room_id: str) -> ScalarSelect[datetime | None]:
+    """When the room's newest session started while it is open (NULL once it ended, or before
+    the first 开播), as a subquery: a statement that counts "in the open session" reads it
+    itself instead of a round trip of its own for `latest`."""
+    return (
+        select(case((LiveSession.ended_at.is_(None), LiveSession.started_at)))
+        .where(LiveSession.room_id == room_id)
+        .order_by(LiveSession.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
 
 
 async def find(session: AsyncSession, room_id: str, session_id: int) -> LiveSession | None:

@@ -235,7 +235,7 @@ class PromotionEngine:
     async def _refresh(
         self, session: AsyncSession, campaigns: list[Campaign], now: datetime, paused: bool
     ) -> None:
-        for campaign in campaigns:
-            await session.refresh(campaign)
-        service.advance_all(campaigns, paused=paused, now=now)  # a used-up campaign ends now
+        # The rows are as the database has them (the ledger updates what its guarded
+        # statements took): a used-up campaign ends now.
+        service.advance_all(campaigns, paused=paused, now=now)
         await session.flush()

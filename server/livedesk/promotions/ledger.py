@@ -22,6 +22,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from livedesk.core.clock import utcnow
 from livedesk.core.db import is_postgres
@@ -77,7 +78,8 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
     await _open_transaction(session)
     try:
         async with session.begin_nested():
-            if not await _take_budget(session, claim.campaign.id, claim.amount_cents):
+            taken = await _take_budget(session, claim.campaign.id, claim.amount_cents)
+            if taken is None:
                 return Outcome.EXHAUSTED
             if claim.points_cost and not await _spend_points(session, claim):
                 raise _Undo(Outcome.NO_POINTS)
@@ -101,6 +103,7 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
         return Outcome.DUPLICATE
     except _Undo as undo:
         return undo.outcome
+    taken.apply_to(claim.campaign)
     return Outcome.GRANTED
 
 
@@ -136,7 +139,8 @@ async def approve_held(session: AsyncSession, grant: Grant, campaign: Campaign, 
     await _open_transaction(session)
     try:
         async with session.begin_nested():
-            if not await _take_budget(session, campaign.id, grant.amount_cents, running=False):
+            taken = await _take_budget(session, campaign.id, grant.amount_cents, running=False)
+            if taken is None:
                 return Outcome.EXHAUSTED
             moved = await session.execute(
                 update(Grant)
@@ -150,6 +154,7 @@ async def approve_held(session: AsyncSession, grant: Grant, campaign: Campaign, 
             await session.flush()
     except _Undo as undo:
         return undo.outcome
+    taken.apply_to(campaign)
     await session.refresh(grant)
     return Outcome.GRANTED
 
@@ -252,10 +257,25 @@ async def earn_points(session: AsyncSession, credits: Sequence[Credit]) -> set[s
     return credited
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """A campaign's budget and quantity used after the guarded statement took a grant's."""
+
+    spent_cents: int
+    granted_count: int
+
+    def apply_to(self, campaign: Campaign) -> None:
+        """Once the grant's savepoint held: the loaded campaign row says what the database
+        does, without reading it again (its room's lock keeps other writers out)."""
+        set_committed_value(campaign, "spent_cents", self.spent_cents)
+        set_committed_value(campaign, "granted_count", self.granted_count)
+
+
 async def _take_budget(
     session: AsyncSession, campaign_id: int, amount_cents: int, *, running: bool = True
-) -> bool:
-    """The guarded statement: one row changes only if the campaign can still pay."""
+) -> _Taken | None:
+    """The guarded statement: one row changes only if the campaign can still pay (None: it
+    cannot)."""
     guards = [
         Campaign.id == campaign_id,
         Campaign.spent_cents + amount_cents <= Campaign.budget_cents,
@@ -270,9 +290,11 @@ async def _take_budget(
             spent_cents=Campaign.spent_cents + amount_cents,
             granted_count=Campaign.granted_count + 1,
         )
+        .returning(Campaign.spent_cents, Campaign.granted_count)
         .execution_options(synchronize_session=False)
     )
-    return _rowcount(taken) == 1
+    row = taken.one_or_none()
+    return _Taken(row.spent_cents, row.granted_count) if row is not None else None
 
 
 async def _spend_points(session: AsyncSession, claim: Claim) -> bool:

@@ -129,7 +129,6 @@ async def decide_claim(
                 "budget or quantity used up" if outcome is ledger.Outcome.EXHAUSTED else "not held"
             )
             raise ApiError(409, f"claim {claim_id!r} cannot be approved: {why}")
-        await session.refresh(campaign)
     elif not await ledger.reject_held(session, grant, operator.name):
         raise ApiError(409, f"claim {claim_id!r} is {grant.state}, not held")
     audit(session, room_id, operator.name, f"claim.{decision}", target=claim_id)

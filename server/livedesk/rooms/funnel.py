@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import insert_for, one_of
@@ -118,19 +118,17 @@ async def _paid_in_session(
     session: AsyncSession, room_id: str, customer_ids: set[int]
 ) -> dict[int, int]:
     """Each buyer's paid orders in this room's open session (all of them when none is open)."""
-    live = await records.latest(session, room_id)
-    since = live.started_at if live is not None and live.ended_at is None else None
+    since = records.open_since(room_id)
     query = (
         select(CustomerOrder.customer_id, func.count())
         .where(
             one_of(session, CustomerOrder.customer_id, customer_ids),
             CustomerOrder.room_id == room_id,
             CustomerOrder.status == "paid",
+            or_(since.is_(None), CustomerOrder.ordered_at >= since),
         )
         .group_by(CustomerOrder.customer_id)
     )
-    if since is not None:
-        query = query.where(CustomerOrder.ordered_at >= since)
     return {customer_id: n for customer_id, n in (await session.execute(query)).all()}
 
 

@@ -30,6 +30,7 @@ class RoomBatch(Protocol):
     who: list[Identified | None]
     comments: dict[str, dict[str, Any]]
     viewers_before: int  # the room's viewer count before this batch
+    viewers_now: int  # and as the batch goes (written to the room row with the batch's end)
 
 
 class AudienceState(Protocol):
@@ -55,7 +56,7 @@ class AudienceStage:
         assert presence is not None
         returning = [bool(who and who.is_returning) for who in batch.who]
         arrivals = await presence.observe(batch.session, batch.events, returning, batch.now)
-        batch.room.viewers_now += arrivals.present
+        batch.viewers_now += arrivals.present
         counters = state.counters
         bump(counters, "returning_present", arrivals.returning_present)
         bump(counters, "estimated_present", arrivals.estimated_present)
@@ -132,7 +133,7 @@ class ViewerStage:
     lap = "cues"
 
     async def run(self, batch: RoomBatch, state: ActivityState) -> list[Message]:
-        viewers_now = batch.room.viewers_now
+        viewers_now = batch.viewers_now
         if viewers_now == batch.viewers_before:
             return []
         state.windows.record_viewers(batch.now, viewers_now)
@@ -162,7 +163,7 @@ class KpiStage:
         saved = room.state
         if now.timestamp() - saved.kpi_at < self._interval_s:
             return []
-        counters, windows, viewers_now = state.counters, state.windows, room.viewers_now
+        counters, windows, viewers_now = state.counters, state.windows, batch.viewers_now
         kpi = kpis.live_figures(counters, windows, viewers_now, now)
         if self._delivery is not None:
             kpi["delivery"] = self._delivery.current.to_dict()
