@@ -5,8 +5,10 @@ transaction: the guarded UPDATE that takes the amount from the campaign's budget
 from its quantity) only while the campaign is running and both still suffice, the grant row
 whose unique key (campaign, customer, slot) turns a redelivery or retry into a no-op, and the
 outbox row that tells the brand's system. A unique violation rolls the savepoint back, budget
-included; a crash before commit loses all three. PostgreSQL is the truth; nothing here trusts
-a cache.
+included; a crash before commit loses all three. A held claim is its grant row alone: one
+`INSERT … ON CONFLICT DO NOTHING`, no savepoint. The database is the truth: the campaign row
+loaded under the room's lock only spares the round trips of a claim the guarded statement
+would refuse (`_may_pay`), and is kept as the database has it after each grant.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from livedesk.core.clock import utcnow
-from livedesk.core.db import is_postgres
+from livedesk.core.db import insert_for, is_postgres
 from livedesk.customers import repository as customers_repo
 from livedesk.customers.models import Customer
 from livedesk.fulfilment import outbox
@@ -75,6 +77,8 @@ class Claim:
 
 async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
     """Grant `claim` if the campaign runs and its budget and quantity still cover it."""
+    if not _may_pay(claim.campaign, claim.amount_cents):
+        return Outcome.EXHAUSTED  # the guarded statement would refuse it: no round trips
     await _open_transaction(session)
     try:
         async with session.begin_nested():
@@ -108,30 +112,30 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
 
 
 async def hold(session: AsyncSession, claim: Claim, reason: str, now: datetime) -> Outcome:
-    """Keep a flagged claim for ops review: the key is taken, no budget is spent."""
-    await _open_transaction(session)
-    try:
-        async with session.begin_nested():
-            session.add(
-                Grant(
-                    public_id=claim.public_id,
-                    campaign_id=claim.campaign.id,
-                    room_id=claim.campaign.room_id,
-                    customer_id=claim.customer_id,
-                    platform=claim.payee[0] if claim.payee else None,
-                    platform_user_id=claim.payee[1] if claim.payee else None,
-                    slot=claim.slot,
-                    amount_cents=claim.amount_cents,
-                    state=HELD,
-                    reason=reason[:200],
-                    created_at=now,
-                    rules_version=claim.rules_version,
-                )
-            )
-            await session.flush()
-    except IntegrityError:
-        return Outcome.DUPLICATE
-    return Outcome.HELD
+    """Keep a flagged claim for ops review: the key is taken, no budget is spent. Nothing else
+    to undo, so no savepoint: a taken key (a redelivery) is `ON CONFLICT DO NOTHING`."""
+    grants = cast(Table, Grant.__table__)
+    statement = (
+        insert_for(session, grants)
+        .values(
+            public_id=claim.public_id,
+            campaign_id=claim.campaign.id,
+            room_id=claim.campaign.room_id,
+            customer_id=claim.customer_id,
+            platform=claim.payee[0] if claim.payee else None,
+            platform_user_id=claim.payee[1] if claim.payee else None,
+            slot=claim.slot,
+            amount_cents=claim.amount_cents,
+            state=HELD,
+            reason=reason[:200],
+            created_at=now,
+            rules_version=claim.rules_version,
+        )
+        .on_conflict_do_nothing()
+        .returning(grants.c.id)
+    )
+    held = (await session.execute(statement)).first()
+    return Outcome.HELD if held is not None else Outcome.DUPLICATE
 
 
 async def approve_held(session: AsyncSession, grant: Grant, campaign: Campaign, by: str) -> Outcome:
@@ -255,6 +259,18 @@ async def earn_points(session: AsyncSession, credits: Sequence[Credit]) -> set[s
             [{"customer": customer, "earned": n} for customer, n in sorted(earned.items())],
         )
     return credited
+
+
+def _may_pay(campaign: Campaign, amount_cents: int) -> bool:
+    """The guarded statement's test on the loaded campaign row, which can only refuse early:
+    the row was read in this transaction and is kept as the database has it after each grant
+    (`_Taken`), nobody else spends from the campaign while its room is locked, and what it
+    spent only grows. The statement still decides every payment."""
+    return (
+        campaign.state == RUNNING
+        and campaign.spent_cents + amount_cents <= campaign.budget_cents
+        and campaign.granted_count < campaign.quantity
+    )
 
 
 @dataclass(frozen=True)
