@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import one_of
@@ -164,23 +164,22 @@ async def _grant_counts(
     """How many slots each person already holds in each campaign (a pre-filter; the unique
     key is the guarantee). Grants made to a customer since merged into one of `people` (a
     second platform account linked later) count for that person: the unique key cannot see
-    them, as they carry the old customer id."""
-    root_of = {person: person for person in people}
-    merged = select(Customer.id, Customer.merged_into).where(
-        one_of(session, Customer.merged_into, people)
-    )
-    for cid, root in (await session.execute(merged)).all():
-        if root is not None:
-            root_of[cid] = root
+    them, as they carry the old customer id. One statement: the grants with their customers'
+    merges."""
     query = (
-        select(Grant.campaign_id, Grant.customer_id, func.count())
+        select(Grant.campaign_id, Grant.customer_id, Customer.merged_into, func.count())
+        .outerjoin(Customer, Customer.id == Grant.customer_id)
         .where(
             one_of(session, Grant.campaign_id, campaign_ids),
-            one_of(session, Grant.customer_id, root_of),
+            or_(
+                one_of(session, Grant.customer_id, people),
+                one_of(session, Customer.merged_into, people),
+            ),
         )
-        .group_by(Grant.campaign_id, Grant.customer_id)
+        .group_by(Grant.campaign_id, Grant.customer_id, Customer.merged_into)
     )
     counts: Counter[tuple[int, int]] = Counter()
-    for cid, pid, n in (await session.execute(query)).all():
-        counts[(cid, root_of[pid])] += int(n)
+    for campaign_id, customer_id, merged_into, n in (await session.execute(query)).all():
+        root = merged_into if merged_into in people else customer_id
+        counts[(campaign_id, root)] += int(n)
     return counts
