@@ -38,9 +38,13 @@ frontend/static/vendor/echarts.min.js: frontend/package.json frontend/package-lo
 demo: install
 	$(BIN)/python -m livedesk.demo
 
+# Two pytest-xdist workers (the machine's two cores; most tests wait on servers and sockets):
+# each has its own databases and Redis database, and the multi-process tests run one after
+# another on one of them (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: install
 	cd frontend && npm test --silent
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # Redis, PostgreSQL and workers killed, frozen and restarted under a steady stream; the
 # servers are throwaway ones on spare ports (needs redis-server and PostgreSQL's binaries).

@@ -44,6 +44,10 @@ LONGER_TIMEOUTS_S = {"slow": 600, "faults": 900, "browser": 300}
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
+        # Under pytest-xdist (`make test`: -n 2 --dist loadgroup) the multi-process tests run
+        # one after another on one worker, each with the other core mostly to itself.
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("multi-process"))
         if item.get_closest_marker("timeout") is not None:
             continue
         longest = max(

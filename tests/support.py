@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import csv
+import hashlib
+import io
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import orjson
@@ -23,11 +27,25 @@ from websockets.asyncio.client import ClientConnection
 
 from livedesk.auth import service as auth
 from livedesk.core.db import commit, create_engine, session_factory
+from livedesk.customers.csv_format import COLUMNS
 from livedesk.ingest.models import InboxEvent
 from livedesk.ingest.signing import sign_standard
 
 PG_URL = os.environ.get("LIVEDESK_TEST_DATABASE_URL")
-REDIS_URL = os.environ.get("LIVEDESK_TEST_REDIS_URL")
+
+
+def _redis_of_this_worker(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets its own Redis database (the configured one plus
+    the worker's number): the tests' streams and channels have fixed names. PostgreSQL
+    needs nothing: every test database is a fresh copy with a name of its own."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parsed = urlsplit(url)
+    return parsed._replace(path=f"/{int(parsed.path.strip('/') or 0) + int(worker[2:])}").geturl()
+
+
+REDIS_URL = _redis_of_this_worker(os.environ.get("LIVEDESK_TEST_REDIS_URL"))
 REPO = Path(__file__).resolve().parents[1]
 DEMO_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 DOUYIN_SECRET = "douyin-test-secret"
@@ -38,6 +56,28 @@ PLATFORM_SECRETS = {
     "kuaishou": "ks-test-secret",
     "wechat_shop": "AAAAA",
 }
+
+
+CRM_EXAMPLE = REPO / "rules" / "examples" / "crm_customers.csv"
+
+
+def example_crm(tag: str, extra_rows: Sequence[dict[str, str]] = ()) -> str:
+    """The example CRM file (and `extra_rows`) with every id and phone hash made unique to
+    `tag`: the databases are shared between tests, and another test's orders for 王姐 would
+    otherwise be hers too."""
+    with CRM_EXAMPLE.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, COLUMNS)
+    writer.writeheader()
+    for row in [*rows, *(dict(extra) for extra in extra_rows)]:
+        for column in ("member_id", "union_id", "platform_user_id", "order_id"):
+            if row[column]:
+                row[column] = f"{tag}-{row[column]}"
+        if len(row["phone_hash"]) == 64:
+            row["phone_hash"] = hashlib.sha256((tag + row["phone_hash"]).encode()).hexdigest()
+        writer.writerow(row)
+    return out.getvalue()
 
 
 def free_port() -> int:

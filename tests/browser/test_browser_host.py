@@ -8,6 +8,7 @@ import uuid
 import httpx
 import pytest
 from browser_support import OpenPage, Watched, assert_clean, crm_csv, import_customers, wait_for
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from support import LiveServer, add_operator, event, open_panel, post_events
 
@@ -124,13 +125,25 @@ async def test_killed_socket_resumes_without_gap_or_repeat(
         )
         assert (await post_events(client, burst("during", 1))).status_code == 202
         await reference.until(lambda m: m["type"] == "greeting")
+        # The network is back: the browser says so ('online'), and the page reconnects at once
+        # rather than at the end of a backoff that may be at its 10 s cap by now.
         await page.page.evaluate(
-            "() => { const c = window.__livedesk.channel; c.url = c.realUrl; }"
+            """() => {
+                const c = window.__livedesk.channel;
+                c.url = c.realUrl;
+                window.dispatchEvent(new Event("online"));
+            }"""
         )
-        # Its backoff may be at the 10 s cap by now, and a loaded machine adds to it.
-        await page.page.wait_for_selector(
-            '[data-testid="conn-status"][data-state="connected"]', timeout=45_000
-        )
+        try:
+            await page.page.wait_for_selector(
+                '[data-testid="conn-status"][data-state="connected"]', timeout=45_000
+            )
+        except PlaywrightTimeout as timeout:
+            debug = await page.page.evaluate(
+                "() => { const c = window.__livedesk.channel;"
+                " return {debug: c.debug, attempt: c.attempt, ws: !!c.ws, url: c.url}; }"
+            )
+            raise AssertionError(f"the page did not reconnect: {debug}") from timeout
         assert (await post_events(client, burst("after", 2))).status_code == 202
         await reference.until(lambda m: m["type"] == "greeting")
         # Let the reference drain whatever else the last burst caused (KPIs, hints …).

@@ -2,41 +2,18 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
 
 from livedesk.core.db import commit, create_engine, session_factory
 from livedesk.customers import repository as repo
-from livedesk.customers.csv_format import COLUMNS
 from livedesk.customers.identity import resolve
 from livedesk.ingest.schemas import EventUser
-from support import LiveServer, add_operator
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "examples" / "crm_customers.csv"
-PREFIXED = ("member_id", "union_id", "platform_user_id", "order_id")
-
-
-def example_csv(t: str) -> str:
-    """The example file with ids unique to this test (the database is shared); no phone hashes."""
-    with EXAMPLE.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    out = io.StringIO()
-    writer = csv.DictWriter(out, COLUMNS)
-    writer.writeheader()
-    for row in rows:
-        for column in PREFIXED:
-            if row[column]:
-                row[column] = f"{t}-{row[column]}"
-        row["phone_hash"] = ""
-        writer.writerow(row)
-    return out.getvalue()
+from support import LiveServer, add_operator, example_crm
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +29,7 @@ async def test_an_imported_member_shows_tier_history_and_identities(api, databas
     t = uuid.uuid4().hex[:8]
     upload = await api.post(
         "/api/v1/customers/import",
-        files={"file": ("crm.csv", example_csv(t).encode(), "text/csv")},
+        files={"file": ("crm.csv", example_crm(t).encode(), "text/csv")},
     )
     assert upload.status_code == 200, upload.text
     counts = upload.json()
@@ -89,7 +66,7 @@ async def test_an_imported_member_shows_tier_history_and_identities(api, databas
 
     again = await api.post(
         "/api/v1/customers/import",
-        content=example_csv(t).encode(),
+        content=example_crm(t).encode(),
         headers={"Content-Type": "text/csv"},
     )
     assert again.status_code == 200, again.text
@@ -131,13 +108,13 @@ async def test_a_dry_run_upload_stores_nothing(api):
     t = uuid.uuid4().hex[:8]
     dry = await api.post(
         "/api/v1/customers/import?dry_run=true",
-        content=example_csv(t).encode(),
+        content=example_crm(t).encode(),
         headers={"Content-Type": "text/csv"},
     )
     assert dry.status_code == 200 and dry.json()["dry_run"] is True
     real = await api.post(
         "/api/v1/customers/import",
-        content=example_csv(t).encode(),
+        content=example_crm(t).encode(),
         headers={"Content-Type": "text/csv"},
     )
     assert real.json()["imported_orders"] == 13  # nothing was left behind by the dry run

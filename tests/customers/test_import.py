@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
 import os
 import subprocess
 import sys
@@ -27,10 +26,9 @@ from livedesk.customers.models import Customer, CustomerOrder, ImportRun
 from livedesk.customers.profile import history_from_orders
 from livedesk.customers.service import identify
 from livedesk.ingest.schemas import Event, EventUser
+from support import example_crm
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "rules" / "examples" / "crm_customers.csv"
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
-PREFIXED = ("member_id", "union_id", "platform_user_id", "order_id")
 
 
 @pytest.fixture
@@ -41,21 +39,10 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
 
 
 def unique_copy(tmp_path: Path, extra_rows: Sequence[dict[str, str]] = ()) -> tuple[Path, str]:
-    """The example file with every id made unique to this test (the database is shared)."""
+    """The example file with every id made unique to this test, as a file."""
     t = uuid.uuid4().hex[:8]
-    with EXAMPLE.open(encoding="utf-8-sig", newline="") as handle:
-        rows = list(csv.DictReader(handle))
     target = tmp_path / f"crm-{t}.csv"
-    with target.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, COLUMNS)
-        writer.writeheader()
-        for row in [*rows, *extra_rows]:
-            for column in PREFIXED:
-                if row[column]:
-                    row[column] = f"{t}-{row[column]}"
-            if len(row["phone_hash"]) == 64:
-                row["phone_hash"] = hashlib.sha256((t + row["phone_hash"]).encode()).hexdigest()
-            writer.writerow(row)
+    target.write_text(example_crm(t, extra_rows), encoding="utf-8")
     return target, t
 
 

@@ -11,9 +11,8 @@ import httpx
 import pytest
 
 from livedesk.rulebook.book import load_rulebook
-from support import REPO, add_operator, event, open_panel, post_events
+from support import REPO, add_operator, event, example_crm, open_panel, post_events
 
-EXAMPLE = REPO / "rules" / "examples" / "crm_customers.csv"
 COLUMNS = [
     "member_id",
     "nickname",
@@ -74,7 +73,8 @@ async def test_wang_jie_is_greeted_once(server, database_url, room_id):
     async with httpx.AsyncClient(
         base_url=server.base_url, headers={"Authorization": f"Bearer {ops}"}
     ) as client:
-        report = await _import(client, EXAMPLE.read_text(encoding="utf-8-sig"))
+        tag = uuid.uuid4().hex[:8]
+        report = await _import(client, example_crm(tag))
         assert report["error_count"] == 0
         host = await open_panel(server.ws_url, room_id, await add_operator(database_url, "host"))
         await host.until(lambda m: m["type"] == "snapshot")
@@ -83,7 +83,7 @@ async def test_wang_jie_is_greeted_once(server, database_url, room_id):
         # She comes in on a platform id never seen before, linked to her CRM record by union_id.
         new_id = f"wx-{uuid.uuid4().hex[:6]}"
         wang = event(
-            room_id, "enter", new_id, nickname="王姐", user_extra={"union_id": "U-7f3a9c01"}
+            room_id, "enter", new_id, nickname="王姐", user_extra={"union_id": f"{tag}-U-7f3a9c01"}
         )
         assert (await post_events(client, wang)).status_code == 202
         greeting = await host.until(lambda m: m["type"] == "greeting")
@@ -95,7 +95,13 @@ async def test_wang_jie_is_greeted_once(server, database_url, room_id):
         await post_events(client, event(room_id, "leave", new_id, nickname="王姐"))
         await post_events(
             client,
-            event(room_id, "enter", new_id, nickname="王姐", user_extra={"union_id": "U-7f3a9c01"}),
+            event(
+                room_id,
+                "enter",
+                new_id,
+                nickname="王姐",
+                user_extra={"union_id": f"{tag}-U-7f3a9c01"},
+            ),
         )
         await post_events(
             client, event(room_id, "comment", new_id, nickname="王姐", content="我又来啦")
@@ -109,10 +115,12 @@ async def test_wang_jie_is_greeted_once(server, database_url, room_id):
         assert again is None
         profile = await client.get(f"/api/v1/customers/{data['customer_id']}")
         assert profile.status_code == 200
-        # Her CRM history is hers (other tests on this shared database may add orders to it).
-        crm_orders = {"O-20260311-0001", "O-20260716-0017", "O-20261018-0042"}
-        assert profile.json()["history"]["order_count"] >= len(crm_orders)
-        assert crm_orders <= {o["order_id"] for o in profile.json()["orders"]}
+        # Her CRM history, and nothing else: her ids are this test's own.
+        crm_orders = {
+            f"{tag}-{o}" for o in ("O-20260311-0001", "O-20260716-0017", "O-20261018-0042")
+        }
+        assert profile.json()["history"]["order_count"] == len(crm_orders)
+        assert crm_orders == {o["order_id"] for o in profile.json()["orders"]}
         assert {"platform": "generic", "platform_user_id": new_id} in profile.json()["identities"]
     await host.close()
 
