@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from livedesk.core.db import commit, create_engine, session_factory
@@ -142,3 +143,26 @@ async def test_a_platform_that_sends_enter_switches_its_viewers_to_enter_and_lea
     # Another worker taking the room over reads which platforms send enter/leave.
     again = await RoomPresence.load(session, r)
     assert not again.estimates("generic") and again.estimates("douyin")
+
+
+async def test_the_dwell_of_a_viewer_of_the_batch_is_read_from_its_row(session):
+    # Claims ask for the claimer's dwell (blind boxes, anti-abuse): a viewer the batch saw is
+    # answered from the row the batch loaded, not read again.
+    room = await _room(session, "generic")
+    r = room.id
+    await room.batch([_event(r, "enter", "a", 0, "generic")], now_s=0)
+    await room.presence.observe(session, [_event(r, "like", "a", 30, "generic")], [False], _at(30))
+    sent: list[str] = []
+
+    def _seen(_conn, _cursor, statement, _params, _context, _many) -> None:  # type: ignore[no-untyped-def]
+        sent.append(statement)
+
+    engine = session.bind.sync_engine  # type: ignore[union-attr]
+    sa_event.listen(engine, "before_cursor_execute", _seen)
+    try:
+        assert await room.presence.dwell_s(("generic", "a")) == 30
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", _seen)
+    assert sent == []
+    assert await room.presence.dwell_s(("generic", "nobody")) == 0  # not in the batch: read
+    await commit(session)
