@@ -10,6 +10,9 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
+
+from support import REDIS_URL, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LIVEDESK = str(Path(sys.executable).with_name("livedesk"))
@@ -84,3 +87,19 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited; only its parent's wait is missing
+
+
+def with_a_pipeline_process(database_url: str, log_path: Path) -> ServerProcess:
+    """`livedesk serve --pipeline-processes 1`: one web worker, one pipeline process."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("pipeline processes need PostgreSQL")
+    args = ("--pipeline-processes", "1")
+    return ServerProcess(free_port(), database_url, REDIS_URL, log_path, args=args)

@@ -1,21 +1,18 @@
-"""Several real worker processes sharing PostgreSQL and Redis; and crashes with kill -9."""
+"""Several real worker processes sharing PostgreSQL and Redis; a worker killed while another
+takes its room over; pipeline processes. The other kills are in tests/faults."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import random
-import signal
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from processes import ServerProcess
-from sqlalchemy import func, select
+from processes import ServerProcess, running, with_a_pipeline_process
+from sqlalchemy import select
 
 from livedesk.core.db import create_engine, session_factory
-from livedesk.ingest.models import InboxEvent
 from livedesk.roomlog.models import RoomLogEntry
 from support import (
     PG_URL,
@@ -28,6 +25,7 @@ from support import (
     post_events,
     scrape,
     value,
+    wait_processed,
 )
 
 pytestmark = pytest.mark.slow
@@ -49,38 +47,6 @@ async def _log_of(database_url: str, room_id: str) -> list[tuple[int, str, str]]
             return [tuple(row) for row in rows.all()]  # type: ignore[misc]
     finally:
         await engine.dispose()
-
-
-async def _unprocessed(database_url: str, room_id: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            query = select(func.count()).where(
-                InboxEvent.room_id == room_id, InboxEvent.processed_at.is_(None)
-            )
-            return int(await session.scalar(query) or 0)
-    finally:
-        await engine.dispose()
-
-
-async def _stored_ids(database_url: str, room_id: str) -> set[str]:
-    engine = create_engine(database_url)
-    try:
-        async with session_factory(engine)() as session:
-            rows = await session.execute(
-                select(InboxEvent.event_id).where(InboxEvent.room_id == room_id)
-            )
-            return set(rows.scalars())
-    finally:
-        await engine.dispose()
-
-
-async def _wait_processed(database_url: str, room_id: str, timeout_s: float = 30) -> None:
-    for _ in range(int(timeout_s / 0.2)):
-        if await _unprocessed(database_url, room_id) == 0:
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError("events left unprocessed")
 
 
 def _comment_ids(log: list[tuple[int, str, str]]) -> list[str]:
@@ -135,7 +101,7 @@ async def test_two_workers_share_a_room_with_a_gapless_log(
                 sent.extend(e["id"] for e in batch)
 
         await asyncio.gather(send(to_a, 40), send(to_b, 40), send(to_a, 40), send(to_b, 40))
-    await _wait_processed(private_database_url, room_id)
+    await wait_processed(private_database_url, room_id)
     log = await _log_of(private_database_url, room_id)
     seqs = [seq for seq, _kind, _body in log]
     assert seqs == list(range(1, len(seqs) + 1))
@@ -160,75 +126,10 @@ async def test_killed_workers_pending_events_are_taken_over(
             assert response.status_code == 202
             acknowledged.extend(e["id"] for e in batch)
     a.kill()  # mid-processing: 3,000 events were just acknowledged
-    await _wait_processed(private_database_url, room_id, timeout_s=60)
+    await wait_processed(private_database_url, room_id, timeout_s=60)
     log = await _log_of(private_database_url, room_id)
     assert sorted(_comment_ids(log)) == sorted(acknowledged)
     assert [seq for seq, *_ in log] == list(range(1, len(log) + 1))
-
-
-async def test_kill_9_loses_no_acknowledged_event(
-    private_database_url, redis_url, tmp_path, room_id
-):
-    """Every event answered 202 before a SIGKILL is stored, and processed after a restart."""
-    port = free_port()
-    redis = redis_url if private_database_url.startswith("postgresql") else None
-    server = ServerProcess(port, private_database_url, redis, tmp_path / "kill.log")
-    await asyncio.to_thread(server.wait_ready)
-    acknowledged: list[str] = []
-
-    async def stream(client: httpx.AsyncClient) -> None:
-        while True:
-            batch = [
-                event(room_id, random.choice(["comment", "like", "enter"]), f"u{j}", content="hi")
-                for j in range(20)
-            ]
-            for item in batch:
-                if item["type"] == "like":
-                    item.pop("content")
-                    item["count"] = 1
-                elif item["type"] == "enter":
-                    item.pop("content")
-            try:
-                response = await post_events(client, batch)
-            except httpx.HTTPError:
-                return
-            if response.status_code == 202:
-                acknowledged.extend(e["id"] for e in batch)
-
-    async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
-        senders = [asyncio.create_task(stream(client)) for _ in range(4)]
-
-        async def streaming() -> bool:  # killed mid-stream, however slow the machine
-            return len(acknowledged) > 100
-
-        await eventually(streaming, timeout_s=90, what="over 100 acknowledged events")
-        server.kill()
-        await asyncio.gather(*senders)
-    assert len(acknowledged) > 100
-    stored = await _stored_ids(private_database_url, room_id)
-    assert set(acknowledged) <= stored
-    restarted = ServerProcess(port, private_database_url, redis, tmp_path / "kill2.log")
-    try:
-        await asyncio.to_thread(restarted.wait_ready)
-        await _wait_processed(private_database_url, room_id, timeout_s=60)
-    finally:
-        restarted.stop()
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has exited; only its parent's wait is missing
-
-
-def _with_a_pipeline_process(database_url: str, log_path: Path) -> ServerProcess:
-    """`livedesk serve --pipeline-processes 1`: one web worker, one pipeline process."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("pipeline processes need PostgreSQL")
-    args = ("--pipeline-processes", "1")
-    return ServerProcess(free_port(), database_url, REDIS_URL, log_path, args=args)
 
 
 @needs_scale_out
@@ -237,7 +138,7 @@ async def test_pipeline_processes_process_what_the_web_worker_acknowledges(
 ):
     """`serve --pipeline-processes 1`: the web worker only acknowledges and fans out; a
     process of its own (at a lower CPU priority) processes; both stop together."""
-    server = _with_a_pipeline_process(private_database_url, tmp_path / "split.log")
+    server = with_a_pipeline_process(private_database_url, tmp_path / "split.log")
     try:
         await asyncio.to_thread(server.wait_ready)
         (pipeline_pid,) = server.children()
@@ -252,7 +153,7 @@ async def test_pipeline_processes_process_what_the_web_worker_acknowledges(
         batch = [event(room_id, "comment", f"u{n}", content=f"第{n}条") for n in range(20)]
         async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
             assert (await post_events(client, batch)).status_code == 202
-            await _wait_processed(private_database_url, room_id)
+            await wait_processed(private_database_url, room_id)
             delivered: set[str] = set()
 
             def has_all(message: dict[str, Any]) -> bool:
@@ -269,38 +170,4 @@ async def test_pipeline_processes_process_what_the_web_worker_acknowledges(
         await panel.close()
     finally:
         server.stop()
-    assert not _running(pipeline_pid)
-
-
-@needs_scale_out
-async def test_a_pipeline_process_dies_with_its_server(private_database_url, tmp_path):
-    server = _with_a_pipeline_process(private_database_url, tmp_path / "orphan.log")
-    await asyncio.to_thread(server.wait_ready)
-    (pipeline_pid,) = server.children()
-    server.kill()
-    server.stop()  # closes its log
-
-    async def gone() -> bool:
-        return not _running(pipeline_pid)
-
-    await eventually(gone, timeout_s=60, what="the pipeline process to die with its server")
-
-
-@needs_scale_out
-async def test_a_dead_pipeline_process_is_replaced(private_database_url, tmp_path, room_id):
-    server = _with_a_pipeline_process(private_database_url, tmp_path / "restart.log")
-    try:
-        await asyncio.to_thread(server.wait_ready)
-        (first,) = server.children()
-        os.kill(first, signal.SIGKILL)
-
-        async def replaced() -> bool:
-            return bool(server.children()) and server.children() != [first]
-
-        await eventually(replaced, timeout_s=60, what="a new pipeline process")
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=5) as client:
-            batch = [event(room_id, "comment", f"u{n}", content="还在吗") for n in range(10)]
-            assert (await post_events(client, batch)).status_code == 202
-        await _wait_processed(private_database_url, room_id)
-    finally:
-        server.stop()
+    assert not running(pipeline_pid)
