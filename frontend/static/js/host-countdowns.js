@@ -18,7 +18,7 @@ function couponValue(c) {
 
 const kindLabel = (entry) => (entry.source === "coupon" ? "优惠券" : CAMPAIGN_KIND_LABELS[entry.kind] ?? "红包");
 
-function cardNode(entry, nowMs, minor) {
+function cardNode(entry, nowMs, minor, roomPaused) {
   const view = describe(entry, nowMs);
   const { phase } = view;
   const isCoupon = entry.source === "coupon";
@@ -38,8 +38,9 @@ function cardNode(entry, nowMs, minor) {
   } else if (isNum(entry.quantity) && phase !== "announced") {
     meta.push(`已发 ${fmtInt(entry.granted ?? 0)} / ${fmtInt(entry.quantity)}`);
   }
-  // A passphrase is read out only while it works: not once paused or ended.
-  const saying = entry.passphrase && (phase === "announced" || phase === "running");
+  // A passphrase is read out only while it works: not once paused or ended, and not while the
+  // room's drops are paused (a rain still counting down stays announced until it is due).
+  const saying = entry.passphrase && !roomPaused && (phase === "announced" || phase === "running");
   return h(
     "div",
     {
@@ -74,6 +75,7 @@ export class Countdowns {
     this.listEl = listEl;
     this.now = now;
     this.entries = new Map();
+    this.roomPaused = false;
   }
 
   clear() {
@@ -98,7 +100,7 @@ export class Countdowns {
     }
     const nowMs = this.now();
     const { cards, calm } = arrange([...this.entries.values()], nowMs);
-    const shown = cards.slice(0, CARDS_SHOWN).map((entry, i) => cardNode(entry, nowMs, i > 0));
+    const shown = cards.slice(0, CARDS_SHOWN).map((entry, i) => cardNode(entry, nowMs, i > 0, this.roomPaused));
     const quiet = [...calm, ...cards.slice(CARDS_SHOWN)];
     if (quiet.length) {
       const names = quiet.map((e) => e.title || kindLabel(e));

@@ -213,6 +213,8 @@ function setPromotion(data) {
   const paused = data?.state === "paused";
   promoEl.classList.toggle("hidden", !paused);
   promoEl.textContent = paused ? "红包和优惠券已暂停发放" : "";
+  countdowns.roomPaused = paused;
+  countdowns.render();
 }
 
 // ---- channel wiring -------------------------------------------------------------------------
