@@ -114,9 +114,10 @@ class RoomPresence:
         self._next_sweep: datetime | None = None  # None: at the next batch
         self._session: AsyncSession | None = None
         self._now: datetime | None = None
-        # The rows of the batch's viewers (held here: the session's identity map keeps only
-        # referenced rows, and `dwell_s` would read an unchanged one again).
-        self._batch_rows: dict[str, RoomViewer] = {}
+        # The dwell of the batch's viewers as `observe` left them: `dwell_s` would read their
+        # rows again (the session's identity map keeps only rows something references, and
+        # holding the rows themselves made the pipeline's garbage collection dearer).
+        self._batch_dwell: dict[str, int] = {}
 
     @classmethod
     async def load(cls, session: AsyncSession, room_id: str) -> RoomPresence:
@@ -162,15 +163,18 @@ class RoomPresence:
             elif event.type in INTERACTING:
                 self._interacted(rows.get(key), change)
         write_together(rows.values(), _CHANGING)
-        self._batch_rows = rows
         await self._sweep(session, now, change)
+        self._batch_dwell = {key: dwell_of(row, now) for key, row in rows.items()}
         return change
 
     async def dwell_s(self, account: tuple[str, str]) -> int:
         """Seconds this account has spent in the room so far (after `observe`)."""
         assert self._session is not None and self._now is not None, "observe the batch first"
         key = f"{account[0]}:{account[1]}"
-        row = self._batch_rows.get(key) or await self._session.get(RoomViewer, (self.room_id, key))
+        known = self._batch_dwell.get(key)
+        if known is not None:
+            return known
+        row = await self._session.get(RoomViewer, (self.room_id, key))
         return dwell_of(row, self._now) if row is not None else 0
 
     async def present(self) -> list[PresentViewer]:
