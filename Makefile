@@ -74,6 +74,7 @@ bench: install
 	$(STREAM_PG) --rate 3000 --pipeline-processes 1
 	$(BIN)/python load_tests/bench_statements.py --batch 75
 	$(BIN)/python load_tests/bench_statements.py --batch 500 --batches 20
+	$(BIN)/python load_tests/bench_statements.py --batch 75 --warm-up 600
 	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 60
 	$(BIN)/python load_tests/bench_analysis.py --rate 1000 --seconds 300
 	$(BIN)/python load_tests/bench_sentiment.py
