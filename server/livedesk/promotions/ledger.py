@@ -74,6 +74,21 @@ class Claim:
         prefix = "cp" if self.campaign.kind == "coupon" else "rp"
         return f"{prefix}_{hashlib.sha256(raw).hexdigest()[:24]}"
 
+    def grant_row(self, now: datetime) -> dict[str, Any]:
+        """The grant row's columns, whatever state it is created in (paid or held)."""
+        return {
+            "public_id": self.public_id,
+            "campaign_id": self.campaign.id,
+            "room_id": self.campaign.room_id,
+            "customer_id": self.customer_id,
+            "platform": self.payee[0] if self.payee else None,
+            "platform_user_id": self.payee[1] if self.payee else None,
+            "slot": self.slot,
+            "amount_cents": self.amount_cents,
+            "created_at": now,
+            "rules_version": self.rules_version,
+        }
+
 
 async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
     """Grant `claim` if the campaign runs and its budget and quantity still cover it."""
@@ -87,19 +102,7 @@ async def pay(session: AsyncSession, claim: Claim, now: datetime) -> Outcome:
                 return Outcome.EXHAUSTED
             if claim.points_cost and not await _spend_points(session, claim):
                 raise _Undo(Outcome.NO_POINTS)
-            grant = Grant(
-                public_id=claim.public_id,
-                campaign_id=claim.campaign.id,
-                room_id=claim.campaign.room_id,
-                customer_id=claim.customer_id,
-                platform=claim.payee[0] if claim.payee else None,
-                platform_user_id=claim.payee[1] if claim.payee else None,
-                slot=claim.slot,
-                amount_cents=claim.amount_cents,
-                state=GRANTED,
-                created_at=now,
-                rules_version=claim.rules_version,
-            )
+            grant = Grant(**claim.grant_row(now), state=GRANTED)
             session.add(grant)
             _enqueue(session, grant, claim.campaign)
             await session.flush()
@@ -117,20 +120,7 @@ async def hold(session: AsyncSession, claim: Claim, reason: str, now: datetime) 
     grants = cast(Table, Grant.__table__)
     statement = (
         insert_for(session, grants)
-        .values(
-            public_id=claim.public_id,
-            campaign_id=claim.campaign.id,
-            room_id=claim.campaign.room_id,
-            customer_id=claim.customer_id,
-            platform=claim.payee[0] if claim.payee else None,
-            platform_user_id=claim.payee[1] if claim.payee else None,
-            slot=claim.slot,
-            amount_cents=claim.amount_cents,
-            state=HELD,
-            reason=reason[:200],
-            created_at=now,
-            rules_version=claim.rules_version,
-        )
+        .values(**claim.grant_row(now), state=HELD, reason=reason[:200])
         .on_conflict_do_nothing()
         .returning(grants.c.id)
     )
